@@ -1,0 +1,109 @@
+"""The `notify-pipelines` command: db, seed, api and dev. Errors print as one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+import sqlalchemy.exc
+
+from notify_pipelines.settings import ConfigError, database_url
+
+
+def _cmd_db(args: argparse.Namespace) -> None:
+    from notify_pipelines.db import migrate
+
+    url = database_url()
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+    else:
+        migrate.downgrade(url, args.revision or "base")
+
+
+def _cmd_seed(args: argparse.Namespace) -> None:
+    from notify_pipelines import seed
+
+    seed.run_from_cli(args)
+
+
+def _cmd_api(args: argparse.Namespace) -> None:
+    from notify_pipelines.api.server import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers)
+
+
+def _cmd_dev(args: argparse.Namespace) -> None:
+    from notify_pipelines import dev
+
+    dev.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notify-pipelines", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="create or migrate the schema in NOTIFY_DATABASE_URL (Alembic)")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?", default=None, help="target revision (default: head / base)")
+    db.set_defaults(func=_cmd_db)
+
+    from notify_pipelines.seed import DISTRIBUTIONS_HELP
+
+    seed = commands.add_parser(
+        "seed",
+        help="generate realistic synthetic data inside PostgreSQL, deterministic for a seed",
+        description=DISTRIBUTIONS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    seed.add_argument("--days", type=int, default=30, help="number of London days to generate (default 30)")
+    seed.add_argument("--per-day", type=int, default=20_000, help="notifications per day (default 20,000)")
+    seed.add_argument("--services", type=int, default=20, help="number of services (default 20)")
+    seed.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same rows")
+    seed.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="first day YYYY-MM-DD (default: so that the last day is yesterday, London time)",
+    )
+    seed.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seed.set_defaults(func=_cmd_seed)
+
+    api = commands.add_parser("api", help="serve the thin API (OpenAPI at /openapi.json)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=6011)
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=_cmd_api)
+
+    dev = commands.add_parser(
+        "dev",
+        help="the whole stack on this machine: database, migrations, demo data, local S3, the API and the Dagster UI",
+    )
+    dev.add_argument("--ui-port", type=int, default=3000)
+    dev.add_argument("--api-port", type=int, default=6011)
+    dev.add_argument("--s3-port", type=int, default=5000)
+    dev.set_defaults(func=_cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(f"notify-pipelines: {exc}", file=sys.stderr)
+        return 2
+    except sqlalchemy.exc.ArgumentError as exc:
+        print(f"notify-pipelines: NOTIFY_DATABASE_URL is not a valid database URL: {exc}", file=sys.stderr)
+        return 2
+    except sqlalchemy.exc.OperationalError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        print(f"notify-pipelines: cannot use the database in NOTIFY_DATABASE_URL: {first_line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

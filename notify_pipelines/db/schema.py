@@ -1,0 +1,440 @@
+"""The one SQLAlchemy Core definition of every table (reference §1). Migrations and every query use it.
+
+Column and table names are the reference's, so reports written for the reference system run unchanged.
+Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ENUM, UUID
+
+metadata = MetaData()
+
+# ---- Lookup values (reference §1.1) -------------------------------------------------------------------------------
+
+NOTIFICATION_TYPES = ("email", "sms", "letter")
+KEY_TYPES = ("normal", "team", "test")
+NOTIFICATION_STATUSES = (
+    "created",
+    "sending",
+    "pending",
+    "sent",
+    "delivered",
+    "permanent-failure",
+    "temporary-failure",
+    "technical-failure",
+    "failed",
+    "pending-virus-check",
+    "validation-failed",
+    "virus-scan-failed",
+    "returned-letter",
+    "cancelled",
+)
+POSTAGE_TYPES = ("first", "second", "economy", "europe", "rest-of-world")
+JOB_STATUSES = (
+    "pending",
+    "in progress",
+    "finished",
+    "finished all notifications created",
+    "sending limits exceeded",
+    "scheduled",
+    "cancelled",
+    "ready to send",
+    "sent to dvla",
+    "error",
+)
+NO_JOB_ID = "00000000-0000-0000-0000-000000000000"  # ft_notification_status.job_id for notifications without a job
+
+notification_type_enum = ENUM(*NOTIFICATION_TYPES, name="notification_type", metadata=metadata)
+
+notification_status_types = Table("notification_status_types", metadata, Column("name", String(255), primary_key=True))
+key_types = Table("key_types", metadata, Column("name", String(255), primary_key=True))
+job_status = Table("job_status", metadata, Column("name", String(255), primary_key=True))
+postage_types = Table("postage_types", metadata, Column("name", String(255), primary_key=True))
+
+LOOKUP_VALUES = {
+    notification_status_types: NOTIFICATION_STATUSES,
+    key_types: KEY_TYPES,
+    job_status: JOB_STATUSES,
+    postage_types: POSTAGE_TYPES,
+}
+
+# ---- Services, templates, keys, jobs (reference §1.8-§1.11, §1.16) ------------------------------------------------
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("restricted", Boolean, nullable=False, server_default=text("false")),
+    Column("crown", Boolean, nullable=True),
+    Column("organisation_id", UUID(as_uuid=True), nullable=True, index=True),
+    Column("rate_limit", Integer, nullable=False, server_default=text("3000")),
+    Column("email_message_limit", BigInteger, nullable=False, server_default=text("999999999")),
+    Column("sms_message_limit", BigInteger, nullable=False, server_default=text("999999999")),
+    Column("letter_message_limit", BigInteger, nullable=False, server_default=text("999999999")),
+    Column("international_sms_message_limit", BigInteger, nullable=False, server_default=text("250000")),
+    Column("count_as_live", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+)
+
+service_permissions = Table(
+    "service_permissions",
+    metadata,
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("permission", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    PrimaryKeyConstraint("service_id", "permission", name="service_permissions_pkey"),
+)
+
+service_data_retention = Table(
+    "service_data_retention",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("notification_type", notification_type_enum, nullable=False),
+    Column("days_of_retention", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    UniqueConstraint("service_id", "notification_type", name="uix_service_data_retention"),
+    CheckConstraint("days_of_retention > 0", name="ck_service_data_retention_days_positive"),
+)
+
+service_callback_api = Table(
+    "service_callback_api",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("callback_type", String(255), nullable=False),  # delivery_status, complaint, ...
+    Column("url", Text, nullable=False),
+    Column("bearer_token", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    UniqueConstraint("service_id", "callback_type", name="uix_service_callback_type"),
+)
+
+
+def _template_columns() -> list[Column]:
+    return [
+        Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("name", String(255), nullable=False),
+        Column("template_type", notification_type_enum, nullable=False),
+        Column("content", Text, nullable=False),
+        Column("subject", Text, nullable=True),
+        Column("hidden", Boolean, nullable=False, server_default=text("false")),
+        Column("archived", Boolean, nullable=False, server_default=text("false")),
+        Column("postage", String(255), ForeignKey("postage_types.name"), nullable=True),
+        Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+        Column("updated_at", DateTime, nullable=True),
+    ]
+
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("version", Integer, nullable=False),
+    *_template_columns(),
+)
+
+templates_history = Table(
+    "templates_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    *_template_columns(),
+    PrimaryKeyConstraint("id", "version", name="templates_history_pkey"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("secret", Text, nullable=False),  # the reference's `_secret`, stored signed/hashed, never logged
+    Column("key_type", String(255), ForeignKey("key_types.name"), nullable=False),
+    Column("expiry_date", DateTime, nullable=True),  # set = revoked
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("created_by_id", UUID(as_uuid=True), nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("template_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("template_version", Integer, nullable=False),
+    Column("original_file_name", Text, nullable=False),
+    Column("notification_count", Integer, nullable=False),
+    Column("job_status", String(255), ForeignKey("job_status.name"), nullable=False, server_default="pending"),
+    Column("created_at", DateTime, nullable=False),
+    Column("scheduled_for", DateTime, nullable=True, index=True),
+    Column("processing_started", DateTime, nullable=True),
+    Column("processing_finished", DateTime, nullable=True),
+    Column("archived", Boolean, nullable=False, server_default=text("false")),
+    Column("contact_list_id", UUID(as_uuid=True), nullable=True),
+    ForeignKeyConstraint(["template_id", "template_version"], ["templates_history.id", "templates_history.version"]),
+)
+
+# ---- Notifications (reference §1.2, §1.3) -------------------------------------------------------------------------
+
+# The 23 non-PII columns copied to history by retention (FIELDS_TO_TRANSFER_TO_NOTIFICATION_HISTORY).
+HISTORY_COLUMNS = (
+    "id",
+    "job_id",
+    "job_row_number",
+    "service_id",
+    "template_id",
+    "template_version",
+    "api_key_id",
+    "key_type",
+    "notification_type",
+    "created_at",
+    "sent_at",
+    "sent_by",
+    "updated_at",
+    "reference",
+    "billable_units",
+    "client_reference",
+    "international",
+    "phone_prefix",
+    "rate_multiplier",
+    "notification_status",
+    "created_by_id",
+    "postage",
+    "document_download_count",
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("to", Text, nullable=False),
+    Column("normalised_to", Text, nullable=True),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id"), nullable=True),
+    Column("job_row_number", Integer, nullable=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False),
+    Column("template_id", UUID(as_uuid=True), nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("api_key_id", UUID(as_uuid=True), ForeignKey("api_keys.id"), nullable=True),
+    Column("key_type", String(255), ForeignKey("key_types.name"), nullable=False),
+    Column("billable_units", Integer, nullable=False, server_default=text("0")),
+    Column("notification_type", notification_type_enum, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    Column("sent_by", String(255), nullable=True),
+    Column("updated_at", DateTime, nullable=True),
+    Column(
+        "notification_status",
+        Text,
+        ForeignKey("notification_status_types.name"),
+        nullable=False,
+        server_default="created",
+    ),
+    Column("reference", String(255), nullable=True),
+    Column("client_reference", String(255), nullable=True),
+    Column("_personalisation", Text, nullable=True),
+    Column("international", Boolean, nullable=False, server_default=text("false")),
+    Column("phone_prefix", String(255), nullable=True),
+    Column("rate_multiplier", Numeric(asdecimal=False), nullable=True),
+    Column("created_by_id", UUID(as_uuid=True), nullable=True),
+    Column("postage", String(255), ForeignKey("postage_types.name"), nullable=True),
+    Column("document_download_count", Integer, nullable=True),
+    Column("reply_to_text", Text, nullable=True),
+    Column("unsubscribe_link", Text, nullable=True),
+    ForeignKeyConstraint(["template_id", "template_version"], ["templates_history.id", "templates_history.version"]),
+    UniqueConstraint("job_id", "job_row_number", name="uq_notifications_job_row_number"),
+    # Timeouts, replay, pending-virus-check and the letter sensors.
+    Index("ix_notifications_notification_type_composite", "notification_type", "notification_status", "created_at"),
+    Index("ix_notifications_service_created_at", "service_id", "created_at"),
+    # Retention's per-service, per-type batches and work discovery.
+    Index("ix_notifications_service_id_ntype_created_at", "service_id", "notification_type", "created_at"),
+    # Reporting's day windows (status and billing facts).
+    Index("ix_notifications_created_at", "created_at"),
+    Index("ix_notifications_job_id", "job_id"),
+    Index("ix_notifications_template_id", "template_id"),
+    Index("ix_notifications_reference", "reference"),
+    Index("ix_notifications_client_reference", "client_reference"),
+    Index("ix_notifications_api_key_id", "api_key_id"),
+)
+
+# History is an archive: it keeps what it was given, so it has no foreign keys (the rows were checked on the way
+# into `notifications`), and `international` is nullable as in the reference.
+notification_history = Table(
+    "notification_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("job_id", UUID(as_uuid=True), nullable=True),
+    Column("job_row_number", Integer, nullable=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("template_id", UUID(as_uuid=True), nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("api_key_id", UUID(as_uuid=True), nullable=True),
+    Column("key_type", String(255), nullable=False),
+    Column("notification_type", notification_type_enum, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    Column("sent_by", String(255), nullable=True),
+    Column("updated_at", DateTime, nullable=True),
+    Column("reference", String(255), nullable=True),
+    Column("billable_units", Integer, nullable=False, server_default=text("0")),
+    Column("client_reference", String(255), nullable=True),
+    Column("international", Boolean, nullable=True),
+    Column("phone_prefix", String(255), nullable=True),
+    Column("rate_multiplier", Numeric(asdecimal=False), nullable=True),
+    Column("notification_status", Text, nullable=False, server_default="created"),
+    Column("created_by_id", UUID(as_uuid=True), nullable=True),
+    Column("postage", String(255), nullable=True),
+    Column("document_download_count", Integer, nullable=True),
+    PrimaryKeyConstraint("id", name="notification_history_pkey"),
+    Index("ix_notification_history_service_id_composite", "service_id", "key_type", "notification_type", "created_at"),
+    Index("ix_notification_history_created_at", "created_at"),
+    Index("ix_notification_history_job_id", "job_id"),
+    Index("ix_notification_history_reference", "reference"),
+)
+
+notifications_letter_despatch = Table(
+    "notifications_letter_despatch",
+    metadata,
+    Column("notification_id", UUID(as_uuid=True), primary_key=True),
+    Column("despatched_on", Date, nullable=False, index=True),
+    Column("cost_threshold", String(255), nullable=False),  # sorted / unsorted
+    CheckConstraint("cost_threshold IN ('sorted', 'unsorted')", name="ck_letter_despatch_cost_threshold"),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("notification_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("ses_feedback_id", Text, nullable=True),
+    Column("complaint_type", Text, nullable=True),
+    Column("complaint_date", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+)
+
+# ---- Rates (reference §1.12) --------------------------------------------------------------------------------------
+
+rates = Table(
+    "rates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("valid_from", DateTime, nullable=False),
+    Column("rate", Numeric(asdecimal=False), nullable=False),
+    Column("notification_type", notification_type_enum, nullable=False),
+    Index("ix_rates_notification_type_valid_from", "notification_type", "valid_from"),
+)
+
+letter_rates = Table(
+    "letter_rates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("start_date", DateTime, nullable=False),
+    Column("end_date", DateTime, nullable=True),  # ignored by the lookup, as in the reference
+    Column("sheet_count", Integer, nullable=False),
+    Column("rate", Numeric(asdecimal=False), nullable=False),
+    Column("crown", Boolean, nullable=False),
+    Column("post_class", String(255), ForeignKey("postage_types.name"), nullable=False),
+    Index("ix_letter_rates_lookup", "post_class", "sheet_count", "crown", "start_date"),
+)
+
+# ---- Facts (reference §1.5, §1.6) ---------------------------------------------------------------------------------
+
+ft_notification_status = Table(
+    "ft_notification_status",
+    metadata,
+    Column("bst_date", Date, nullable=False, index=True),
+    Column("template_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("job_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("notification_type", Text, nullable=False),
+    Column("key_type", Text, nullable=False),
+    Column("notification_status", Text, nullable=False),
+    Column("notification_count", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    PrimaryKeyConstraint(
+        "bst_date",
+        "template_id",
+        "service_id",
+        "job_id",
+        "notification_type",
+        "key_type",
+        "notification_status",
+        name="ft_notification_status_pkey",
+    ),
+    Index("ix_ft_notification_status_template_id_bst_date", "template_id", "bst_date"),
+)
+
+ft_billing = Table(
+    "ft_billing",
+    metadata,
+    Column("bst_date", Date, nullable=False, index=True),
+    Column("template_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("notification_type", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("rate_multiplier", Integer, nullable=False),
+    Column("international", Boolean, nullable=False),
+    Column("rate", Numeric(asdecimal=False), nullable=False),
+    Column("postage", String(255), nullable=False),
+    Column("billable_units", Integer, nullable=True),
+    Column("notifications_sent", Integer, nullable=True),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    PrimaryKeyConstraint(
+        "bst_date",
+        "template_id",
+        "service_id",
+        "notification_type",
+        "provider",
+        "rate_multiplier",
+        "international",
+        "rate",
+        "postage",
+        name="ft_billing_pkey",
+    ),
+)
+
+# ---- Operational records written by this project ------------------------------------------------------------------
+
+# What the default virus-scan resubmitter writes: the request the scanner would pick up (issue: stuck letters).
+virus_scan_requests = Table(
+    "virus_scan_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("notification_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("bucket", Text, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+)
+
+SOURCE_TABLES = (notifications, notification_history)
+FACT_TABLES = (ft_notification_status, ft_billing)

@@ -1,0 +1,1 @@
+"""Checks that repair and alert: timeouts, stuck-letter sensors, and the alert forwarder."""

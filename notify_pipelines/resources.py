@@ -1,0 +1,76 @@
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource) and the letter buckets.
+
+Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from sqlalchemy import Connection, Engine
+
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.settings import DEFAULT_BUCKETS, LetterBuckets
+
+
+class NotifyDatabase(dg.ConfigurableResource):
+    """The notifications database (NOTIFY_DATABASE_URL)."""
+
+    url: str
+
+    @property
+    def engine(self) -> Engine:
+        return get_engine(self.url)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+
+class LetterBucketsResource(dg.ConfigurableResource):
+    """Names of the letter buckets (reference §5.4)."""
+
+    letters_pdf: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PDF_BUCKET"]
+    letters_scan: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_SCAN_BUCKET"]
+    invalid_pdf: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_INVALID_PDF_BUCKET"]
+    test_letters: str = DEFAULT_BUCKETS["NOTIFY_TEST_LETTERS_BUCKET"]
+
+    def as_buckets(self) -> LetterBuckets:
+        return LetterBuckets(self.letters_pdf, self.letters_scan, self.invalid_pdf, self.test_letters)
+
+
+def _env_or_default(name: str) -> str | dg.EnvVar:
+    # EnvVar fails at launch when its variable is unset, so only optional settings that are set become EnvVars.
+    return dg.EnvVar(name) if os.environ.get(name) else DEFAULT_BUCKETS[name]
+
+
+def s3_resource() -> S3Resource:
+    """S3 through dagster-aws, pointed at NOTIFY_S3_ENDPOINT_URL when set (a local S3 server in dev and tests)."""
+    kwargs: dict = {"region_name": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
+    if os.environ.get("NOTIFY_S3_ENDPOINT_URL"):
+        kwargs["endpoint_url"] = dg.EnvVar("NOTIFY_S3_ENDPOINT_URL")
+    return S3Resource(**kwargs)
+
+
+def letter_buckets_resource() -> LetterBucketsResource:
+    return LetterBucketsResource(
+        letters_pdf=_env_or_default("NOTIFY_LETTERS_PDF_BUCKET"),
+        letters_scan=_env_or_default("NOTIFY_LETTERS_SCAN_BUCKET"),
+        invalid_pdf=_env_or_default("NOTIFY_LETTERS_INVALID_PDF_BUCKET"),
+        test_letters=_env_or_default("NOTIFY_TEST_LETTERS_BUCKET"),
+    )
+
+
+def base_resources() -> dict[str, dg.ConfigurableResource]:
+    """The resources every domain shares, keyed by the names the assets, ops and sensors ask for."""
+    return {
+        "notify_db": NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL")),
+        "s3": s3_resource(),
+        "letter_buckets": letter_buckets_resource(),
+    }

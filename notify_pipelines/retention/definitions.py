@@ -1,0 +1,5 @@
+"""The retention domain's Dagster objects, assembled for notify_pipelines.definitions."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,128 @@
+"""Shared fixtures: a PostgreSQL database of this test run's own, a real HTTP S3 server, and Dagster resources.
+
+The database is created per test session (so concurrent runs cannot collide), migrated with Alembic, and dropped at
+the end. Each test that asks for `engine` starts from empty data tables (lookup values stay).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+import requests
+import sqlalchemy as sa
+from dagster_aws.s3 import S3Resource
+from moto.server import ThreadedMotoServer
+
+from notify_pipelines.db import migrate, schema
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.settings import LetterBuckets
+
+ADMIN_URL = os.environ.get("NOTIFY_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+TEST_BUCKETS = LetterBuckets(
+    letters_pdf="test-letters-pdf",
+    letters_scan="test-letters-scan",
+    invalid_pdf="test-letters-invalid-pdf",
+    test_letters="test-test-letters",
+)
+DATA_TABLES = [t for t in schema.metadata.sorted_tables if t not in schema.LOOKUP_VALUES]
+
+
+def _admin_engine() -> sa.Engine:
+    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def create_database(prefix: str = "notify_test") -> str:
+    """Create an empty database of this run's own and return its URL."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with _admin_engine().connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    get_engine(url).dispose()
+    name = sa.make_url(url).database
+    with _admin_engine().connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url = create_database()
+    migrate.upgrade(url)
+    previous = os.environ.get("NOTIFY_DATABASE_URL")
+    os.environ["NOTIFY_DATABASE_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("NOTIFY_DATABASE_URL", None)
+    else:
+        os.environ["NOTIFY_DATABASE_URL"] = previous
+    drop_database(url)
+
+
+def truncate_data_tables(engine: sa.Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in DATA_TABLES)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def engine(database_url) -> sa.Engine:
+    """The session database with empty data tables."""
+    engine = get_engine(database_url)
+    truncate_data_tables(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 over real HTTP on a free loopback port."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    previous = os.environ.get("NOTIFY_S3_ENDPOINT_URL")
+    os.environ["NOTIFY_S3_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    if previous is None:
+        os.environ.pop("NOTIFY_S3_ENDPOINT_URL", None)
+    else:
+        os.environ["NOTIFY_S3_ENDPOINT_URL"] = previous
+    server.stop()
+
+
+@pytest.fixture
+def s3_client(s3_endpoint):
+    """A boto3 client on empty letter buckets (TEST_BUCKETS)."""
+    requests.post(f"{s3_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2")
+    for name in TEST_BUCKETS.all():
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    return client
+
+
+@pytest.fixture
+def letter_buckets() -> LetterBuckets:
+    return TEST_BUCKETS
+
+
+@pytest.fixture
+def resources(database_url, s3_endpoint, s3_client) -> dict:
+    """The Dagster resources, as base_resources() names them, on the test database and the test S3 server."""
+    return {
+        "notify_db": NotifyDatabase(url=database_url),
+        "s3": S3Resource(endpoint_url=s3_endpoint, region_name="eu-west-2"),
+        "letter_buckets": LetterBucketsResource(
+            letters_pdf=TEST_BUCKETS.letters_pdf,
+            letters_scan=TEST_BUCKETS.letters_scan,
+            invalid_pdf=TEST_BUCKETS.invalid_pdf,
+            test_letters=TEST_BUCKETS.test_letters,
+        ),
+    }
