@@ -1,5 +1,7 @@
-"""The monitoring domain's Dagster objects, assembled for notify_pipelines.definitions."""
+"""The monitoring domain's Dagster objects: the timeout and repair jobs, and the sensors with their alert forwarder."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from notify_pipelines.monitoring import jobs, sensors
+
+defs = dg.Definitions.merge(jobs.defs, sensors.defs)

@@ -1,0 +1,5 @@
+"""Stub: being built."""
+
+import dagster as dg
+
+defs = dg.Definitions()
