@@ -126,3 +126,6 @@ def resources(database_url, s3_endpoint, s3_client) -> dict:
             test_letters=TEST_BUCKETS.test_letters,
         ),
     }
+
+
+from notify_pipelines_tests.http_recorder import http_recorder  # noqa: E402,F401  (fixture for callbacks and webhooks)
