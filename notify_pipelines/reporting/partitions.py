@@ -1,0 +1,27 @@
+"""The London-day partitions both reporting facts share, and how a partition window maps to dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from notify_pipelines import settings
+
+LONDON_TZ = "Europe/London"
+
+# end_offset=1 adds today's still-open partition, which the hourly billing schedule rebuilds. Both facts share this
+# one definition so the UI shows them on the same axis.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=settings.partitions_start(), timezone=LONDON_TZ, end_offset=1
+)
+
+
+def window_days(window: dg.TimeWindow) -> list[dt.date]:
+    """The London dates in a partition time window (start inclusive, end exclusive; both are London midnights)."""
+    first, end = window.start.date(), window.end.date()
+    return [first + dt.timedelta(days=i) for i in range((end - first).days)]
+
+
+def partition_key(day: dt.date) -> str:
+    return day.isoformat()
