@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="first day YYYY-MM-DD (default: so that the last day is yesterday, London time)",
     )
     seed.add_argument("--no-progress", action="store_true", help="no progress bar")
+    existing = seed.add_mutually_exclusive_group()
+    existing.add_argument("--reset", action="store_true", help="empty every data table first (lookups stay)")
+    existing.add_argument(
+        "--append", action="store_true", help="add to a database that holds data (use a seed not loaded yet)"
+    )
     seed.set_defaults(func=_cmd_seed)
 
     api = commands.add_parser("api", help="serve the thin API (OpenAPI at /openapi.json)")
