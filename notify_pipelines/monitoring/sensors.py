@@ -1,5 +1,300 @@
-"""Stub: being built."""
+"""The stuck-letter and stuck-notification sensors (reference §4.2-4.6) and the alert forwarder.
+
+A check that finds trouble fails its tick, with a message that names what is stuck and says what to do; the alert
+forwarder turns that failed tick into one alert. What is reported when:
+- letters_pending_virus_check (every 10 min): letters that reached 10 minutes old since the previous tick and are
+  younger than 120 minutes. Each letter is looked at once: re-submitted if its upload is in the scan bucket, else
+  named in a failure. The state is the upper bound already covered (a watermark), so no letter is acted on twice.
+- letters_pending_virus_check_nightly (20:00 UTC): 10 min-3 days old re-submitted again, 3-5 days old reported.
+- letters_still_in_created (Mon-Fri 07:00 UTC), letters_in_technical_failure (daily 07:00 UTC): once a day, like the
+  reference's cron; the state is the day last checked, so the ticks after a failing check do not fail again.
+- notifications_stuck_in_created (every 15 min): fails when email/SMS crossed one hour old in 'created' since the
+  previous tick (watermark), naming how many are stuck in all (up to 7 days old).
+All default to RUNNING: a check that is off protects nobody, and they only read, except the re-submission, which
+is harmless to repeat. Alerts leave the machine only where NOTIFY_ALERTS_ENABLED=true (see alerts.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
-defs = dg.Definitions()
+from notify_pipelines.monitoring import queries
+from notify_pipelines.monitoring.alerts import AlertChannel, alert_channel_from_env, alert_forwarder
+from notify_pipelines.monitoring.queries import Findings, Letter, Window
+from notify_pipelines.monitoring.sensor_state import (
+    MonitoringClock,
+    daily_check_due,
+    load_state,
+    next_daily_check,
+    parse_time,
+    save_state,
+)
+from notify_pipelines.monitoring.virus_scan import (
+    RecordedVirusScanRequests,
+    VirusScanResubmitter,
+    rescan_or_collect_missing,
+    scan_filename,
+)
+from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+
+RUNNING = dg.DefaultSensorStatus.RUNNING
+MORNING_CHECK = dt.time(7, 0)
+NIGHTLY_CHECK = dt.time(20, 0)
+
+
+class CheckFailed(Exception):
+    """A check found something stuck. The message is what the failed tick (and the alert) says."""
+
+
+def _fmt(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _named_letters(letters: list[Letter]) -> str:
+    return "\n".join(f"  - id {l.id}, reference {l.reference}, created {_fmt(l.created_at)}" for l in letters)
+
+
+def _missing_message(missing: list[Letter], bucket: str, age: str) -> str:
+    files = "\n".join(f"  - id {l.id}, reference {l.reference}, expected file {scan_filename(l)}" for l in missing)
+    return (
+        f"{len(missing)} precompiled letter(s) have been in pending-virus-check for {age} and their upload is not "
+        f"in the scan bucket {bucket}, so they cannot be re-scanned:\n{files}\n"
+        f"What to do: look for each file under the bucket's ERROR/ and FAILURE/ prefixes; if it is there, move it "
+        f"back to the name shown and the nightly check re-submits it. If it is nowhere, the upload is lost: set the "
+        f"letter to technical-failure and ask the service to send it again."
+    )
+
+
+def _resubmitted(outcome) -> str:
+    return f"re-submitted {len(outcome.resubmitted)} letter(s) for virus scan"
+
+
+# ---- letters pending virus check ------------------------------------------------------------------------------------
+
+
+@dg.sensor(
+    name="letters_pending_virus_check",
+    minimum_interval_seconds=600,
+    default_status=RUNNING,
+    description="Precompiled letters in pending-virus-check aged 10-120 min: re-submit if the upload is in the scan "
+    "bucket, fail naming the ones that are not (reference §4.2).",
+)
+def letters_pending_virus_check(
+    context: dg.SensorEvaluationContext,
+    notify_db: NotifyDatabase,
+    s3: S3Resource,
+    letter_buckets: LetterBucketsResource,
+    virus_scan: VirusScanResubmitter,
+    monitoring_clock: MonitoringClock,
+):
+    name = "letters_pending_virus_check"
+    now = monitoring_clock.now()
+    state = load_state(context, name)
+    window = Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.VIRUS_CHECK_MAX_AGE)
+    covered = parse_time(state.get("covered_before"))
+    if covered is not None and covered > window.created_from:
+        window = Window(min(covered, window.created_before), window.created_before)  # only letters not yet seen
+    with notify_db.begin() as conn:
+        letters = queries.letters_pending_virus_check(conn, window)
+    bucket = letter_buckets.letters_scan
+    outcome = rescan_or_collect_missing(
+        letters, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+    )
+    for request in outcome.resubmitted:
+        context.log.warning(f"Letter {request.notification_id} got stuck in pending-virus-check: sent for scan again")
+    save_state(context, name, {"covered_before": window.created_before.isoformat()})
+    if outcome.missing:
+        raise CheckFailed(
+            _missing_message(outcome.missing, bucket, "over 10 minutes")
+            + (f"\n(Also {_resubmitted(outcome)} whose upload was found.)" if outcome.resubmitted else "")
+        )
+    return dg.SkipReason(f"{len(letters)} letter(s) {window.describe()} still pending virus check; {_resubmitted(outcome)}")
+
+
+@dg.sensor(
+    name="letters_pending_virus_check_nightly",
+    minimum_interval_seconds=900,
+    default_status=RUNNING,
+    description="Daily at 20:00 UTC: re-submit pending-virus-check letters aged 10 min-3 days, report those aged "
+    "3-5 days as out of retries (reference §4.2).",
+)
+def letters_pending_virus_check_nightly(
+    context: dg.SensorEvaluationContext,
+    notify_db: NotifyDatabase,
+    s3: S3Resource,
+    letter_buckets: LetterBucketsResource,
+    virus_scan: VirusScanResubmitter,
+    monitoring_clock: MonitoringClock,
+):
+    name = "letters_pending_virus_check_nightly"
+    now = monitoring_clock.now()
+    state = load_state(context, name)
+    if not daily_check_due(now, NIGHTLY_CHECK, state.get("last_day"), weekdays_only=False):
+        return dg.SkipReason(f"next check at {_fmt(next_daily_check(now, NIGHTLY_CHECK, weekdays_only=False))}")
+    rescan_window = Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.NIGHTLY_RESCAN_MAX_AGE)
+    report_window = Window(now - queries.NIGHTLY_REPORT_MAX_AGE, rescan_window.created_from)
+    with notify_db.begin() as conn:
+        to_rescan = queries.letters_pending_virus_check(conn, rescan_window)
+        out_of_retries = queries.letters_pending_virus_check(conn, report_window)
+    bucket = letter_buckets.letters_scan
+    outcome = rescan_or_collect_missing(
+        to_rescan, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+    )
+    save_state(context, name, {"last_day": now.date().isoformat()})
+    problems = []
+    if outcome.missing:
+        problems.append(_missing_message(outcome.missing, bucket, "between 10 minutes and 3 days"))
+    if out_of_retries:
+        problems.append(
+            f"{len(out_of_retries)} precompiled letter(s) have been in pending-virus-check for over 3 days and have "
+            f"reached the maximum number of retries:\n{_named_letters(out_of_retries)}\n"
+            f"What to do: check the antivirus service's logs for these files; set each letter to technical-failure "
+            f"and ask the service to send it again."
+        )
+    if problems:
+        raise CheckFailed("\n\n".join(problems) + f"\n\n({_resubmitted(outcome)} whose upload was found.)")
+    return dg.SkipReason(f"{_resubmitted(outcome)}; none missing, none out of retries")
+
+
+# ---- daily letter checks --------------------------------------------------------------------------------------------
+
+
+def _findings_message(findings: Findings, what: str, todo: str) -> str:
+    more = f"\n  ... and {findings.count - len(findings.sample)} more" if findings.count > len(findings.sample) else ""
+    return f"{findings.count} {what}:\n{_named_letters(findings.sample)}{more}\nWhat to do: {todo}"
+
+
+def _daily_check(context, name: str, now: dt.datetime, *, weekdays_only: bool, find, message) -> dg.SkipReason:
+    """Run `find` at the first tick at or after 07:00 UTC of each due day; fail with `message(findings)` if any."""
+    state = load_state(context, name)
+    if not daily_check_due(now, MORNING_CHECK, state.get("last_day"), weekdays_only=weekdays_only):
+        return dg.SkipReason(
+            f"checked {state.get('last_day') or 'never'}; next check at "
+            f"{_fmt(next_daily_check(now, MORNING_CHECK, weekdays_only=weekdays_only))}"
+        )
+    findings = find()
+    save_state(context, name, {"last_day": now.date().isoformat(), "found": findings.count})
+    if findings.count:
+        raise CheckFailed(message(findings))
+    return dg.SkipReason("none found")
+
+
+@dg.sensor(
+    name="letters_still_in_created",
+    minimum_interval_seconds=900,
+    default_status=RUNNING,
+    description="Mon-Fri 07:00 UTC: letters still 'created' though created before 17:30 London time yesterday "
+    "(reference §4.3).",
+)
+def letters_still_in_created(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock):
+    now = monitoring_clock.now()
+
+    def find() -> Findings:
+        with notify_db.begin() as conn:
+            return queries.letters_still_in_created(conn, now)
+
+    return _daily_check(
+        context,
+        "letters_still_in_created",
+        now,
+        weekdays_only=True,
+        find=find,
+        message=lambda f: _findings_message(
+            f,
+            f"letter(s) were created before 17:30 yesterday (London; {_fmt(queries.letters_still_in_created_window(now).created_before)}) "
+            f"and still have 'created' status",
+            "they missed the print run: check the PDFs were rendered (billable units > 0) and the collation ran, then "
+            "follow the runbook for letters stuck in 'created'.",
+        ),
+    )
+
+
+@dg.sensor(
+    name="letters_in_technical_failure",
+    minimum_interval_seconds=900,
+    default_status=RUNNING,
+    description="Daily 07:00 UTC: letters in technical-failure created in the last 3 days (reference §4.4).",
+)
+def letters_in_technical_failure(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock):
+    now = monitoring_clock.now()
+
+    def find() -> Findings:
+        with notify_db.begin() as conn:
+            return queries.letters_in_technical_failure(conn, now)
+
+    return _daily_check(
+        context,
+        "letters_in_technical_failure",
+        now,
+        weekdays_only=False,
+        find=find,
+        message=lambda f: _findings_message(
+            f,
+            "letter(s) created in the last 3 days are in 'technical-failure'",
+            "find the cause in the logs of the letter tasks; for precompiled letters, re-create the PDF with the "
+            "recreate_precompiled_letter_pdf job, otherwise tell the service to send the letter again.",
+        ),
+    )
+
+
+# ---- email and SMS stuck in created ---------------------------------------------------------------------------------
+
+
+@dg.sensor(
+    name="notifications_stuck_in_created",
+    minimum_interval_seconds=900,
+    default_status=RUNNING,
+    description="Email and SMS in 'created' for over an hour (up to 7 days old): fail when more became stuck since "
+    "the previous tick (reference §4.5-4.6).",
+)
+def notifications_stuck_in_created(
+    context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock
+):
+    name = "notifications_stuck_in_created"
+    now = monitoring_clock.now()
+    state = load_state(context, name)
+    stuck_window = Window.of_ages(now, min_age=queries.CREATED_MIN_AGE, max_age=queries.CREATED_MAX_AGE)
+    covered = parse_time(state.get("covered_before"))
+    new_from = max(covered, stuck_window.created_from) if covered else stuck_window.created_from
+    new_window = Window(min(new_from, stuck_window.created_before), stuck_window.created_before)
+    with notify_db.begin() as conn:
+        new = queries.notifications_stuck_in_created(conn, new_window)
+        stuck = queries.notifications_stuck_in_created(conn, stuck_window) if new.count else new
+    save_state(context, name, {"covered_before": stuck_window.created_before.isoformat()})
+    if new.count:
+        more = f" (showing the oldest {len(new.sample)})" if new.count > len(new.sample) else ""
+        raise CheckFailed(
+            f"{stuck.count} email/SMS notification(s) are still in 'created' more than an hour after they were "
+            f"created ({stuck_window.describe()}); {new.count} of them became stuck since the previous check{more}: "
+            f"{', '.join(new.ids())}.\nWhat to do: check the provider tasks are running and the providers are up; "
+            f"the notifications are sent once they are re-queued to their provider."
+        )
+    return dg.SkipReason(f"no email/SMS became stuck in 'created' {new_window.describe()}")
+
+
+# ---- the monitoring domain's sensors and their resources ------------------------------------------------------------
+
+
+def sensor_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources of the sensors beyond the base ones (notify_db, s3, letter_buckets)."""
+    return {
+        "virus_scan": RecordedVirusScanRequests(notify_db=NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))),
+        "monitoring_clock": MonitoringClock(),
+        "alert_channel": alert_channel_from_env(),
+    }
+
+
+CHECK_SENSORS = [
+    letters_pending_virus_check,
+    letters_pending_virus_check_nightly,
+    letters_still_in_created,
+    letters_in_technical_failure,
+    notifications_stuck_in_created,
+]
+
+defs = dg.Definitions(sensors=[*CHECK_SENSORS, alert_forwarder], jobs=[], resources=sensor_resources())
+
+__all__ = ["AlertChannel", "CHECK_SENSORS", "CheckFailed", "defs"]

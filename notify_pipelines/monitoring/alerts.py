@@ -1,0 +1,241 @@
+"""Alerts that reach a person: the alert channel (Slack or a webhook) and the forwarder sensor that feeds it.
+
+Dagster has no hook for a failed sensor tick (dagster-io/dagster#29625), and a failing non-blocking asset check fails
+no run (dagster-io/dagster#29896), so the run-failure sensors see neither. `alert_forwarder` reads the instance
+instead: every sensor's and schedule's ticks, failed runs, and asset-check evaluations, and sends
+- one alert when a sensor/schedule starts failing, and one recovery message at its next tick that does not fail;
+- one alert per failed run;
+- one alert when an asset check (per partition) starts failing, and one recovery message when it passes again.
+Its state (watermarks, episodes, and alerts not yet delivered) survives its own failed ticks, so an unreachable
+channel delays alerts instead of losing or repeating them.
+
+Only where NOTIFY_ALERTS_ENABLED=true do alerts leave the machine; elsewhere they are logged, so a developer's
+machine never pages anyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import dagster as dg
+import requests
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.events import DagsterEventType
+from dagster._core.scheduler.instigation import TickStatus
+from dagster_shared.error import SerializableErrorInfo
+from dagster_slack import SlackResource
+
+from notify_pipelines.monitoring.sensor_state import load_state, save_state
+from notify_pipelines.settings import ConfigError
+
+FORWARDER = "alert_forwarder"
+FIRST_LOOKBACK_SECONDS = 3600  # on its very first tick the forwarder looks back this far
+MAX_MESSAGE_CHARS = 3000
+MAX_OUTBOX = 200
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Alert:
+    status: str  # "failure" or "recovery"
+    kind: str  # "sensor", "schedule", "run", "asset check"
+    name: str
+    message: str
+    url: str
+
+    def text(self, environment: str) -> str:
+        verb = "failed" if self.status == "failure" else "recovered"
+        mark = ":red_circle:" if self.status == "failure" else ":large_green_circle:"
+        return f"{mark} [{environment}] {self.kind} {self.name} {verb}\n{self.message}\n{self.url}"
+
+
+# ---- the channel ----------------------------------------------------------------------------------------------------
+
+
+class AlertChannel(dg.ConfigurableResource):
+    """Slack (through dagster-slack) when a token is set, otherwise a JSON webhook; only when `enabled`."""
+
+    enabled: bool = False
+    environment: str = "development"
+    ui_base_url: str = "http://localhost:3000"
+    slack_token: str | None = None
+    slack_channel: str | None = None
+    webhook_url: str | None = None
+
+    def send(self, alert: Alert, log) -> None:
+        text = alert.text(self.environment)
+        if not self.enabled:
+            log.warning(f"Alert not sent (NOTIFY_ALERTS_ENABLED is not true):\n{text}")
+            return
+        if self.slack_token:
+            if not self.slack_channel:
+                raise ConfigError("NOTIFY_ALERTS_SLACK_TOKEN is set but NOTIFY_ALERTS_SLACK_CHANNEL is not")
+            SlackResource(token=self.slack_token).get_client().chat_postMessage(channel=self.slack_channel, text=text)
+        elif self.webhook_url:
+            payload = {"environment": self.environment, **asdict(alert), "text": text}
+            requests.post(self.webhook_url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS).raise_for_status()
+        else:
+            raise ConfigError(
+                "NOTIFY_ALERTS_ENABLED is true but no channel is set: set NOTIFY_ALERTS_SLACK_TOKEN and "
+                "NOTIFY_ALERTS_SLACK_CHANNEL, or NOTIFY_ALERTS_WEBHOOK_URL"
+            )
+        log.info(f"Alert sent: {alert.kind} {alert.name} {alert.status}")
+
+
+def alert_channel_from_env() -> AlertChannel:
+    """The channel from NOTIFY_ALERTS_* and NOTIFY_UI_BASE_URL. Secrets stay EnvVars (never shown in the UI)."""
+    env = os.environ
+    secret = lambda name: dg.EnvVar(name) if env.get(name) else None  # noqa: E731
+    return AlertChannel(
+        enabled=env.get("NOTIFY_ALERTS_ENABLED", "").strip().lower() in ("1", "true", "yes"),
+        environment=env.get("NOTIFY_ALERTS_ENVIRONMENT") or "development",
+        ui_base_url=(env.get("NOTIFY_UI_BASE_URL") or "http://localhost:3000").rstrip("/"),
+        slack_token=secret("NOTIFY_ALERTS_SLACK_TOKEN"),
+        slack_channel=env.get("NOTIFY_ALERTS_SLACK_CHANNEL") or None,
+        webhook_url=secret("NOTIFY_ALERTS_WEBHOOK_URL"),
+    )
+
+
+# ---- reading failures from the instance -----------------------------------------------------------------------------
+
+
+def root_message(error: SerializableErrorInfo | None) -> str:
+    """The innermost cause's message, without the exception class: what the check itself said."""
+    if error is None:
+        return "(no error recorded)"
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    prefix = f"{error.cls_name}: " if error.cls_name else ""
+    message = message[len(prefix):] if prefix and message.startswith(prefix) else message
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + " ... (cut)"
+
+
+def tick_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
+    """Failure-episode alerts from every sensor's and schedule's ticks; updates state["instigators"]."""
+    alerts = []
+    episodes = state.setdefault("instigators", {})
+    for instigator in instance.all_instigator_state():
+        kind = "schedule" if instigator.instigator_type == InstigatorType.SCHEDULE else "sensor"
+        episode = episodes.setdefault(instigator.selector_id, {"after": now - FIRST_LOOKBACK_SECONDS, "failing": False})
+        ticks = instance.get_ticks(instigator.instigator_origin_id, instigator.selector_id, after=episode["after"], limit=500)
+        repo = instigator.origin.repository_origin
+        url = f"{ui}/locations/{repo.repository_name}@{repo.code_location_origin.location_name}/{kind}s/{instigator.instigator_name}"
+        for tick in sorted(ticks, key=lambda t: t.timestamp):
+            if tick.status == TickStatus.STARTED:
+                break  # still running: look at it again next time
+            if tick.status == TickStatus.FAILURE and not episode["failing"]:
+                alerts.append(Alert("failure", kind, instigator.instigator_name, root_message(tick.error), url))
+            elif tick.status != TickStatus.FAILURE and episode["failing"]:
+                detail = f"Latest tick: {tick.skip_reason}" if tick.skip_reason else "Latest tick succeeded."
+                alerts.append(Alert("recovery", kind, instigator.instigator_name, detail, url))
+            episode["failing"] = tick.status == TickStatus.FAILURE
+            episode["after"] = tick.timestamp
+    return alerts
+
+
+def _run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    entries = instance.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
+    for entry in entries:
+        event = entry.dagster_event
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            return f"step {event.step_key}: {root_message(event.step_failure_data.error)}"
+    return entries[-1].dagster_event.message if entries else "(no failure event recorded)"
+
+
+def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
+    """One alert per failed run, in the order they failed; updates state["runs_after"]."""
+    after = state.get("runs_after", now - FIRST_LOOKBACK_SECONDS)
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=_utc(after)),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=100,
+    )
+    alerts = []
+    for record in records:
+        run = record.dagster_run
+        alerts.append(Alert("failure", "run", f"{run.job_name} ({run.run_id[:8]})", _run_failure_message(instance, run.run_id), f"{ui}/runs/{run.run_id}"))
+        state["runs_after"] = max(state.get("runs_after", after), record.update_timestamp.timestamp())
+    state.setdefault("runs_after", after)
+    return alerts
+
+
+def check_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
+    """Failure-episode alerts per asset check and partition; updates state["checks_after"], ["failing_checks"]."""
+    after = state.get("checks_after")
+    records_filter = dg.EventRecordsFilter(
+        event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
+        after_cursor=after,
+        after_timestamp=None if after is not None else now - FIRST_LOOKBACK_SECONDS,
+    )
+    failing = set(state.get("failing_checks", []))
+    alerts = []
+    for record in instance.event_log_storage.get_event_records(records_filter, limit=500, ascending=True):
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        asset = evaluation.asset_key.to_user_string()
+        name = f"{asset}:{evaluation.check_name}" + (f" [{evaluation.partition}]" if evaluation.partition else "")
+        url = f"{ui}/assets/{'/'.join(evaluation.asset_key.path)}?view=checks"
+        if not evaluation.passed and name not in failing:
+            detail = evaluation.description or ", ".join(f"{k}={v.value}" for k, v in evaluation.metadata.items())
+            alerts.append(Alert("failure", "asset check", name, detail or "check did not pass", url))
+            failing.add(name)
+        elif evaluation.passed and name in failing:
+            alerts.append(Alert("recovery", "asset check", name, "The check passes again.", url))
+            failing.discard(name)
+        after = record.storage_id
+    state["checks_after"] = after
+    state["failing_checks"] = sorted(failing)
+    return alerts
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+
+
+# ---- the forwarder --------------------------------------------------------------------------------------------------
+
+
+def forward_alerts(context: dg.SensorEvaluationContext, channel: AlertChannel, now: float) -> tuple[int, list[str]]:
+    """Collect new alerts into the outbox, send what the outbox holds, keep what could not be sent.
+
+    Returns (sent, errors). The state is saved before anything is sent, so a crash loses no alert (at worst one is sent twice)."""
+    state = load_state(context, FORWARDER)
+    instance = context.instance
+    new = tick_alerts(instance, state, channel.ui_base_url, now)
+    new += run_alerts(instance, state, channel.ui_base_url, now)
+    new += check_alerts(instance, state, channel.ui_base_url, now)
+    outbox = [Alert(**a) for a in state.get("outbox", [])] + new
+    if len(outbox) > MAX_OUTBOX:
+        context.log.error(f"Dropping {len(outbox) - MAX_OUTBOX} undelivered alerts: the channel has been failing")
+        outbox = outbox[-MAX_OUTBOX:]
+    state["outbox"] = [asdict(a) for a in outbox]
+    save_state(context, FORWARDER, state)
+    sent, errors, unsent = 0, [], []
+    for alert in outbox:
+        try:
+            channel.send(alert, context.log)
+            sent += 1
+        except Exception as exc:  # keep it for the next tick, and say so by failing this one
+            errors.append(f"{alert.kind} {alert.name}: {exc}")
+            unsent.append(alert)
+    state["outbox"] = [asdict(a) for a in unsent]
+    save_state(context, FORWARDER, state)
+    return sent, errors
+
+
+@dg.sensor(
+    name=FORWARDER,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Forwards failed sensor/schedule ticks, failed runs and failed asset checks to the alert channel: "
+    "one alert per failure episode and a recovery message (NOTIFY_ALERTS_*).",
+)
+def alert_forwarder(context: dg.SensorEvaluationContext, alert_channel: AlertChannel):
+    sent, errors = forward_alerts(context, alert_channel, time.time())
+    if errors:
+        raise RuntimeError(f"{len(errors)} alert(s) could not be delivered and will be retried:\n" + "\n".join(errors))
+    return dg.SkipReason(f"{sent} alert(s) forwarded" + ("" if alert_channel.enabled else " to the log only"))
