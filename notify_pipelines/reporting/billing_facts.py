@@ -119,9 +119,13 @@ def insert_params(day: dt.date) -> dict:
     return {"day": day, "start": start, "end": end, "midnight": start}
 
 
+def create_missing_rate_function(conn: sa.Connection) -> None:
+    conn.execute(_CREATE_MISSING_RATE_FUNCTION)
+
+
 def insert_billing(conn: sa.Connection, day: dt.date) -> int:
     """The one INSERT ... SELECT for the day (no delete, no lock): what the benchmark times as the bare statement."""
-    conn.execute(_CREATE_MISSING_RATE_FUNCTION)
+    create_missing_rate_function(conn)
     try:
         return conn.execute(sa.text(INSERT_SQL), insert_params(day)).rowcount
     except DBAPIError as exc:
