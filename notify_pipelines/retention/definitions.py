@@ -2,4 +2,7 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from notify_pipelines.retention.job import nightly_retention
+from notify_pipelines.retention.schedule import nightly_retention_schedule
+
+defs = dg.Definitions(jobs=[nightly_retention], schedules=[nightly_retention_schedule])

@@ -1,0 +1,64 @@
+"""The `nightly_retention` job: find the services with work, one dynamic step per service, then a summary."""
+
+import datetime as dt
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.retention.executor import retention_executor
+from notify_pipelines.retention.partitions import retention_partitions
+from notify_pipelines.retention.service import ServiceCleaner
+from notify_pipelines.retention.summary import summarise
+from notify_pipelines.retention.work import BATCH_SIZE, LETTER_BATCH_SIZE, ServiceWork, find_work
+
+RETENTION_TAGS = {"notify/domain": "retention"}  # dagster.yaml's run queue runs one such run at a time
+
+
+class RetentionConfig(dg.Config):
+    batch_size: int = BATCH_SIZE
+    letter_batch_size: int = LETTER_BATCH_SIZE
+
+
+@dg.op(out=dg.DynamicOut(ServiceWork), tags={"notify/db": "retention"})
+def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig, notify_db: NotifyDatabase):
+    """One output per service with rows past retention (mapping key: the service id without dashes)."""
+    day = dt.date.fromisoformat(context.partition_key)
+    with notify_db.begin() as conn:
+        work = find_work(conn, day, batch_size=config.batch_size, letter_batch_size=config.letter_batch_size)
+    context.log.info(f"retention for the night of {day}: {len(work)} services with notifications past retention")
+    for service_work in work:
+        yield dg.DynamicOutput(service_work, mapping_key=service_work.mapping_key)
+
+
+@dg.op(tags={"notify/db": "retention"})
+def clean_service(context: dg.OpExecutionContext, work: ServiceWork, notify_db: NotifyDatabase, s3: S3Resource,
+                  letter_buckets: LetterBucketsResource) -> list[dict]:
+    """Archive and delete one service's notifications past retention, every type."""
+    cleaner = ServiceCleaner(notify_db.engine, s3.get_client(), letter_buckets.as_buckets(), context.log)
+    outcomes = [outcome.as_dict() for outcome in cleaner.clean(work)]
+    context.add_output_metadata({
+        "archived": sum(o["archived"] for o in outcomes),
+        "test_deleted": sum(o["test_deleted"] for o in outcomes),
+    })
+    return outcomes
+
+
+@dg.op
+def summarise_retention(context: dg.OpExecutionContext, per_service: list[list[dict]]) -> dict:
+    """Totals per type and a table of the services touched, as the run's metadata."""
+    summary, metadata = summarise([o for outcomes in per_service for o in outcomes])
+    context.add_output_metadata(metadata)
+    context.log.info(f"retention totals: {summary['totals']}")
+    return summary
+
+
+@dg.job(
+    partitions_def=retention_partitions,
+    executor_def=retention_executor,
+    tags=RETENTION_TAGS,
+    description="Nightly retention for one London day: archive notifications past retention to "
+    "notification_history, delete test-key notifications and finished letters' PDFs.",
+)
+def nightly_retention():
+    summarise_retention(find_retention_work().map(clean_service).collect())

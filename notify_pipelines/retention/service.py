@@ -1,0 +1,106 @@
+"""One service's retention for one night: every type's batches until done, real rows first, then test keys
+(reference §3.2). One transaction per batch; the Dagster step, the tests and the benchmark all call `clean_service`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+
+from notify_pipelines.retention import archive
+from notify_pipelines.retention.letter_files import PdfResult, delete_letter_pdfs
+from notify_pipelines.retention.work import ServiceWork, TypeCutoff
+from notify_pipelines.settings import LetterBuckets
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TypeOutcome:
+    service_id: str
+    notification_type: str
+    days_of_retention: int
+    archived: int = 0  # rows moved out of notifications into history
+    already_in_history: int = 0  # of those, rows whose history row existed and kept its values
+    test_deleted: int = 0
+    pdfs_deleted: int = 0
+    pdfs_missing: int = 0
+    pdf_errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.archived or self.test_deleted)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def until_done(one_batch: Callable[[bool], int], limit: int) -> int:
+    """Run batches until none is left. Batches skip rows other transactions hold; once a batch comes back short,
+    a blocking batch waits for those rows, so the loop only ends when nothing before the cutoff is left."""
+    total, skip_locked = 0, True
+    while True:
+        count = one_batch(skip_locked)
+        total += count
+        if count < limit and not skip_locked:
+            return total
+        skip_locked = count == limit
+
+
+class ServiceCleaner:
+    def __init__(self, engine: sa.Engine, s3_client, buckets: LetterBuckets, log: logging.Logger = logger):
+        self.engine, self.s3_client, self.buckets, self.log = engine, s3_client, buckets, log
+
+    def clean(self, work: ServiceWork) -> list[TypeOutcome]:
+        outcomes = [self.clean_type(work.service_id, cutoff, work.batch_size_for(cutoff.notification_type))
+                    for cutoff in work.cutoffs]
+        for outcome in outcomes:
+            if outcome.touched:
+                self.log.info(
+                    f"retention: service {outcome.service_id}, notification_type {outcome.notification_type}: "
+                    f"archived {outcome.archived}, test deleted {outcome.test_deleted}, "
+                    f"letter PDFs deleted {outcome.pdfs_deleted}, duration {outcome.seconds:.2f} s"
+                )
+        return outcomes
+
+    def clean_type(self, service_id: uuid.UUID, cutoff: TypeCutoff, limit: int) -> TypeOutcome:
+        started = time.perf_counter()
+        outcome = TypeOutcome(str(service_id), cutoff.notification_type, cutoff.days_of_retention)
+        pdfs = PdfResult()
+        ntype, before = cutoff.notification_type, cutoff.cutoff
+
+        def real_batch(skip_locked: bool) -> int:
+            with self.engine.begin() as conn:
+                if ntype == "letter":
+                    letters = archive.lock_letter_batch(conn, service_id, before, limit, test_keys=False,
+                                                        skip_locked=skip_locked)
+                    if not letters:
+                        return 0
+                    pdfs.add(delete_letter_pdfs(self.s3_client, self.buckets, letters, self.log))
+                    result = archive.archive_letters(conn, [letter.id for letter in letters])
+                else:
+                    result = archive.archive_batch(conn, service_id, ntype, before, limit, skip_locked=skip_locked)
+            outcome.already_in_history += result.moved - result.inserted
+            return result.moved
+
+        def test_batch(skip_locked: bool) -> int:
+            with self.engine.begin() as conn:
+                if ntype == "letter":
+                    letters = archive.lock_letter_batch(conn, service_id, before, limit, test_keys=True,
+                                                        skip_locked=skip_locked)
+                    if not letters:
+                        return 0
+                    pdfs.add(delete_letter_pdfs(self.s3_client, self.buckets, letters, self.log))
+                    return archive.delete_letters(conn, [letter.id for letter in letters])
+                return archive.delete_test_batch(conn, service_id, ntype, before, limit, skip_locked=skip_locked)
+
+        outcome.archived = until_done(real_batch, limit)
+        outcome.test_deleted = until_done(test_batch, limit)  # only once the real rows are done (reference §3.2)
+        outcome.pdfs_deleted, outcome.pdfs_missing, outcome.pdf_errors = pdfs.deleted, pdfs.missing, pdfs.errors
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        return outcome

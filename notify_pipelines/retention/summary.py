@@ -1,0 +1,38 @@
+"""The run's summary: totals per type and one table row per (service, type) touched."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from notify_pipelines.db.schema import NOTIFICATION_TYPES
+
+COUNTS = ("archived", "already_in_history", "test_deleted", "pdfs_deleted", "pdfs_missing", "pdf_errors")
+TABLE_LIMIT = 500  # the metadata table lists the busiest services; the totals count them all
+
+
+def summarise(outcomes: list[dict]) -> tuple[dict, dict]:
+    """(summary, Dagster metadata) from every TypeOutcome.as_dict() of the run."""
+    totals = {t: {c: 0 for c in COUNTS} for t in NOTIFICATION_TYPES}
+    for outcome in outcomes:
+        for count in COUNTS:
+            totals[outcome["notification_type"]][count] += outcome[count]
+    touched = sorted((o for o in outcomes if o["archived"] or o["test_deleted"]),
+                     key=lambda o: (-(o["archived"] + o["test_deleted"]), o["service_id"], o["notification_type"]))
+    summary = {"totals": totals, "services_with_work": len({o["service_id"] for o in outcomes}),
+               "services_touched": len({o["service_id"] for o in touched})}
+    metadata: dict = {f"{t} {c}": totals[t][c] for t in NOTIFICATION_TYPES for c in ("archived", "test_deleted")}
+    metadata["letter pdfs_deleted"] = totals["letter"]["pdfs_deleted"]
+    metadata["letter pdfs_missing"] = totals["letter"]["pdfs_missing"]
+    metadata["services_with_work"] = summary["services_with_work"]
+    metadata["services_touched"] = summary["services_touched"]
+    metadata["services"] = dg.MetadataValue.md(_table(touched[:TABLE_LIMIT], len(touched)))
+    return summary, metadata
+
+
+def _table(rows: list[dict], total: int) -> str:
+    lines = ["| service | type | archived | test deleted | PDFs deleted | seconds |", "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {o['service_id']} | {o['notification_type']} | {o['archived']} | {o['test_deleted']} | "
+              f"{o['pdfs_deleted']} | {o['seconds']:.2f} |" for o in rows]
+    if total > len(rows):
+        lines.append(f"\n({total - len(rows)} more not shown)")
+    return "\n".join(lines) if rows else "No service had anything past retention."
