@@ -19,6 +19,7 @@ from notify_pipelines.calendar import to_naive_utc
 
 TIMEOUT_PERIOD = dt.timedelta(seconds=259_200)  # SENDING_NOTIFICATIONS_TIMEOUT_PERIOD: 72 h
 DEFAULT_BATCH_SIZE = 100_000
+KNOWN_PROVIDERS = ("firetext", "mmg", "ses")  # always reported (0 included) so each provider's plot has no gaps
 UNKNOWN_PROVIDER = "unknown"  # sent_by is NULL (should not happen for sending/pending, but must still be counted)
 
 # The inner SELECT is what finds work: it reads ix_notifications_notification_type_composite
