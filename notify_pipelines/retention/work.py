@@ -45,8 +45,8 @@ class ServiceWork:
         return self.letter_batch_size if notification_type == "letter" else self.batch_size
 
 
-# A LATERAL probe with LIMIT 1 per service: one short descent of ix_notifications_service_id_ntype_created_at each,
-# whatever the planner thinks of the table's size (a semi-join could choose a sequential scan of notifications).
+# One LIMIT 1 probe per service, bounded by the service's cutoff, so each is a short descent of a per-service index
+# (ix_notifications_service_id_ntype_created_at, or ix_notifications_service_created_at when the type is common).
 _SERVICES_WITH_ROWS_BEFORE_CUTOFF = sa.text(
     """
     SELECT candidate.service_id, candidate.cutoff
