@@ -1,0 +1,123 @@
+"""Admin request and response bodies (contract.md, "The API")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from notify_pipelines.api.schemas import StrictModel, _storable_text
+from notify_pipelines.calendar import to_naive_utc
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True),
+                 AfterValidator(_storable_text)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_storable_text)]
+UtcDateTime = Annotated[dt.datetime, AfterValidator(to_naive_utc)]
+Permission = Literal[
+    "email", "sms", "letter", "international_sms", "international_letters", "inbound_sms", "email_auth",
+    "upload_letters", "sms_to_uk_landlines",
+]
+TemplatePostage = Literal["first", "second", "economy"]
+NotificationType = Literal["email", "sms", "letter"]
+
+
+class ServiceCreate(StrictModel):
+    name: Name
+    permissions: list[Permission] = ["email", "sms", "letter"]
+    crown: bool | None = None
+    restricted: bool = False
+    active: bool = True
+    rate_limit: int = Field(default=3000, ge=1, le=10_000_000, description="requests per 60 s, per key type")
+
+
+class ServiceUpdate(StrictModel):
+    name: Name | None = None
+    permissions: list[Permission] | None = None
+    crown: bool | None = None
+    restricted: bool | None = None
+    active: bool | None = None
+    rate_limit: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+class TemplateCreate(StrictModel):
+    name: Name
+    template_type: NotificationType
+    content: Body
+    subject: Body | None = None
+    postage: TemplatePostage | None = None
+
+
+class TemplateUpdate(StrictModel):
+    name: Name | None = None
+    content: Body | None = None
+    subject: Body | None = None
+    postage: TemplatePostage | None = None
+    archived: bool | None = None
+
+
+class ApiKeyCreate(StrictModel):
+    name: Name
+    key_type: Literal["normal", "team", "test"]
+
+
+class RetentionCreate(StrictModel):
+    notification_type: NotificationType
+    days_of_retention: int = Field(ge=1, le=36_500)
+
+
+class RetentionUpdate(StrictModel):
+    days_of_retention: int = Field(ge=1, le=36_500)
+
+
+class RateCreate(StrictModel):
+    valid_from: UtcDateTime
+    rate: float = Field(ge=0, le=1000)
+    notification_type: Literal["sms", "email"] = "sms"
+
+
+class LetterRateCreate(StrictModel):
+    start_date: UtcDateTime
+    end_date: UtcDateTime | None = None
+    sheet_count: int = Field(ge=1, le=10)
+    rate: float = Field(ge=0, le=1000)
+    crown: bool
+    post_class: Literal["first", "second", "economy", "europe", "rest-of-world"]
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+
+
+class TemplateVersion(BaseModel):
+    id: uuid.UUID
+    version: int
+
+
+class ApiKeyCreated(BaseModel):
+    id: uuid.UUID
+    secret: str = Field(description="shown only in this response")
+
+
+class ApiKeyRevoked(BaseModel):
+    id: uuid.UUID
+    revoked_at: str
+
+
+class ApiKeySummary(BaseModel):
+    id: uuid.UUID
+    name: str
+    key_type: str
+    revoked_at: str | None
+
+
+class ServiceDetail(BaseModel):
+    id: uuid.UUID
+    name: str
+    active: bool
+    restricted: bool
+    crown: bool | None
+    rate_limit: int
+    permissions: list[str]
+    api_keys: list[ApiKeySummary]

@@ -1,0 +1,65 @@
+"""The FastAPI app factory. `create_app()` reads the environment; tests pass an ApiConfig of their own."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from notify_pipelines.api.responses import JsonResponse
+
+from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
+from notify_pipelines.api.errors import install_handlers
+from notify_pipelines.api.middleware import RequestMiddleware
+from notify_pipelines.api.openapi import build_openapi
+from notify_pipelines.api.request_context import install_request_id_on_records
+from notify_pipelines.api.routes import admin, callbacks, notifications
+from notify_pipelines.api.state import ApiState
+
+log = logging.getLogger("notify_pipelines.api")
+
+DESCRIPTION = """The thin API that feeds notify-pipelines' source tables (GOV.UK Notify reference §6).
+
+* `/v2/notifications/...`: create and read notifications, authenticated by a service JWT.
+* `/notifications/...`: provider callbacks (no auth, as the reference).
+* `/admin/...`: services, templates, API keys, data retention and rates (`Bearer $NOTIFY_ADMIN_TOKEN`).
+
+Every error is `{"status_code": n, "errors": [{"error": ..., "message": ...}]}`; every response carries `X-Request-Id`.
+"""
+
+
+def create_app(config: ApiConfig | None = None) -> FastAPI:
+    config = config or ApiConfig.from_env()
+    install_request_id_on_records()
+    if config.signing_key == DEVELOPMENT_SIGNING_KEY:
+        log.warning("NOTIFY_API_SIGNING_KEY is not set: API key secrets are signed with the development key")
+    if not config.admin_token:
+        log.warning("NOTIFY_ADMIN_TOKEN is not set: admin endpoints refuse every request")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.api.close()
+
+    app = FastAPI(
+        title="notify-pipelines API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        default_response_class=JsonResponse,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.api = ApiState(config)
+    install_handlers(app)
+    app.include_router(notifications.router)
+    app.include_router(callbacks.router)
+    app.include_router(admin.router)
+
+    @app.get("/_status", tags=["status"])
+    async def status() -> dict[str, str]:
+        """Liveness: answers without touching the database."""
+        return {"status": "ok"}
+
+    app.add_middleware(RequestMiddleware, max_body_bytes=config.max_body_bytes, access_log=config.access_log)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

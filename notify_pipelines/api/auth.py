@@ -1,0 +1,128 @@
+"""Authentication: service JWTs (reference §6.5 `requires_auth`) and the admin bearer token.
+
+API key secrets are stored *signed* (itsdangerous, keyed by NOTIFY_API_SIGNING_KEY), as the reference stores
+`_secret`: HS256 needs the secret itself to check a signature, so a one-way hash cannot work. Signing makes a
+tampered row fail loudly; it does not hide the secret from someone who can read the database.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from notify_pipelines.api.errors import auth_error
+from notify_pipelines.api.store import ApiKey, ServiceCredentials
+
+CLOCK_SKEW_SECONDS = 30
+_NO_CLAIM_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
+                    "verify_iss": False}
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def sign_secret(secret: str, signing_key: str) -> str:
+    return URLSafeSerializer(signing_key, salt="api-key-secret").dumps(secret)
+
+
+def unsign_secret(signed: str, signing_key: str) -> str | None:
+    """The secret, or None when the stored value was not signed with this server's key."""
+    try:
+        return URLSafeSerializer(signing_key, salt="api-key-secret").loads(signed)
+    except BadSignature:
+        return None
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    service: ServiceCredentials
+    api_key_id: uuid.UUID
+    key_type: str
+
+
+@dataclass(frozen=True)
+class UnverifiedToken:
+    token: str
+    service_id: uuid.UUID
+
+
+def read_bearer_token(authorization: str | None) -> UnverifiedToken:
+    """Checks that need no database: the header, the scheme, the algorithm and the issuer."""
+    if not authorization:
+        raise auth_error(401, "Unauthorized: authentication token must be provided")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise auth_error(401, "Unauthorized: authentication bearer scheme must be used")
+    token = token.strip()
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise auth_error(403, "Invalid token: signature, api token is not valid") from None
+    if header.get("alg") != "HS256":
+        raise auth_error(403, "Invalid token: algorithm used is not HS256")
+    issuer = claims.get("iss")
+    if issuer is None:
+        raise auth_error(403, "Invalid token: iss field not provided")
+    try:
+        service_id = uuid.UUID(str(issuer))
+    except ValueError:
+        raise auth_error(403, "Invalid token: service id is not the right data type") from None
+    return UnverifiedToken(token, service_id)
+
+
+def verify_service_token(
+    unverified: UnverifiedToken,
+    service: ServiceCredentials | None,
+    secrets_by_key: dict[uuid.UUID, str | None],
+    now: float | None = None,
+) -> ApiUser:
+    """Check the signature against each of the service's keys; the first that verifies says who is calling."""
+    if service is None:
+        raise auth_error(403, "Invalid token: service not found")
+    if not service.api_keys:
+        raise auth_error(403, "Invalid token: service has no API keys")
+    if not service.active:
+        raise auth_error(403, "Invalid token: service is archived")
+    for key in service.api_keys:
+        secret = secrets_by_key.get(key.id)
+        if not secret:
+            continue
+        try:
+            claims = jwt.decode(unverified.token, secret, algorithms=["HS256"], options=_NO_CLAIM_CHECKS)
+        except jwt.PyJWTError:
+            continue
+        _check_issued_at(claims, time.time() if now is None else now)
+        if key.revoked:
+            raise auth_error(403, "Invalid token: API key revoked")
+        return ApiUser(service=service, api_key_id=key.id, key_type=key.key_type)
+    raise auth_error(403, "Invalid token: API key not found")
+
+
+def _check_issued_at(claims: dict, now: float) -> None:
+    issued_at = claims.get("iat")
+    if issued_at is None:
+        raise auth_error(403, "Invalid token: iat field not provided")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
+        raise auth_error(403, "Invalid token: iat field is not a number")
+    if abs(now - issued_at) > CLOCK_SKEW_SECONDS:
+        raise auth_error(403, "Error: Your system clock must be accurate to within 30 seconds")
+
+
+def check_admin_token(authorization: str | None, expected: str | None) -> None:
+    if not expected:
+        raise auth_error(403, "Admin endpoints are disabled: NOTIFY_ADMIN_TOKEN is not set")
+    if not authorization:
+        raise auth_error(401, "Unauthorized: admin authentication token must be provided")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise auth_error(401, "Unauthorized: authentication bearer scheme must be used")
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise auth_error(403, "Invalid admin token")

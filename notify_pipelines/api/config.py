@@ -1,0 +1,41 @@
+"""The API's settings, read once from the environment (through notify_pipelines.settings) or given by tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from notify_pipelines import settings
+from notify_pipelines.settings import LetterBuckets
+
+# Only for development: without NOTIFY_API_SIGNING_KEY the stored API key secrets are signed with this (and a
+# warning is logged at start-up). Signing makes the stored value tamper-evident; it is not encryption.
+DEVELOPMENT_SIGNING_KEY = "notify-pipelines-development-signing-key"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    database_url: str
+    s3_endpoint_url: str | None
+    buckets: LetterBuckets
+    admin_token: str | None
+    signing_key: str = DEVELOPMENT_SIGNING_KEY
+    cache_ttl_seconds: float = 5.0  # services, keys and templates cached per process (admin writes invalidate)
+    max_body_bytes: int = 5 * 1024 * 1024  # precompiled letters are base64 PDFs; anything bigger is refused (413)
+    workers: int = 1  # the per-service rate limit is split between worker processes
+    access_log: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "ApiConfig":
+        return cls(
+            database_url=settings.database_url(),
+            s3_endpoint_url=settings.s3_endpoint_url(),
+            buckets=LetterBuckets.from_env(),
+            admin_token=settings.admin_token(),
+            signing_key=os.environ.get("NOTIFY_API_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
+            cache_ttl_seconds=float(os.environ.get("NOTIFY_API_CACHE_TTL", "5")),
+            max_body_bytes=int(os.environ.get("NOTIFY_API_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
+            workers=int(os.environ.get("NOTIFY_API_WORKERS", "1")),
+            access_log=os.environ.get("NOTIFY_API_ACCESS_LOG", "1") not in ("0", "false", "no"),
+        )

@@ -1,0 +1,49 @@
+"""Template rendering for the 201 body, and SMS fragment counting (stored as billable_units at creation, since this
+thin API has no sending step to count them later)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from notify_pipelines.api.errors import bad_request
+
+_PLACEHOLDER = re.compile(r"\(\(([^()]+)\)\)")
+# GSM 03.38 basic set plus the extension characters (which count double).
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€")
+
+
+def render(content: str, personalisation: dict | None) -> str:
+    """Fill ((placeholders)) (case-insensitive names); a missing one is a 400 naming the placeholder."""
+    values = {str(k).lower(): v for k, v in (personalisation or {}).items()}
+    missing: list[str] = []
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1).split("??")[0].strip()
+        value = values.get(name.lower())
+        if value is None:
+            missing.append(name)
+            return match.group(0)
+        if isinstance(value, list):
+            return "\n".join(f"* {item}" for item in value)
+        return str(value)
+
+    body = _PLACEHOLDER.sub(fill, content)
+    if missing:
+        raise bad_request(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
+    return body
+
+
+def sms_fragments(body: str) -> int:
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
+        length = sum(2 if c in _GSM_EXTENDED else 1 for c in body)
+        return 1 if length <= 160 else math.ceil(length / 153)
+    length = len(body)
+    return 1 if length <= 70 else math.ceil(length / 67)
+
+
+SMS_CHAR_LIMIT = 918  # reference: SMS_CHAR_COUNT_LIMIT

@@ -1,0 +1,133 @@
+"""Errors in the reference's v2 shape: {"status_code": n, "errors": [{"error": ClassName, "message": text}]}.
+
+Every error the API returns goes through here, including FastAPI's own (validation, 404, 405), so clients see one
+shape. Messages name the field and the problem, never the value (values may be recipients or secrets).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from notify_pipelines.api.responses import JsonResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("notify_pipelines.api.errors")
+
+
+class ErrorEntry(BaseModel):
+    error: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    status_code: int
+    errors: list[ErrorEntry]
+
+
+class LegacyErrorResponse(BaseModel):
+    """The reference's older format, kept by the SMS provider callbacks: {"result": "error", "message": [...]}."""
+
+    result: str
+    message: list[str] | dict[str, list[str]]
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, error: str, message: str | list[str]):
+        super().__init__(message)
+        self.status_code = status_code
+        self.error = error
+        self.messages = [message] if isinstance(message, str) else list(message)
+
+
+def bad_request(message: str | list[str]) -> ApiError:
+    return ApiError(400, "BadRequestError", message)
+
+
+def validation_error(message: str | list[str]) -> ApiError:
+    return ApiError(400, "ValidationError", message)
+
+
+def auth_error(status_code: int, message: str) -> ApiError:
+    return ApiError(status_code, "AuthError", message)
+
+
+def not_found(message: str = "No result found") -> ApiError:
+    return ApiError(404, "NoResultFound", message)
+
+
+class LegacyCallbackError(Exception):
+    def __init__(self, messages: list[str]):
+        super().__init__(messages)
+        self.messages = messages
+
+
+def error_body(status_code: int, error: str, messages: list[str]) -> dict:
+    return {"status_code": status_code, "errors": [{"error": error, "message": m} for m in messages]}
+
+
+def error_response(status_code: int, error: str, messages: list[str], headers: dict | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status_code, error, messages), status_code=status_code, headers=headers)
+
+
+def _location(loc: tuple) -> str:
+    # ("body", "personalisation", "name") -> "personalisation.name"; the "body"/"query"/"path" prefix says nothing
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def validation_messages(errors) -> list[str]:
+    """One message per problem, field first, as the reference's JSON-schema errors read."""
+    messages = []
+    for err in errors:
+        kind = err.get("type")
+        field = _location(tuple(err.get("loc", ())))
+        if kind == "missing":
+            messages.append(f"{field} is a required property")
+        elif kind == "extra_forbidden":
+            parent, _, name = field.rpartition(".")
+            where = f"{parent} " if parent else ""
+            messages.append(f"{where}Additional properties are not allowed ({name} was unexpected)")
+        elif kind in ("json_invalid", "json_type") or (kind == "model_attributes_type" and not field):
+            messages.append("Request body is not valid JSON: send a JSON object")
+        else:
+            text = str(err.get("msg", "is not valid"))
+            text = text.removeprefix("Value error, ")
+            messages.append(f"{field} {text}" if field else text)
+    return messages or ["Request is not valid"]
+
+
+_HTTP_ERROR_NAMES = {404: "NoResultFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status_code, exc.error, exc.messages)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        return error_response(400, "ValidationError", validation_messages(exc.errors()))
+
+    @app.exception_handler(LegacyCallbackError)
+    async def _legacy(request: Request, exc: LegacyCallbackError):
+        return JsonResponse({"result": "error", "message": exc.messages}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            messages = ["Resource not found"]
+        elif exc.status_code == 405:
+            messages = ["The method is not allowed for the requested URL"]
+        else:
+            messages = [str(exc.detail)]
+        name = _HTTP_ERROR_NAMES.get(exc.status_code, "HTTPError")
+        return error_response(exc.status_code, name, messages, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # Last resort: log the class only (the message may carry values), answer generically.
+        log.error("unexpected error %s while serving %s %s", type(exc).__name__, request.method, request.url.path)
+        return error_response(500, "InternalServerError", ["Internal server error"])

@@ -1,0 +1,107 @@
+"""One pure-ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware): request id, body size limit, access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+
+from notify_pipelines.api.errors import error_body
+from notify_pipelines.api.request_context import new_request_id, request_id_var
+
+log = logging.getLogger("notify_pipelines.api.access")
+
+
+class RequestMiddleware:
+    def __init__(self, app, *, max_body_bytes: int, access_log: bool = True):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = None
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        request_id = new_request_id(incoming)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = [0]
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            too_large = False
+            if length is not None:
+                try:
+                    too_large = int(length) > self.max_body_bytes
+                except ValueError:
+                    too_large = False  # the HTTP server has already refused a malformed length
+            else:
+                receive, too_large = await self._buffer_unsized_body(scope, receive)
+            if too_large:
+                await self._refuse_too_large(send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            if self.access_log:
+                # Method, path and status only: query strings and bodies may carry personal data.
+                log.info(
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status_holder[0],
+                    (time.perf_counter() - started) * 1000,
+                )
+            request_id_var.reset(token)
+
+    async def _buffer_unsized_body(self, scope, receive):
+        """A chunked body has no length up front: read it (up to the limit) and replay it to the app."""
+        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            return receive, False
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return receive, True
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay, False
+
+    async def _refuse_too_large(self, send):
+        body = orjson.dumps(
+            error_body(413, "RequestTooLarge", [f"Request body is larger than the limit of {self.max_body_bytes} bytes"])
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,162 @@
+"""Admin endpoints (contract.md): services, templates, API keys, data retention and rates.
+
+Every request needs `Authorization: Bearer $NOTIFY_ADMIN_TOKEN`; when that variable is unset, every request is
+refused. Writes invalidate this process's caches for the service at once (other workers: within the cache TTL).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from notify_pipelines.api.responses import JsonResponse
+from starlette.concurrency import run_in_threadpool
+
+from notify_pipelines.api import admin_store, auth
+from notify_pipelines.api.admin_schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    Created,
+    LetterRateCreate,
+    RateCreate,
+    RetentionCreate,
+    RetentionUpdate,
+    ServiceCreate,
+    ServiceDetail,
+    ServiceUpdate,
+    TemplateCreate,
+    TemplateUpdate,
+    TemplateVersion,
+)
+from notify_pipelines.api.bodies import documented, parse
+from notify_pipelines.api.errors import bad_request
+from notify_pipelines.api.state import ApiState, get_state
+
+log = logging.getLogger("notify_pipelines.api.admin")
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+async def _authorised_body(request: Request, model=None):
+    state = get_state(request)
+    auth.check_admin_token(request.headers.get("authorization"), state.config.admin_token)
+    return state, (parse(model, await request.body()) if model else None)
+
+
+async def _in_transaction(state: ApiState, fn, *args, forget: uuid.UUID | None = None):
+    def run():
+        try:
+            with state.engine.begin() as conn:
+                return fn(conn, *args)
+        except sa.exc.IntegrityError:
+            # A concurrent write won a uniqueness race, or a reference points nowhere: nothing was written.
+            raise bad_request("The change conflicts with existing data; nothing was written") from None
+
+    result = await run_in_threadpool(run)
+    if forget is not None:
+        state.forget_service(forget)
+    return result
+
+
+@router.post("/services", status_code=201, response_model=Created, openapi_extra=documented(ServiceCreate))
+async def create_service(request: Request):
+    state, form = await _authorised_body(request, ServiceCreate)
+    values = form.model_dump(exclude={"permissions"})
+    service_id = await _in_transaction(state, admin_store.create_service, values, form.permissions)
+    log.info("service %s created", service_id)
+    return JsonResponse({"id": service_id}, 201)
+
+
+@router.get("/services/{service_id}", response_model=ServiceDetail)
+async def get_service(service_id: uuid.UUID, request: Request):
+    state, _ = await _authorised_body(request)
+    return JsonResponse(await _in_transaction(state, admin_store.get_service, service_id))
+
+
+@router.post("/services/{service_id}", response_model=Created, openapi_extra=documented(ServiceUpdate))
+async def update_service(service_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, ServiceUpdate)
+    values = form.model_dump(exclude={"permissions"}, exclude_unset=True)
+    for required in ("name", "restricted", "active", "rate_limit"):
+        if required in values and values[required] is None:
+            raise bad_request(f"{required} cannot be null")
+    await _in_transaction(state, admin_store.update_service, service_id, values, form.permissions, forget=service_id)
+    log.info("service %s updated", service_id)
+    return JsonResponse({"id": service_id})
+
+
+@router.post("/services/{service_id}/templates", status_code=201, response_model=TemplateVersion,
+             openapi_extra=documented(TemplateCreate))
+async def create_template(service_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, TemplateCreate)
+    if form.template_type in ("email", "letter") and not form.subject:
+        raise bad_request(f"subject is required for {form.template_type} templates")
+    if form.template_type != "letter" and form.postage:
+        raise bad_request("postage is only for letter templates")
+    values = form.model_dump()
+    if form.template_type == "letter":
+        values["postage"] = form.postage or "second"
+    template_id, version = await _in_transaction(state, admin_store.create_template, service_id, values,
+                                                 forget=service_id)
+    return JsonResponse({"id": template_id, "version": version}, 201)
+
+
+@router.post("/services/{service_id}/templates/{template_id}", response_model=TemplateVersion,
+             openapi_extra=documented(TemplateUpdate))
+async def update_template(service_id: uuid.UUID, template_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, TemplateUpdate)
+    changes = {k: v for k, v in form.model_dump(exclude_unset=True).items() if v is not None}
+    version = await _in_transaction(state, admin_store.update_template, service_id, template_id, changes,
+                                    forget=service_id)
+    return JsonResponse({"id": template_id, "version": version})
+
+
+@router.post("/services/{service_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
+             openapi_extra=documented(ApiKeyCreate))
+async def create_api_key(service_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, ApiKeyCreate)
+    secret = auth.new_secret()
+    signed = auth.sign_secret(secret, state.config.signing_key)
+    key_id = await _in_transaction(state, admin_store.create_api_key, service_id, form.name, form.key_type, signed,
+                                   forget=service_id)
+    log.info("api key %s (%s) created for service %s", key_id, form.key_type, service_id)
+    return JsonResponse({"id": key_id, "secret": secret}, 201)
+
+
+@router.post("/services/{service_id}/api-keys/{key_id}/revoke", response_model=ApiKeyRevoked)
+async def revoke_api_key(service_id: uuid.UUID, key_id: uuid.UUID, request: Request):
+    state, _ = await _authorised_body(request)
+    revoked_at = await _in_transaction(state, admin_store.revoke_api_key, service_id, key_id, forget=service_id)
+    log.info("api key %s revoked for service %s", key_id, service_id)
+    return JsonResponse({"id": key_id, "revoked_at": revoked_at.isoformat()})
+
+
+@router.post("/services/{service_id}/data-retention", status_code=201, response_model=Created,
+             openapi_extra=documented(RetentionCreate))
+async def create_retention(service_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, RetentionCreate)
+    retention_id = await _in_transaction(state, admin_store.create_retention, service_id, form.notification_type,
+                                         form.days_of_retention)
+    return JsonResponse({"id": retention_id}, 201)
+
+
+@router.post("/services/{service_id}/data-retention/{retention_id}", response_model=Created,
+             openapi_extra=documented(RetentionUpdate))
+async def update_retention(service_id: uuid.UUID, retention_id: uuid.UUID, request: Request):
+    state, form = await _authorised_body(request, RetentionUpdate)
+    await _in_transaction(state, admin_store.update_retention, service_id, retention_id, form.days_of_retention)
+    return JsonResponse({"id": retention_id})
+
+
+@router.post("/rates", status_code=201, response_model=Created, openapi_extra=documented(RateCreate))
+async def create_rate(request: Request):
+    state, form = await _authorised_body(request, RateCreate)
+    return JsonResponse({"id": await _in_transaction(state, admin_store.create_rate, form.model_dump())}, 201)
+
+
+@router.post("/letter-rates", status_code=201, response_model=Created, openapi_extra=documented(LetterRateCreate))
+async def create_letter_rate(request: Request):
+    state, form = await _authorised_body(request, LetterRateCreate)
+    return JsonResponse({"id": await _in_transaction(state, admin_store.create_letter_rate, form.model_dump())}, 201)

@@ -1,0 +1,28 @@
+"""`notify-pipelines api`: serve the app with uvicorn (uvloop + httptools), one process per worker."""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+
+from notify_pipelines.api.config import ApiConfig
+from notify_pipelines.api.request_context import configure_logging
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    os.environ["NOTIFY_API_WORKERS"] = str(workers)  # read by each worker: the rate limit is shared between them
+    ApiConfig.from_env()  # fail here, in one line, if the configuration is wrong (ConfigError)
+    configure_logging()
+    uvicorn.run(
+        "notify_pipelines.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,  # the app logs one line per request, with its request id
+        log_config=None,  # keep our logging configuration (request ids on every line)
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,91 @@
+"""What one API process holds: the engine, caches, rate limiter, group-commit writer and S3 client.
+
+Routes reach it through FastAPI dependencies; `authenticate` is the dependency every v2 endpoint uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import sqlalchemy as sa
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from notify_pipelines.api import auth, store
+from notify_pipelines.api.cache import TtlCache
+from notify_pipelines.api.config import ApiConfig
+from notify_pipelines.api.errors import ApiError
+from notify_pipelines.api.rate_limit import TokenBuckets
+from notify_pipelines.api.writer import GroupCommitWriter
+from notify_pipelines.db.engine import get_engine
+
+
+class ApiState:
+    def __init__(self, config: ApiConfig):
+        self.config = config
+        self.engine: sa.Engine = get_engine(config.database_url)
+        self.services: TtlCache = TtlCache(config.cache_ttl_seconds)
+        self.templates: TtlCache = TtlCache(config.cache_ttl_seconds)
+        self.rate_limits = TokenBuckets(workers=config.workers)
+        self.writer = GroupCommitWriter(self.engine)
+        self._s3 = None
+
+    @property
+    def s3(self):
+        if self._s3 is None:
+            self._s3 = boto3.client("s3", endpoint_url=self.config.s3_endpoint_url)
+        return self._s3
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def service_credentials(self, service_id: uuid.UUID):
+        """(service, {key id: secret}) from the cache, or from the database on a miss."""
+        hit, value = self.services.get(service_id)
+        if hit:
+            return value
+        service = await run_in_threadpool(store.load_service_credentials, self.engine, service_id)
+        secrets = {}
+        if service is not None:
+            secrets = {k.id: auth.unsign_secret(k.signed_secret, self.config.signing_key) for k in service.api_keys}
+        value = (service, secrets)
+        self.services.put(service_id, value)
+        return value
+
+    async def template(self, service_id: uuid.UUID, template_id: uuid.UUID) -> store.Template | None:
+        key = (service_id, template_id)
+        hit, value = self.templates.get(key)
+        if hit:
+            return value
+        value = await run_in_threadpool(store.load_template, self.engine, service_id, template_id)
+        self.templates.put(key, value)
+        return value
+
+    def forget_service(self, service_id: uuid.UUID) -> None:
+        """After an admin write: this process reads the service, its keys and templates afresh."""
+        self.services.invalidate(lambda k: k == service_id)
+        self.templates.invalidate(lambda k: k[0] == service_id)
+
+
+def get_state(request: Request) -> ApiState:
+    return request.app.state.api
+
+
+async def authenticate(request: Request) -> auth.ApiUser:
+    """The v2 auth dependency: a service JWT checked against the service's keys."""
+    state: ApiState = request.app.state.api
+    unverified = auth.read_bearer_token(request.headers.get("authorization"))
+    service, secrets = await state.service_credentials(unverified.service_id)
+    return auth.verify_service_token(unverified, service, secrets)
+
+
+def check_rate_limit(state: ApiState, user: auth.ApiUser) -> None:
+    """Reference: services.rate_limit requests per 60 s, per service and key type, for sending requests."""
+    service = user.service
+    if not state.rate_limits.allow((service.id, user.key_type), service.rate_limit):
+        raise ApiError(
+            429,
+            "RateLimitError",
+            f"Exceeded rate limit for key type {user.key_type.upper()} of {service.rate_limit} requests per 60 seconds",
+        )

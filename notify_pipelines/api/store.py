@@ -1,0 +1,132 @@
+"""The SQL the v2 endpoints run: who a service is (for auth), its templates, writing and reading notifications.
+
+SQLAlchemy Core on the schema's tables; no ORM. Every query on `notifications` is by primary key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from notify_pipelines.db import schema
+
+PRECOMPILED_TEMPLATE_NAME = "Pre-compiled PDF"  # reference: TemplateBase.is_precompiled_letter
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: uuid.UUID
+    key_type: str
+    signed_secret: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class ServiceCredentials:
+    id: uuid.UUID
+    name: str
+    active: bool
+    restricted: bool
+    rate_limit: int
+    permissions: frozenset[str]
+    api_keys: tuple[ApiKey, ...]
+
+
+@dataclass(frozen=True)
+class Template:
+    id: uuid.UUID
+    version: int
+    service_id: uuid.UUID
+    template_type: str
+    content: str
+    subject: str | None
+    postage: str | None
+    archived: bool
+    hidden: bool
+
+
+def load_service_credentials(engine: sa.Engine, service_id: uuid.UUID) -> ServiceCredentials | None:
+    s, p, k = schema.services, schema.service_permissions, schema.api_keys
+    with engine.connect() as conn:
+        service = conn.execute(
+            sa.select(s.c.id, s.c.name, s.c.active, s.c.restricted, s.c.rate_limit).where(s.c.id == service_id)
+        ).one_or_none()
+        if service is None:
+            return None
+        permissions = conn.execute(sa.select(p.c.permission).where(p.c.service_id == service_id)).scalars().all()
+        keys = conn.execute(
+            sa.select(k.c.id, k.c.key_type, k.c.secret, k.c.expiry_date)
+            .where(k.c.service_id == service_id)
+            .order_by(k.c.created_at)
+        ).all()
+    return ServiceCredentials(
+        id=service.id,
+        name=service.name,
+        active=service.active,
+        restricted=service.restricted,
+        rate_limit=service.rate_limit,
+        permissions=frozenset(permissions),
+        api_keys=tuple(ApiKey(r.id, r.key_type, r.secret, r.expiry_date is not None) for r in keys),
+    )
+
+
+def load_template(engine: sa.Engine, service_id: uuid.UUID, template_id: uuid.UUID) -> Template | None:
+    t = schema.templates
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(
+                t.c.id, t.c.version, t.c.service_id, t.c.template_type, t.c.content, t.c.subject, t.c.postage,
+                t.c.archived, t.c.hidden,
+            ).where(t.c.id == template_id, t.c.service_id == service_id)
+        ).one_or_none()
+    return Template(**row._mapping) if row else None
+
+
+# Optional columns the API may leave out; every row of one executemany must name the same columns.
+_OPTIONAL_NOTIFICATION_COLUMNS = {
+    "normalised_to": None, "reference": None, "client_reference": None, "_personalisation": None,
+    "international": False, "phone_prefix": None, "rate_multiplier": None, "postage": None,
+    "unsubscribe_link": None, "billable_units": 0,
+}
+
+
+def insert_notifications(conn: sa.Connection, rows: list[dict]) -> None:
+    """One multi-row INSERT (SQLAlchemy's insertmanyvalues) for a batch of rows from different endpoints."""
+    conn.execute(sa.insert(schema.notifications), [{**_OPTIONAL_NOTIFICATION_COLUMNS, **row} for row in rows])
+
+
+def get_notification(engine: sa.Engine, service_id: uuid.UUID, notification_id: uuid.UUID):
+    n = schema.notifications
+    with engine.connect() as conn:
+        return conn.execute(sa.select(n).where(n.c.id == notification_id, n.c.service_id == service_id)).one_or_none()
+
+
+def precompiled_template(conn: sa.Connection, service_id: uuid.UUID) -> tuple[uuid.UUID, int]:
+    """The service's hidden 'Pre-compiled PDF' letter template, made on first use (as the reference does)."""
+    t = schema.templates
+    # Serialise the first-use creation per service, so two concurrent uploads cannot make two templates.
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"precompiled:{service_id}"))))
+    row = conn.execute(
+        sa.select(t.c.id, t.c.version)
+        .where(t.c.service_id == service_id, t.c.name == PRECOMPILED_TEMPLATE_NAME, t.c.hidden.is_(True),
+               t.c.template_type == "letter")
+        .order_by(t.c.created_at)
+        .limit(1)
+    ).one_or_none()
+    if row:
+        return row.id, row.version
+    template_id = uuid.uuid4()
+    values = dict(
+        id=template_id, version=1, service_id=service_id, name=PRECOMPILED_TEMPLATE_NAME, template_type="letter",
+        content="", subject="Pre-compiled PDF", hidden=True, postage="second",
+    )
+    conn.execute(sa.insert(schema.templates_history).values(**values))
+    conn.execute(sa.insert(schema.templates).values(**values))
+    return template_id, 1
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
