@@ -180,3 +180,18 @@ def test_the_batch_finds_its_rows_through_the_type_status_index(engine, template
         )
     assert "ix_notifications_notification_type_composite" in plan, plan
     assert "Seq Scan on notifications" not in plan, plan
+
+
+def test_the_jobs_load_with_the_shared_resources_and_run_at_five_past_midnight_london(database_url):
+    import dagster as dg
+
+    from notify_pipelines.monitoring import jobs
+    from notify_pipelines.resources import base_resources
+
+    defs = dg.Definitions.merge(jobs.defs, dg.Definitions(resources=base_resources()))
+    dg.Definitions.validate_loadable(defs)
+    assert defs.get_job_def("timeout_sending_notifications").name == "timeout_sending_notifications"
+    assert defs.get_job_def("recreate_precompiled_letter_pdf").name == "recreate_precompiled_letter_pdf"
+    schedule = jobs.timeout_sending_notifications_schedule
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 0 * * *", "Europe/London")
+    assert schedule.job_name == "timeout_sending_notifications"
