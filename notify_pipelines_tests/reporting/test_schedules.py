@@ -1,0 +1,74 @@
+"""The schedules ask for the right partitions, in London time, across the clock changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from notify_pipelines.reporting import schedules
+from notify_pipelines.definitions import defs
+from notify_pipelines.reporting.partitions import daily_partitions
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+LONDON = ZoneInfo("Europe/London")
+
+
+def evaluate(schedule, london_wall_clock: dt.datetime) -> dg.RunRequest:
+    context = dg.build_schedule_context(
+        scheduled_execution_time=london_wall_clock.replace(tzinfo=LONDON), repository_def=defs.get_repository_def()
+    )
+    requests = schedule.evaluate_tick(context).run_requests
+    assert len(requests) == 1
+    return requests[0]
+
+
+@pytest.mark.parametrize(
+    "at, first, last, letters_only_before",
+    [
+        (dt.datetime(2021, 3, 28, 0, 30), "2021-03-18", "2021-03-27", "2021-03-24"),  # 23-hour day, still GMT
+        (dt.datetime(2021, 3, 29, 0, 30), "2021-03-19", "2021-03-28", "2021-03-25"),  # 00:30 BST = 23:30 UTC the day before
+        (dt.datetime(2021, 11, 1, 0, 30), "2021-10-22", "2021-10-31", "2021-10-28"),
+    ],
+)
+def test_nightly_status_is_one_run_of_ten_days_with_email_and_sms_for_four(at, first, last, letters_only_before):
+    request = evaluate(schedules.nightly_ft_notification_status, at)
+    assert request.tags["dagster/asset_partition_range_start"] == first
+    assert request.tags["dagster/asset_partition_range_end"] == last
+    assert request.run_config["ops"]["ft_notification_status"]["config"] == {"letters_only_before": letters_only_before}
+
+
+def test_nightly_billing_is_one_run_of_ten_days_ending_yesterday():
+    request = evaluate(schedules.nightly_ft_billing, dt.datetime(2021, 3, 29, 0, 15))
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        "2021-03-19", "2021-03-28",
+    )
+
+
+@pytest.mark.parametrize(
+    "at, today",
+    [
+        (dt.datetime(2021, 10, 31, 0, 0), "2021-10-31"),  # London midnight = 23:00 UTC on the 30th
+        (dt.datetime(2021, 10, 31, 23, 0), "2021-10-31"),
+        (dt.datetime(2021, 3, 28, 0, 0), "2021-03-28"),
+    ],
+)
+def test_hourly_billing_rebuilds_london_today(at, today):
+    assert evaluate(schedules.hourly_ft_billing_today, at).partition_key == today
+
+
+def test_schedules_run_in_london_time_in_the_agreed_order():
+    crons = {s.name: (s.cron_schedule, s.execution_timezone) for s in schedules.reporting_schedules}
+    assert crons == {
+        "nightly_ft_billing": ("15 0 * * *", "Europe/London"),
+        "nightly_ft_notification_status": ("30 0 * * *", "Europe/London"),
+        "hourly_ft_billing_today": ("0 * * * *", "Europe/London"),
+    }
+
+
+def test_todays_partition_is_open_for_the_hourly_billing():
+    assert daily_partitions.get_last_partition_key() == dt.datetime.now(LONDON).date().isoformat()
+    assert daily_partitions.get_first_partition_key() == "2016-01-01"
