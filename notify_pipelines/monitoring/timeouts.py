@@ -26,20 +26,22 @@ UNKNOWN_PROVIDER = "unknown"  # sent_by is NULL (should not happen for sending/p
 # (notification_type, notification_status, created_at); both IN lists are explicit because `!= 'letter'` stopped the
 # index being used (reference §4.1). SKIP LOCKED: a row a provider receipt is updating right now is left to that
 # receipt instead of waiting for it; it is picked up by the next run if it is still sending.
+# The ids are collected into an array first (`= ANY(ARRAY(...))` rather than `IN (...)`) so that the UPDATE finds
+# them through the primary key: with a join the planner may read the whole table to hash a large batch.
 # The outer SELECT groups the moved rows per provider and lists the ids that need a service callback.
 TIMEOUT_BATCH_SQL = sa.text(
     """
     WITH timed_out AS (
         UPDATE notifications
         SET notification_status = 'temporary-failure', updated_at = :updated_at
-        WHERE id IN (
+        WHERE id = ANY(ARRAY(
             SELECT id FROM notifications
             WHERE notification_type IN ('sms', 'email')
               AND notification_status IN ('sending', 'pending')
               AND created_at < :cutoff
             LIMIT :batch_size
             FOR UPDATE SKIP LOCKED
-        )
+        ))
         RETURNING id, service_id, sent_by
     )
     SELECT coalesce(timed_out.sent_by, :unknown) AS provider,
