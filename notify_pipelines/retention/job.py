@@ -12,6 +12,17 @@ from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.summary import summarise
 from notify_pipelines.retention.work import BATCH_SIZE, LETTER_BATCH_SIZE, ServiceWork, find_work
 
+_S3_CLIENTS: dict[str, object] = {}
+
+
+def s3_client(s3: S3Resource):
+    """One boto3 client per process and S3 configuration (clients are thread-safe; making one takes ~0.5 s)."""
+    key = s3.model_dump_json()
+    if key not in _S3_CLIENTS:
+        _S3_CLIENTS[key] = s3.get_client()
+    return _S3_CLIENTS[key]
+
+
 RETENTION_TAGS = {"notify/domain": "retention"}  # dagster.yaml's run queue runs one such run at a time
 
 
@@ -35,7 +46,7 @@ def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig,
 def clean_service(context: dg.OpExecutionContext, work: ServiceWork, notify_db: NotifyDatabase, s3: S3Resource,
                   letter_buckets: LetterBucketsResource) -> list[dict]:
     """Archive and delete one service's notifications past retention, every type."""
-    cleaner = ServiceCleaner(notify_db.engine, s3.get_client(), letter_buckets.as_buckets(), context.log)
+    cleaner = ServiceCleaner(notify_db.engine, lambda: s3_client(s3), letter_buckets.as_buckets(), context.log)
     outcomes = [outcome.as_dict() for outcome in cleaner.clean(work)]
     context.add_output_metadata({
         "archived": sum(o["archived"] for o in outcomes),

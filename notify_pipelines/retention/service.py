@@ -53,8 +53,18 @@ def until_done(one_batch: Callable[[bool], int], limit: int) -> int:
 
 
 class ServiceCleaner:
+    """`s3_client` is a boto3 client, or a function making one: only letters need it, and making one costs more
+    than a small service's whole SQL work."""
+
     def __init__(self, engine: sa.Engine, s3_client, buckets: LetterBuckets, log: logging.Logger = logger):
-        self.engine, self.s3_client, self.buckets, self.log = engine, s3_client, buckets, log
+        self.engine, self.buckets, self.log = engine, buckets, log
+        self._s3_client = s3_client
+
+    @property
+    def s3_client(self):
+        if callable(self._s3_client) and not hasattr(self._s3_client, "list_objects_v2"):
+            self._s3_client = self._s3_client()
+        return self._s3_client
 
     def clean(self, work: ServiceWork) -> list[TypeOutcome]:
         outcomes = [self.clean_type(work.service_id, cutoff, work.batch_size_for(cutoff.notification_type))

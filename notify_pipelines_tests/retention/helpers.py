@@ -21,13 +21,18 @@ def where_is(engine: sa.Engine) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
         return ids_in(conn, schema.notifications), ids_in(conn, schema.notification_history)
 
 
-def run_retention(resources: dict, day: str | dt.date, **config) -> dg.ExecuteInProcessResult:
+def run_retention(resources: dict, day: str | dt.date, *, instance: dg.DagsterInstance | None = None,
+                  **config) -> dg.ExecuteInProcessResult:
     from notify_pipelines.retention.job import nightly_retention
 
     run_config = {"ops": {"find_retention_work": {"config": config}}} if config else None
     return nightly_retention.execute_in_process(
-        partition_key=str(day), resources=resources, run_config=run_config, raise_on_error=True
+        partition_key=str(day), resources=resources, run_config=run_config, raise_on_error=True, instance=instance
     )
+
+
+def log_messages(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(result.run_id)]
 
 
 _BULK_NOTIFICATIONS = sa.text(

@@ -1,0 +1,166 @@
+"""The nightly_retention job in process: fan-out per service, logs, metadata, re-runs, schedule, partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import dagster as dg
+import pytest
+
+from notify_pipelines.resources import base_resources
+from notify_pipelines.retention.definitions import defs as retention_defs
+from notify_pipelines.retention.job import nightly_retention
+from notify_pipelines.retention.partitions import retention_partitions
+from notify_pipelines.retention.schedule import nightly_retention_schedule
+from notify_pipelines.retention.service import ServiceCleaner
+from notify_pipelines.retention.work import find_work
+from notify_pipelines_tests import factories as f
+from notify_pipelines_tests.retention.helpers import bulk_notifications, log_messages, run_retention, where_is
+
+DAY = dt.date(2021, 6, 5)  # default cutoff 2021-05-28 23:00 UTC; 3 days: 2021-06-01 23:00 UTC
+
+
+@pytest.fixture
+def night(engine):
+    """Three services: custom 3-day sms retention, default retention with old email and test keys, nothing to do."""
+    with engine.begin() as conn:
+        custom = f.create_service(conn)
+        f.create_retention(conn, custom, "sms", 3)
+        custom_sms = f.create_template(conn, custom, "sms")
+        default = f.create_service(conn)
+        default_email = f.create_template(conn, default, "email")
+        idle = f.create_service(conn)
+        idle_sms = f.create_template(conn, idle, "sms")
+        rows = {
+            "custom_old": f.create_notification(conn, custom_sms, created_at=dt.datetime(2021, 6, 1, 22, 59)),
+            "custom_kept": f.create_notification(conn, custom_sms, created_at=dt.datetime(2021, 6, 1, 23, 0)),
+            "default_old": f.create_notification(conn, default_email, created_at=dt.datetime(2021, 5, 28, 22, 0)),
+            "default_test": f.create_notification(conn, default_email, created_at=dt.datetime(2021, 5, 1), key_type="test"),
+            "default_kept": f.create_notification(conn, default_email, created_at=dt.datetime(2021, 5, 29)),
+            "idle_kept": f.create_notification(conn, idle_sms, created_at=dt.datetime(2021, 6, 4)),
+        }
+    return {"custom": custom, "default": default, "idle": idle}, rows
+
+
+def step_keys(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+
+
+def test_one_step_per_service_with_work_and_a_summary(engine, resources, night):
+    services, rows = night
+    result = run_retention(resources, DAY)
+    assert result.success
+    assert step_keys(result) == {
+        "find_retention_work", "summarise_retention",
+        f"clean_service[{services['custom'].hex}]", f"clean_service[{services['default'].hex}]",
+    }
+    live, history = where_is(engine)
+    assert history == {rows["custom_old"], rows["default_old"]}
+    assert live == {rows["custom_kept"], rows["default_kept"], rows["idle_kept"]}
+
+    summary = result.output_for_node("summarise_retention")
+    assert summary["totals"]["sms"]["archived"] == 1
+    assert summary["totals"]["email"]["archived"] == 1 and summary["totals"]["email"]["test_deleted"] == 1
+    assert summary["services_touched"] == 2
+    [materialization] = [e for e in result.all_events
+                         if e.event_type_value == "STEP_OUTPUT" and e.step_key == "summarise_retention"]
+    metadata = materialization.event_specific_data.metadata
+    assert metadata["email archived"].value == 1 and metadata["email test_deleted"].value == 1
+    assert str(services["default"]) in metadata["services"].value
+
+
+def test_one_log_line_per_service_and_type_touched_and_none_for_the_rest(engine, resources, night):
+    services, _ = night
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_retention(resources, DAY, instance=instance)
+    lines = [m for m in log_messages(instance, result) if m.startswith("retention: service")]
+    assert len(lines) == 2
+    assert any(str(services["custom"]) in m and "notification_type sms: archived 1, test deleted 0" in m for m in lines)
+    assert any(str(services["default"]) in m and "notification_type email: archived 1, test deleted 1" in m for m in lines)
+    assert not any(str(services["idle"]) in m for m in lines)
+
+
+def test_a_rerun_changes_nothing_more(engine, resources, night):
+    run_retention(resources, DAY)
+    first = where_is(engine)
+    result = run_retention(resources, DAY)
+    assert where_is(engine) == first
+    assert step_keys(result) == {"find_retention_work", "summarise_retention"}
+    assert result.output_for_node("summarise_retention")["services_with_work"] == 0
+
+
+def test_small_batches_through_config(engine, resources):
+    with engine.begin() as conn:
+        service_id = f.create_service(conn)
+        template_id = f.create_template(conn, service_id, "sms")
+        bulk_notifications(conn, [template_id], 25, first=dt.datetime(2021, 5, 1))
+    result = run_retention(resources, DAY, batch_size=4)
+    assert result.output_for_node("summarise_retention")["totals"]["sms"]["archived"] == 25
+    assert len(where_is(engine)[1]) == 25
+
+
+def test_bad_batch_size_fails_before_changing_anything(engine, resources, night):
+    before = where_is(engine)
+    with pytest.raises(Exception, match="batch sizes must be at least 1"):
+        run_retention(resources, DAY, batch_size=0)
+    assert where_is(engine) == before
+
+
+def test_two_runs_of_the_same_night_at_once_neither_double_move_nor_fail(engine, s3_client, letter_buckets):
+    with engine.begin() as conn:
+        templates = []
+        for _ in range(3):
+            service_id = f.create_service(conn)
+            templates += [f.create_template(conn, service_id, "sms"), f.create_template(conn, service_id, "email")]
+        bulk_notifications(conn, templates, 400, first=dt.datetime(2021, 5, 1), step="10 seconds")
+        work = find_work(conn, DAY, batch_size=7)
+    errors, outcomes = [], []
+
+    def one_run():
+        try:
+            cleaner = ServiceCleaner(engine, s3_client, letter_buckets)
+            outcomes.extend(o for w in work for o in cleaner.clean(w))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    live, history = where_is(engine)
+    assert live == set() and len(history) == 2400
+    assert sum(o.archived for o in outcomes) == 2400  # every row moved once, by one run or the other
+    assert sum(o.already_in_history for o in outcomes) == 0
+
+
+def test_partitions_include_today_in_london():
+    just_after_midnight_bst = dt.datetime(2021, 6, 4, 23, 30, tzinfo=dt.timezone.utc)  # 00:30 on 5 June in London
+    assert retention_partitions.get_partition_keys(current_time=just_after_midnight_bst)[-1] == "2021-06-05"
+
+
+@pytest.mark.parametrize("utc_tick, partition", [
+    (dt.datetime(2021, 6, 5, 2, 0), "2021-06-05"),  # 03:00 BST
+    (dt.datetime(2021, 3, 28, 2, 0), "2021-03-28"),  # 03:00 BST on the 23-hour day
+    (dt.datetime(2021, 10, 31, 3, 0), "2021-10-31"),  # 03:00 GMT on the 25-hour day
+    (dt.datetime(2021, 12, 1, 3, 0), "2021-12-01"),
+])
+def test_schedule_launches_todays_partition_at_three_london_time(utc_tick, partition):
+    repository = dg.Definitions.merge(retention_defs, dg.Definitions(resources=base_resources())).get_repository_def()
+    context = dg.build_schedule_context(scheduled_execution_time=utc_tick.replace(tzinfo=dt.timezone.utc),
+                                        repository_def=repository)
+    request = nightly_retention_schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == partition
+    assert nightly_retention_schedule.cron_schedule == "0 3 * * *"
+    assert nightly_retention_schedule.execution_timezone == "Europe/London"
+
+
+def test_job_is_tagged_for_the_one_at_a_time_queue_and_runs_in_process_by_default():
+    assert nightly_retention.tags["notify/domain"] == "retention"
+    assert nightly_retention.executor_def.name == "retention_executor"
+    default = dg.validate_run_config(nightly_retention, {})
+    assert default["execution"]["config"] == {"in_process": {"retries": {"enabled": {}}}}
+    switched = dg.validate_run_config(nightly_retention, {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
+    assert switched["execution"]["config"]["multiprocess"]["max_concurrent"] == 4
