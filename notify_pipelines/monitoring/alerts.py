@@ -165,7 +165,11 @@ def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -
 
 
 def check_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
-    """Failure-episode alerts per asset check and partition; updates state["checks_after"], ["failing_checks"]."""
+    """Failure-episode alerts per asset check and partition; updates state["checks_after"], ["failing_checks"].
+    Needs a non-run-sharded event log (PostgreSQL, as dagster.yaml configures)."""
+    if instance.event_log_storage.is_run_sharded:
+        # The default SQLite storage has no instance-wide event ids; this project's instance is PostgreSQL.
+        return []
     after = state.get("checks_after")
     records_filter = dg.EventRecordsFilter(
         event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
