@@ -161,6 +161,6 @@ def test_job_is_tagged_for_the_one_at_a_time_queue_and_runs_in_process_by_defaul
     assert nightly_retention.tags["notify/domain"] == "retention"
     assert nightly_retention.executor_def.name == "retention_executor"
     default = dg.validate_run_config(nightly_retention, {})
-    assert default["execution"]["config"] == {"in_process": {"retries": {"enabled": {}}}}
+    assert list(default["execution"]["retention_executor"]) == ["in_process"]
     switched = dg.validate_run_config(nightly_retention, {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
-    assert switched["execution"]["config"]["multiprocess"]["max_concurrent"] == 4
+    assert switched["execution"]["retention_executor"]["multiprocess"]["max_concurrent"] == 4
