@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
+from notify_pipelines.monitoring import jobs
 from notify_pipelines.monitoring.timeouts import (
     TIMEOUT_BATCH_SQL,
     TIMEOUT_PERIOD,
     timeout_cutoff,
     timeout_notifications,
+    utc_now,
 )
+from notify_pipelines.resources import base_resources
 from notify_pipelines_tests.factories import create_callback_api, create_notification, create_service, create_template
 
 CUTOFF = dt.datetime(2021, 6, 1, 0, 5)
@@ -183,11 +191,6 @@ def test_the_batch_finds_its_rows_through_the_type_status_index(engine, template
 
 
 def test_the_jobs_load_with_the_shared_resources_and_run_at_five_past_midnight_london(database_url):
-    import dagster as dg
-
-    from notify_pipelines.monitoring import jobs
-    from notify_pipelines.resources import base_resources
-
     defs = dg.Definitions.merge(jobs.defs, dg.Definitions(resources=base_resources()))
     dg.Definitions.validate_loadable(defs)
     assert defs.get_job_def("timeout_sending_notifications").name == "timeout_sending_notifications"
@@ -195,3 +198,17 @@ def test_the_jobs_load_with_the_shared_resources_and_run_at_five_past_midnight_l
     schedule = jobs.timeout_sending_notifications_schedule
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 0 * * *", "Europe/London")
     assert schedule.job_name == "timeout_sending_notifications"
+
+
+def test_the_documented_cli_command_times_out(engine, templates, database_url, tmp_path):
+    stale = add(engine, templates["sms"], utc_now() - dt.timedelta(days=4))
+    fresh = add(engine, templates["email"], utc_now() - dt.timedelta(days=2))
+    root = Path(__file__).resolve().parents[2]
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "notify_pipelines.definitions",
+         "-j", "timeout_sending_notifications"],
+        cwd=root, env={**os.environ, "NOTIFY_DATABASE_URL": database_url, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert statuses(engine) == {stale: "temporary-failure", fresh: "sending"}
