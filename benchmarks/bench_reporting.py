@@ -1,0 +1,153 @@
+"""Reporting facts at 1M notifications a day: the bare statement, the asset's build, a row-by-row build, and a
+30-day range in one CLI command against 30 single-day commands. Prints medians and ratios from this one run.
+
+(a) bare: the one INSERT ... SELECT for ft_notification_status, alone, into an empty day.
+(b) the build the asset runs for a day: advisory lock, delete the day's rows, the INSERT ... SELECT, per-type counts.
+(b') the same through Dagster in process (`dg.materialize` of one partition: + metadata, preview, run bookkeeping).
+(c) row-by-row, as the reference did before 2022: read the day's groups into Python, insert them one at a time.
+(d) `dagster asset materialize --partition-range` over N days once, against N single-day commands.
+Targets from the issue: (b)/(a) <= 1.15, (c)/(b) >= 22.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks.common import median_seconds, peak_rss_mb, report, scratch_database, timed
+from notify_pipelines import seed
+from notify_pipelines.db import schema
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.reporting import billing_facts, status_facts
+
+DAY = dt.date(2026, 1, 14)
+ROOT = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def _clear_day(engine: sa.Engine, table: sa.Table) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.delete(table).where(table.c.bst_date == DAY))
+
+
+def _bare_status(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(status_facts.insert_statement(DAY))
+
+
+def _bare_billing(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        billing_facts.insert_billing(conn, DAY)
+
+
+def _row_by_row_status(engine: sa.Engine) -> None:
+    """Groups read into Python, then one INSERT per group (the reference's write path before 2022-02)."""
+    select = status_facts.insert_statement(DAY).select
+    with engine.begin() as conn:
+        rows = conn.execute(select).all()
+        insert = sa.insert(schema.ft_notification_status)
+        for row in rows:
+            conn.execute(insert.values(dict(zip(status_facts.FACT_COLUMNS, row))))
+
+
+def _materialize_in_process(url: str) -> None:
+    import dagster as dg
+
+    from notify_pipelines.reporting.assets import ft_notification_status
+    from notify_pipelines.resources import NotifyDatabase
+
+    dg.materialize(
+        [ft_notification_status],
+        partition_key=DAY.isoformat(),
+        resources={"notify_db": NotifyDatabase(url=url)},
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+
+
+def _cli(url: str, dagster_home: str, partition_args: list[str]) -> None:
+    env = {**os.environ, "NOTIFY_DATABASE_URL": url, "DAGSTER_HOME": dagster_home}
+    command = [DAGSTER, "asset", "materialize", "-m", "notify_pipelines.definitions", "--select",
+               "ft_notification_status", *partition_args]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=3600)
+
+
+def single_day(quick: bool) -> None:
+    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 400, 5)
+    with scratch_database("notify_bench_reporting") as url:
+        engine = get_engine(url)
+        seconds, summary = timed(lambda: seed.generate(engine, days=2, per_day=per_day, services=services, seed=3,
+                                                       start=DAY - dt.timedelta(days=1)))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("notifications", "notification_history"):
+                conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
+        status = schema.ft_notification_status
+        bare = median_seconds(lambda: _bare_status(engine), repeats, setup=lambda: _clear_day(engine, status))
+        build = median_seconds(lambda: status_facts.rebuild_status_day(engine, DAY), repeats)
+        groups = status_facts.rebuild_status_day(engine, DAY)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            in_dagster = median_seconds(lambda: _materialize_in_process(url), repeats)
+        row_by_row = median_seconds(lambda: _row_by_row_status(engine), max(1, repeats - 2),
+                                    setup=lambda: _clear_day(engine, status))
+        billing = schema.ft_billing
+        bare_billing = median_seconds(lambda: _bare_billing(engine), repeats, setup=lambda: _clear_day(engine, billing))
+        build_billing = median_seconds(lambda: billing_facts.rebuild_billing_day(engine, DAY), repeats)
+        billing_rows = billing_facts.rebuild_billing_day(engine, DAY).inserted
+
+    report(
+        f"reporting: one London day ({DAY}) of {groups.notifications:,} notifications, {summary['notifications']:,} "
+        f"in the tables (seeded in {seconds:.0f} s); medians of {repeats}",
+        [
+            ("(a) status: bare INSERT ... SELECT", f"{bare:.3f} s  ({groups.inserted:,} groups)"),
+            ("(b) status: the asset's day build", f"{build:.3f} s"),
+            ("(b') status: dg.materialize in process", f"{in_dagster:.3f} s"),
+            ("(c) status: row-by-row build", f"{row_by_row:.3f} s"),
+            ("(b)/(a)  [target <= 1.15]", f"{build / bare:.2f}"),
+            ("(b')/(a)", f"{in_dagster / bare:.2f}"),
+            ("(c)/(b)  [target >= 22]", f"{row_by_row / build:.1f}"),
+            ("billing: bare INSERT ... SELECT", f"{bare_billing:.3f} s  ({billing_rows:,} rows)"),
+            ("billing: the asset's day build", f"{build_billing:.3f} s  (ratio {build_billing / bare_billing:.2f})"),
+            ("peak RSS of this process", f"{peak_rss_mb():.0f} MB"),
+        ],
+    )
+
+
+def cli_range(quick: bool) -> None:
+    days, per_day = (3, 2_000) if quick else (30, 20_000)
+    first = dt.date(2026, 1, 1)
+    last = first + dt.timedelta(days=days - 1)
+    with scratch_database("notify_bench_reporting_cli") as url, tempfile.TemporaryDirectory() as home:
+        engine = get_engine(url)
+        seed.generate(engine, days=days, per_day=per_day, services=40, seed=4, start=first)
+        one, _ = timed(lambda: _cli(url, home, ["--partition-range", f"{first}...{last}"]))
+        start = time.perf_counter()
+        for i in range(days):
+            _cli(url, home, ["--partition", (first + dt.timedelta(days=i)).isoformat()])
+        many = time.perf_counter() - start
+
+    report(
+        f"reporting: {days} days of {per_day:,} notifications through the CLI (one measurement each)",
+        [
+            (f"(d) one command, --partition-range of {days} days", f"{one:.1f} s"),
+            (f"(d) {days} single-day commands", f"{many:.1f} s  ({many / days:.1f} s each)"),
+            ("(d) single-day commands / one range command", f"{many / one:.1f}"),
+        ],
+    )
+
+
+def main(quick: bool) -> None:
+    single_day(quick)
+    cli_range(quick)
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
