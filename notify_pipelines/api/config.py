@@ -24,6 +24,7 @@ class ApiConfig:
     max_body_bytes: int = 5 * 1024 * 1024  # precompiled letters are base64 PDFs; anything bigger is refused (413)
     workers: int = 1  # the per-service rate limit is split between worker processes
     access_log: bool = True
+    group_commit: bool = True  # False: one INSERT and COMMIT per request (the benchmark's naive baseline)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -38,4 +39,5 @@ class ApiConfig:
             max_body_bytes=int(os.environ.get("NOTIFY_API_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
             workers=int(os.environ.get("NOTIFY_API_WORKERS", "1")),
             access_log=os.environ.get("NOTIFY_API_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            group_commit=os.environ.get("NOTIFY_API_GROUP_COMMIT", "1") not in ("0", "false", "no"),
         )

@@ -9,6 +9,7 @@ neighbouring/high-volume countries 2; everywhere else 3.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -73,10 +74,17 @@ def _uk_number(raw: str, digits: str) -> PhoneNumber:
         raise _phone_error("Too many digits")
     if len(national) < 10:
         raise _phone_error("Not enough digits")
-    region = phonenumbers.region_code_for_number(phonenumbers.parse("+44" + national, None))
     return PhoneNumber(
-        raw=raw, normalised="44" + national, phone_prefix="44", international=region in CROWN_DEPENDENCIES, rate_multiplier=1
+        raw=raw, normalised="44" + national, phone_prefix="44", international=_is_crown_dependency(national[:7]),
+        rate_multiplier=1,
     )
+
+
+@functools.lru_cache(maxsize=65_536)
+def _is_crown_dependency(first_seven: str) -> bool:
+    # libphonenumber's ranges for Jersey, Guernsey and the Isle of Man are at most 5 national digits deep, so the
+    # first 7 digits decide; caching on them avoids a full parse per request.
+    return phonenumbers.region_code_for_number(phonenumbers.parse(f"+44{first_seven}000", None)) in CROWN_DEPENDENCIES
 
 
 def normalise_email(raw: str) -> str:

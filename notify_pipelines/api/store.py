@@ -98,6 +98,22 @@ def insert_notifications(conn: sa.Connection, rows: list[dict]) -> None:
     conn.execute(sa.insert(schema.notifications), [{**_OPTIONAL_NOTIFICATION_COLUMNS, **row} for row in rows])
 
 
+# The group-commit writer's hot path: the same INSERT as above, written once from the schema's column list and run
+# with psycopg2's execute_values on the writer's own connection (no SQLAlchemy compile per batch).
+_WRITER_COLUMNS = tuple(c.name for c in schema.notifications.columns)
+_WRITER_KEYS = tuple(c.key for c in schema.notifications.columns)
+INSERT_NOTIFICATIONS_SQL = (
+    f"INSERT INTO {schema.notifications.name} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _WRITER_COLUMNS)}) VALUES %s"
+)
+_COLUMN_DEFAULTS = {key: None for key in _WRITER_KEYS} | _OPTIONAL_NOTIFICATION_COLUMNS
+
+
+def notification_values(row: dict) -> tuple:
+    """A row dict as a tuple in INSERT_NOTIFICATIONS_SQL's column order (uuids as text, which PostgreSQL casts)."""
+    full = {**_COLUMN_DEFAULTS, **row}
+    return tuple(str(v) if isinstance(v, uuid.UUID) else v for v in (full[k] for k in _WRITER_KEYS))
+
+
 def get_notification(engine: sa.Engine, service_id: uuid.UUID, notification_id: uuid.UUID):
     n = schema.notifications
     with engine.connect() as conn:

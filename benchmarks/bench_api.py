@@ -1,0 +1,147 @@
+"""POST /v2/notifications/sms throughput and latency under `wrk` on this machine (goal: >= 2,000 requests/s, p99 < 50 ms).
+
+The server is `notify-pipelines api` in a subprocess (uvicorn, uvloop + httptools) on a scratch database. Figures:
+  * ceiling: GET /_status on the same server (no auth, no database): what the HTTP stack alone can do;
+  * naive: the same app with no cache (auth and template read from the database on every request) and one
+    INSERT + COMMIT per request (NOTIFY_API_CACHE_TTL=0, NOTIFY_API_GROUP_COMMIT=0), 1 worker;
+  * tuned: cached keys and templates, group commit, 1 and 2 workers.
+Ratios are against the naive run in the same invocation. The JWT is minted at the start of each run; runs are
+shorter than the 30 s the token's iat allows. Needs `wrk` (Debian: apt-get install -y wrk).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+import sqlalchemy as sa
+
+from benchmarks.common import report, scratch_database
+from notify_pipelines.db import schema
+from notify_pipelines.db.engine import get_engine
+
+ADMIN_TOKEN = "bench-admin-token"
+LUA = """
+wrk.method = "POST"
+wrk.body = '{"phone_number": "07700900123", "template_id": "%(template_id)s", "personalisation": {"name": "Jo"}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, *, workers: int, naive: bool = False):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "NOTIFY_DATABASE_URL": url, "NOTIFY_ADMIN_TOKEN": ADMIN_TOKEN,
+               "NOTIFY_API_ACCESS_LOG": "0"}
+        if naive:
+            env.update(NOTIFY_API_CACHE_TTL="0", NOTIFY_API_GROUP_COMMIT="0")
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "notify_pipelines.cli", "api", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(workers)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/_status", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("the API server did not start")
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.process.pid, 15)
+        self.process.wait(timeout=20)
+
+
+def _setup(base: str) -> tuple[str, str, str]:
+    """A service (with a rate limit the load cannot hit), an SMS template and a normal key, via the admin API."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    service = requests.post(f"{base}/admin/services", json={"name": f"bench {time.time()}", "rate_limit": 10_000_000},
+                            headers=headers, timeout=10).json()["id"]
+    template = requests.post(f"{base}/admin/services/{service}/templates", headers=headers, timeout=10,
+                             json={"name": "bench", "template_type": "sms", "content": "Hello ((name))"}).json()["id"]
+    key = requests.post(f"{base}/admin/services/{service}/api-keys", headers=headers, timeout=10,
+                        json={"name": "bench", "key_type": "normal"}).json()
+    return service, template, key["secret"]
+
+
+def _wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", script]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(1) if errors else "none", "p50": percentile("50"), "p99": percentile("99")}
+
+
+def _post_sms(server: Server, seconds: int, connections: int) -> dict:
+    import jwt
+
+    service, template, secret = _setup(server.base)
+    token = jwt.encode({"iss": service, "iat": int(time.time())}, secret, algorithm="HS256")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % {"template_id": template, "token": token})
+    try:
+        _wrk(server.base + "/v2/notifications/sms", 1, connections, f.name)  # warm-up: caches, pools, JIT-free
+        result = _wrk(server.base + "/v2/notifications/sms", seconds, connections, f.name)
+    finally:
+        os.unlink(f.name)
+    return result
+
+
+def _line(result: dict, baseline: dict | None = None) -> str:
+    ratio = f", {result['rps'] / baseline['rps']:.1f}x naive" if baseline else ""
+    return (f"{result['rps']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms"
+            f"{ratio} ({result['requests']:,} requests, non-2xx {result['non_2xx']}, socket errors {result['socket_errors']})")
+
+
+def main(quick: bool = False) -> None:
+    if shutil.which("wrk") is None:
+        print("bench_api: wrk is not installed (apt-get install -y wrk); skipped")
+        return
+    seconds = 3 if quick else 15
+    connections = 16
+    rows: list[tuple[str, str]] = []
+    with scratch_database("notify_bench_api") as url:
+        with Server(url, workers=1, naive=True) as server:
+            naive = _post_sms(server, seconds, connections)
+        rows.append(("naive, 1 worker (no cache, commit per request)", _line(naive)))
+        for workers in (1, 2):
+            with Server(url, workers=workers) as server:
+                ceiling = _wrk(server.base + "/_status", seconds, connections)
+                tuned = _post_sms(server, seconds, connections)
+            rows.append((f"ceiling GET /_status, {workers} worker(s)", _line(ceiling, naive)))
+            rows.append((f"tuned POST sms, {workers} worker(s)", _line(tuned, naive)))
+        with get_engine(url).connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(schema.notifications)).scalar_one()
+        rows.append(("rows stored (all runs, incl. warm-ups)", f"{stored:,}"))
+    report(f"API: POST /v2/notifications/sms under wrk -t2 -c{connections} -d{seconds}s (2-core machine, same host)",
+           rows)
