@@ -1,0 +1,77 @@
+"""Seed speed: rows per second at 1M notifications a day, against a bare INSERT ... SELECT floor from the same run.
+
+The baseline writes the same number of rows, day by day, into the same table and indexes with the same session
+settings, but with constant values and ids in key order: the fastest any loader could fill this schema. The ratio
+is what the realistic values (md5 per row, distributions, jobs, sorting) cost on top of that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from benchmarks.common import peak_rss_mb, report, scratch_database, timed
+from notify_pipelines import calendar, seed
+from notify_pipelines.db.engine import get_engine
+
+START = dt.date(2021, 3, 1)
+SERVICES = 20
+
+BASELINE_DAY = sa.text("""
+INSERT INTO notifications (id, "to", service_id, template_id, template_version, api_key_id, key_type, billable_units,
+                           notification_type, created_at, notification_status, international, rate_multiplier)
+SELECT lpad(to_hex(:day_number * 100000000 + n), 32, '0')::uuid, '+447700900123', :service_id, :template_id, 1,
+       :api_key_id, 'normal', 1, 'sms', CAST(:day_start AS timestamp) + n * interval '1 millisecond', 'delivered',
+       false, 1
+FROM generate_series(0, :rows - 1) AS n
+""")
+
+
+def _baseline(engine: sa.Engine, plan: list[tuple[dt.date, int]]) -> None:
+    trusted = seed._may_skip_foreign_key_triggers(engine)
+    with engine.connect() as conn:
+        service_id, template_id, api_key_id = conn.execute(sa.text(
+            "SELECT t.service_id, t.id, k.id FROM templates t JOIN api_keys k ON k.service_id = t.service_id "
+            "WHERE t.template_type = 'sms' AND k.key_type = 'normal' ORDER BY t.id LIMIT 1")).one()
+        conn.execute(sa.text("TRUNCATE notifications CASCADE"))
+        conn.commit()
+    for day_number, (day, rows) in enumerate(plan):
+        with engine.begin() as conn:
+            seed._bulk_load_settings(conn, trusted)
+            conn.execute(BASELINE_DAY, dict(
+                day_number=day_number, service_id=service_id, template_id=template_id, api_key_id=api_key_id,
+                day_start=calendar.london_midnight(day), rows=rows))
+
+
+def main(quick: bool) -> None:
+    days, per_day = (2, 50_000) if quick else (3, 1_000_000)
+    kwargs = dict(days=days, per_day=per_day, services=SERVICES, seed=1, start=START)
+
+    with scratch_database("notify_bench_seed") as url:
+        engine = get_engine(url)
+        seconds, summary = timed(lambda: seed.generate(engine, **kwargs))
+        rows = summary["notifications"]
+    plan = [(dt.date.fromisoformat(d), min(per_day, max(seed.CLOCK_CHANGE_SAMPLE[0], per_day // seed.CLOCK_CHANGE_SAMPLE[1])))
+            for d in summary["clock_change_days"]]
+    plan += [(START + dt.timedelta(days=i), per_day) for i in range(days)]
+    assert sum(r for _, r in plan) == rows
+
+    with scratch_database("notify_bench_seed_baseline") as url:
+        engine = get_engine(url)
+        seed.generate(engine, days=1, per_day=1, services=1, seed=2, start=START)  # the catalogue the rows point at
+        baseline_seconds, _ = timed(lambda: _baseline(engine, plan))
+
+    rate = rows / seconds
+    baseline_rate = rows / baseline_seconds
+    report(
+        f"seed: {days} days x {per_day:,} notifications/day (+ clock-change samples), {SERVICES} services",
+        [
+            ("notifications", f"{rows:,} (+ {summary['jobs']:,} jobs)"),
+            ("seed", f"{seconds:.1f} s = {rate:,.0f} rows/s"),
+            ("baseline (bare INSERT...SELECT)", f"{baseline_seconds:.1f} s = {baseline_rate:,.0f} rows/s"),
+            ("seed / baseline time", f"{seconds / baseline_seconds:.2f}x"),
+            ("30 days x 1M at this rate", f"{30_000_000 / rate / 60:.1f} min"),
+            ("peak RSS of this process", f"{peak_rss_mb():.0f} MB (rows never pass through Python)"),
+        ],
+    )
