@@ -1,0 +1,116 @@
+"""`notify-pipelines dev`: brings the stack up on a configured database, and SIGTERM stops everything it started."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from notify_pipelines import dev, seed
+from notify_pipelines.db import migrate
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.settings import LetterBuckets
+from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, body: dict | None = None) -> dict | None:
+    data = json.dumps(body).encode() if body else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_dagster_storage_env_derives_from_the_notifications_database():
+    url = "postgresql+psycopg2://notify:s3cret@db.internal:6543/notify"
+    assert dev.dagster_storage_env(url, {}) == {
+        "DAGSTER_PG_USERNAME": "notify", "DAGSTER_PG_HOST": "db.internal", "DAGSTER_PG_PORT": "6543",
+        "DAGSTER_PG_DB": "dagster", "PGPASSWORD": "s3cret",
+    }
+    assert dev.dagster_storage_env(url, {"DAGSTER_PG_DB": "mine", "PGPASSWORD": "x"})["DAGSTER_PG_DB"] == "mine"
+
+
+def test_demo_data_only_on_an_empty_database(engine, database_url, monkeypatch):
+    monkeypatch.setattr(dev, "DEMO_DATA", dict(days=2, per_day=100, services=2, seed=1))
+    dev._demo_data(database_url)
+    with engine.connect() as conn:
+        first = conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar()
+    assert first == 4 * 100  # two days and the two clock-change samples
+    dev._demo_data(database_url)  # not empty now: left alone
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar() == first
+
+
+@pytest.mark.timeout(180)
+def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
+    notify_url = create_database("notify_dev")
+    dagster_db = f"dagster_dev_{os.getpid()}_{int(time.time())}"
+    migrate.upgrade(notify_url)
+    seed.generate(get_engine(notify_url), days=1, per_day=50, services=1, seed=1, start=dt.date(2021, 6, 1))
+    ui, api, s3 = _free_port(), _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_S3_ENDPOINT_URL", "NOTIFY_ADMIN_TOKEN")}
+    env.update(NOTIFY_DATABASE_URL=notify_url, DAGSTER_HOME=str(tmp_path / "dagster_home"), DAGSTER_PG_DB=dagster_db)
+    log = open(tmp_path / "dev.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "notify_pipelines.cli", "dev", "--ui-port", str(ui), "--api-port", str(api),
+         "--s3-port", str(s3)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _get(f"http://127.0.0.1:{ui}/server_info") is None:
+            assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the UI did not answer in 120 s"
+            time.sleep(1)
+        locations = _get(f"http://127.0.0.1:{ui}/graphql", {"query": "{ repositoriesOrError { ... on RepositoryConnection "
+                                                                     "{ nodes { location { name } } } } }"})
+        assert locations["data"]["repositoriesOrError"]["nodes"][0]["location"]["name"] == "notify_pipelines.definitions"
+        s3_client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3}", region_name="eu-west-2",
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+        assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == set(LetterBuckets.from_env().all())
+        started = psutil.Process(process.pid).children(recursive=True)
+        assert len(started) >= 2  # dagster dev and its webserver and daemon (and the API when it imports)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        output = (tmp_path / "dev.log").read_text()
+        assert "no demo data added" in output and "NOTIFY_ADMIN_TOKEN=" in output
+        assert "everything started here is stopped" in output
+        time.sleep(0.5)
+        alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == []
+        assert not any(_listening(port) for port in (ui, api, s3))
+    finally:
+        if process.poll() is None:  # a failed assertion: let dev stop its children before giving up on it
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        drop_database(notify_url)
+        drop_database(sa.make_url(ADMIN_URL).set(database=dagster_db).render_as_string(hide_password=False))
