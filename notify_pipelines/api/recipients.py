@@ -35,6 +35,15 @@ class PhoneNumber:
     rate_multiplier: int
 
 
+_NOT_VALID = "Number is not valid – double check the phone number you entered"
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "Not a valid country prefix",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "Not enough digits",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "Not enough digits",
+    phonenumbers.NumberParseException.TOO_LONG: "Too many digits",
+}
+
+
 def _phone_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("phone_number", message)
 
@@ -50,10 +59,10 @@ def parse_phone_number(raw: str) -> PhoneNumber:
         return _uk_number(raw, digits)
     try:
         parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        raise _phone_error("Not a valid country prefix") from None
+    except phonenumbers.NumberParseException as exc:
+        raise _phone_error(_PARSE_ERRORS.get(exc.error_type, _NOT_VALID)) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise _phone_error("Number is not valid – double check the phone number you entered")
+        raise _phone_error(_NOT_VALID)
     prefix = str(parsed.country_code)
     return PhoneNumber(
         raw=raw,

@@ -268,6 +268,12 @@ def _store_precompiled(state: ApiState, row: dict, pdf: bytes, filename: str) ->
         raise ApiError(503, "ServiceUnavailableError", "The letter could not be stored: try again shortly") from None
 
 
+@router.post("/{notification_type}", include_in_schema=False)
+async def unknown_notification_type(notification_type: str):
+    """Reference: an unknown type is a 404 (not the 405 the GET route's path would give)."""
+    raise not_found("Resource not found")
+
+
 @router.get("/{notification_id}", response_model=NotificationResponse)
 async def get_notification(notification_id: uuid.UUID, request: Request, user: ApiUser = Depends(authenticate)):
     state = get_state(request)
