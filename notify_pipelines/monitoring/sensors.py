@@ -53,12 +53,19 @@ def _fmt(moment: dt.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _named_letters(letters: list[Letter]) -> str:
-    return "\n".join(f"  - id {l.id}, reference {l.reference}, created {_fmt(l.created_at)}" for l in letters)
+def _listed(lines: list[str], total: int) -> str:
+    """At most SAMPLE_SIZE lines, then how many more: a message must stay readable in Slack and the UI."""
+    more = total - min(len(lines), queries.SAMPLE_SIZE)
+    return "\n".join(lines[: queries.SAMPLE_SIZE]) + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def _named_letters(letters: list[Letter], total: int | None = None) -> str:
+    lines = [f"  - id {l.id}, reference {l.reference}, created {_fmt(l.created_at)}" for l in letters]
+    return _listed(lines, len(letters) if total is None else total)
 
 
 def _missing_message(missing: list[Letter], bucket: str, age: str) -> str:
-    files = "\n".join(f"  - id {l.id}, reference {l.reference}, expected file {scan_filename(l)}" for l in missing)
+    files = _listed([f"  - id {l.id}, reference {l.reference}, expected file {scan_filename(l)}" for l in missing], len(missing))
     return (
         f"{len(missing)} precompiled letter(s) have been in pending-virus-check for {age} and their upload is not "
         f"in the scan bucket {bucket}, so they cannot be re-scanned:\n{files}\n"
@@ -99,6 +106,9 @@ def letters_pending_virus_check(
         window = Window(min(covered, window.created_before), window.created_before)  # only letters not yet seen
     with notify_db.begin() as conn:
         letters = queries.letters_pending_virus_check(conn, window)
+    if not letters:  # the usual case: no S3 client to make
+        save_state(context, name, {"covered_before": window.created_before.isoformat()})
+        return dg.SkipReason(f"no letter {window.describe()} is still pending virus check")
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
         letters, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
@@ -163,8 +173,7 @@ def letters_pending_virus_check_nightly(
 
 
 def _findings_message(findings: Findings, what: str, todo: str) -> str:
-    more = f"\n  ... and {findings.count - len(findings.sample)} more" if findings.count > len(findings.sample) else ""
-    return f"{findings.count} {what}:\n{_named_letters(findings.sample)}{more}\nWhat to do: {todo}"
+    return f"{findings.count} {what}:\n{_named_letters(findings.sample, findings.count)}\nWhat to do: {todo}"
 
 
 def _daily_check(context, name: str, now: dt.datetime, *, weekdays_only: bool, find, message) -> dg.SkipReason:

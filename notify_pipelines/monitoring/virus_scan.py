@@ -8,6 +8,7 @@ antivirus queue supplies its own subclass under the same resource key.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,6 +22,7 @@ from notify_pipelines.monitoring.queries import Letter
 from notify_pipelines.resources import NotifyDatabase
 
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+HEAD_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,12 @@ def rescan_or_collect_missing(
     run requests, so nothing may be left for a run to do."""
     found: list[ScanRequest] = []
     missing: list[Letter] = []
-    for letter in letters:
-        filename = scan_filename(letter)
-        if file_exists(s3_client, scan_bucket, filename):
+    filenames = [scan_filename(letter) for letter in letters]
+    # HEADs are network round trips: a few at a time (boto3 clients are thread-safe); any error is re-raised here.
+    with ThreadPoolExecutor(max_workers=HEAD_CONCURRENCY) as pool:
+        exists = list(pool.map(lambda name: file_exists(s3_client, scan_bucket, name), filenames))
+    for letter, filename, present in zip(letters, filenames, exists):
+        if present:
             found.append(ScanRequest(letter.id, scan_bucket, filename, requested_by))
         else:
             missing.append(letter)

@@ -57,12 +57,7 @@ def tick(sensor, instance, resources, now: dt.datetime):
         },
     )
     with context:
-        try:
-            return sensor.evaluate_tick(context).skip_message
-        except dg.DagsterUserCodeExecutionError as exc:
-            if isinstance(exc.__cause__, CheckFailed):
-                raise exc.__cause__
-            raise
+        return sensor.evaluate_tick(context).skip_message
 
 
 def add(engine, template_id, created_at, status, **overrides):

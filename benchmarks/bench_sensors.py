@@ -1,0 +1,181 @@
+"""Each monitoring sensor's tick on a 10M-row notifications table (goal: under 200 ms), with its query plans.
+
+Data: three realistic London days from `notify_pipelines.seed`, then copied further and further into the past inside
+PostgreSQL until the table holds the target row count (10M; quick: 200k). The baseline, measured in the same run, is
+the same queries with index scans switched off (what the sensors would cost without the type/status/created_at
+index): ratios are baseline / sensor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+
+import boto3
+import dagster as dg
+import sqlalchemy as sa
+from dagster_aws.s3 import S3Resource
+from moto.server import ThreadedMotoServer
+
+from benchmarks.common import median_seconds, report, scratch_database, timed
+from notify_pipelines import seed
+from notify_pipelines.db import schema
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.monitoring import queries
+from notify_pipelines.monitoring.sensor_state import KEY_PREFIX, MonitoringClock
+from notify_pipelines.monitoring.sensors import (
+    CheckFailed,
+    letters_in_technical_failure,
+    letters_pending_virus_check,
+    letters_pending_virus_check_nightly,
+    letters_still_in_created,
+    notifications_stuck_in_created,
+)
+from notify_pipelines.monitoring.virus_scan import RecordedVirusScanRequests, scan_filename
+from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+
+LAST_DAY = dt.date(2021, 6, 14)
+SEEDED_DAYS = 3
+SCAN_BUCKET = "bench-letters-scan"
+
+
+def build_table(engine: sa.Engine, rows: int, per_day: int) -> int:
+    """Seed SEEDED_DAYS days, then copy them back in time (new ids, no job link) until `rows` rows exist."""
+    seed.generate(engine, days=SEEDED_DAYS, per_day=per_day, services=20, seed=11, start=LAST_DAY - dt.timedelta(days=SEEDED_DAYS - 1))
+    with engine.connect() as conn:
+        seeded = conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar_one()
+    copies = max(0, math.ceil((rows - seeded) / seeded))
+    columns = [c.name for c in schema.notifications.columns if c.name not in ("id", "job_id", "job_row_number", "created_at")]
+    names = ", ".join(f'"{c}"' for c in columns)
+    with engine.begin() as conn:
+        # Bulk copy of rows already checked once: skip FK triggers and build the secondary indexes afterwards.
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        for index in schema.notifications.indexes:
+            index.drop(conn)
+        conn.execute(
+            sa.text(
+                f"INSERT INTO notifications (id, created_at, {names}) "
+                f"SELECT gen_random_uuid(), n.created_at - make_interval(days => {SEEDED_DAYS} * k), {names} "
+                f"FROM notifications n CROSS JOIN generate_series(1, :copies) AS k "
+                f"WHERE n.created_at >= :first LIMIT :extra"
+            ),
+            {"copies": copies, "first": dt.datetime.combine(LAST_DAY - dt.timedelta(days=SEEDED_DAYS), dt.time(23)), "extra": max(0, rows - seeded)},
+        )
+        for index in schema.notifications.indexes:
+            index.create(conn)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE notifications"))
+        return conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar_one()
+
+
+def sensor_cases() -> list[tuple]:
+    """(sensor, "now" of its tick, the queries its tick runs) as the sensors compute them."""
+    afternoon = dt.datetime.combine(LAST_DAY, dt.time(15, 0))
+    night = dt.datetime.combine(LAST_DAY, dt.time(20, 0))
+    morning = dt.datetime.combine(LAST_DAY + dt.timedelta(days=1), dt.time(7, 0))
+    of_ages = queries.Window.of_ages
+    pending = of_ages(afternoon, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.VIRUS_CHECK_MAX_AGE)
+    rescan = of_ages(night, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.NIGHTLY_RESCAN_MAX_AGE)
+    report_only = queries.Window(night - queries.NIGHTLY_REPORT_MAX_AGE, rescan.created_from)
+    created = queries.letters_still_in_created_window(morning)
+    failed = queries.letters_in_technical_failure_window(morning)
+    stuck = of_ages(afternoon, min_age=queries.CREATED_MIN_AGE, max_age=queries.CREATED_MAX_AGE)
+
+    def found(ntype, status, window):
+        return [queries.select_count(ntype, status, window), queries.select_letters(ntype, status, window, queries.SAMPLE_SIZE)]
+
+    return [
+        (letters_pending_virus_check, afternoon, [queries.select_letters("letter", "pending-virus-check", pending)]),
+        (letters_pending_virus_check_nightly, night, [queries.select_letters("letter", "pending-virus-check", w) for w in (rescan, report_only)]),
+        (letters_still_in_created, morning, found("letter", "created", created)),
+        (letters_in_technical_failure, morning, found("letter", "technical-failure", failed)),
+        (notifications_stuck_in_created, afternoon, found("email", "created", stuck) + found("sms", "created", stuck)),
+    ]
+
+
+def tick(sensor, now: dt.datetime, resources: dict, instance: dg.DagsterInstance) -> str:
+    # Only the resources the sensor asks for, as the daemon builds them.
+    provided = {**resources, "monitoring_clock": MonitoringClock(fixed_utc=now.isoformat())}
+    context = dg.build_sensor_context(
+        instance=instance, resources={key: provided[key] for key in sensor.required_resource_keys}
+    )
+    with context:
+        try:
+            return sensor.evaluate_tick(context).skip_message or "ok"
+        except CheckFailed as failure:
+            return "failed: " + str(failure).splitlines()[0][:100]
+
+
+def forget(instance: dg.DagsterInstance, sensor) -> None:
+    """Clear a sensor's remembered state (untimed), so that every timed tick is a first, full evaluation."""
+    instance.run_storage.set_cursor_values({KEY_PREFIX + sensor.name: ""})
+
+
+def run_queries(engine: sa.Engine, statements, *, index_scans: bool) -> None:
+    with engine.begin() as conn:
+        if not index_scans:
+            for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
+                conn.execute(sa.text(f"SET LOCAL {setting} = off"))
+        for statement in statements:
+            conn.execute(statement).all()
+
+
+def upload_half_of_pending_letters(engine: sa.Engine, s3_client, now: dt.datetime) -> int:
+    """Put half the letters of the 10-120 min window in the scan bucket, so a tick both re-submits and fails."""
+    window = queries.Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.VIRUS_CHECK_MAX_AGE)
+    with engine.connect() as conn:
+        letters = queries.letters_pending_virus_check(conn, window)
+    for letter in letters[::2]:
+        s3_client.put_object(Bucket=SCAN_BUCKET, Key=scan_filename(letter), Body=b"%PDF")
+    return len(letters)
+
+
+def main(quick: bool) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+    rows, per_day = (200_000, 20_000) if quick else (10_000_000, 250_000)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        with scratch_database("notify_bench_sensors") as url:
+            engine = get_engine(url)
+            build_seconds, total = timed(lambda: build_table(engine, rows, per_day))
+            s3 = S3Resource(endpoint_url=endpoint, region_name="eu-west-2", aws_access_key_id="bench", aws_secret_access_key="bench")
+            client = s3.get_client()
+            client.create_bucket(Bucket=SCAN_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+            cases = sensor_cases()
+            pending_letters = upload_half_of_pending_letters(engine, client, cases[0][1])
+            database = NotifyDatabase(url=url)
+            resources = {
+                "notify_db": database,
+                "s3": s3,
+                "letter_buckets": LetterBucketsResource(letters_scan=SCAN_BUCKET),
+                "virus_scan": RecordedVirusScanRequests(notify_db=database),
+            }
+            figures = [("rows in notifications", f"{total:,} (built in {build_seconds:.0f} s)"),
+                       ("letters in the 10-120 min window", f"{pending_letters} (half of them in the scan bucket)")]
+            plans = []
+            instance = dg.DagsterInstance.ephemeral()
+            for sensor, now, statements in cases:
+                forget(instance, sensor)
+                outcome = tick(sensor, now, resources, instance)
+                tick_s = median_seconds(lambda: tick(sensor, now, resources, instance), repeats=5, setup=lambda: forget(instance, sensor))
+                indexed_s = median_seconds(lambda: run_queries(engine, statements, index_scans=True), repeats=3)
+                baseline_s = median_seconds(lambda: run_queries(engine, statements, index_scans=False), repeats=1 if not quick else 3)
+                verdict = "ok" if tick_s < 0.2 else "OVER the 200 ms goal"
+                figures.append((f"{sensor.name} tick", f"{tick_s * 1000:7.1f} ms ({verdict}); queries {indexed_s * 1000:.1f} ms"))
+                figures.append((f"  baseline: same queries, no index scans", f"{baseline_s * 1000:7.1f} ms = {baseline_s / max(indexed_s, 1e-6):.0f}x the indexed queries"))
+                figures.append(("  tick said", outcome))
+                with engine.connect() as conn:
+                    for statement in statements:
+                        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                        plan = conn.execute(sa.text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {compiled}")).scalars()
+                        plans.append(f"-- {sensor.name}\n" + "\n".join(plan))
+            report(f"sensors: tick time on {total:,} notifications ({'quick' if quick else 'full'})", figures)
+            print("\n  Query plans (EXPLAIN ANALYZE):")
+            for plan in plans:
+                print("    " + plan.replace("\n", "\n    "))
+    finally:
+        server.stop()
