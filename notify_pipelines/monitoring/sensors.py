@@ -1,17 +1,22 @@
-"""The stuck-letter and stuck-notification sensors (reference §4.2-4.6) and the alert forwarder.
+"""The stuck-letter and stuck-notification sensors (reference §4.2-4.6); thin wrappers over queries.py/virus_scan.py.
 
 A check that finds trouble fails its tick, with a message that names what is stuck and says what to do; the alert
-forwarder turns that failed tick into one alert. What is reported when:
+forwarder (alerts.py) turns that failed tick into one alert. What is reported when:
 - letters_pending_virus_check (every 10 min): letters that reached 10 minutes old since the previous tick and are
   younger than 120 minutes. Each letter is looked at once: re-submitted if its upload is in the scan bucket, else
-  named in a failure. The state is the upper bound already covered (a watermark), so no letter is acted on twice.
-- letters_pending_virus_check_nightly (20:00 UTC): 10 min-3 days old re-submitted again, 3-5 days old reported.
+  named in a failure. The state is the upper bound already covered (a watermark), so no letter is acted on twice;
+  a letter still stuck is taken up again by the nightly check.
+- letters_pending_virus_check_nightly (first tick at or after 20:00 UTC, daily): 10 min-3 days old re-submitted
+  again (one retry a night), 3-5 days old reported as out of retries.
 - letters_still_in_created (Mon-Fri 07:00 UTC), letters_in_technical_failure (daily 07:00 UTC): once a day, like the
-  reference's cron; the state is the day last checked, so the ticks after a failing check do not fail again.
+  reference's cron; the state is the day last checked, so the ticks after a failing check skip (saying what the
+  check found) instead of failing again.
 - notifications_stuck_in_created (every 15 min): fails when email/SMS crossed one hour old in 'created' since the
-  previous tick (watermark), naming how many are stuck in all (up to 7 days old).
-All default to RUNNING: a check that is off protects nobody, and they only read, except the re-submission, which
-is harmless to repeat. Alerts leave the machine only where NOTIFY_ALERTS_ENABLED=true (see alerts.py).
+  previous tick (watermark), counting all that are stuck (up to 7 days old).
+State is kept where a failed tick cannot lose it (sensor_state.py). No sensor requests runs: the only action, the
+re-submission, happens inside the tick, because a failing tick drops its run requests.
+All default to RUNNING: a check that is off protects nobody; they only read, except the re-submission, which is
+harmless to repeat. Alerts leave the machine only where NOTIFY_ALERTS_ENABLED=true.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 MORNING_CHECK = dt.time(7, 0)
+NOT_REPEATED = " (rows reported by an earlier tick are not reported again)"
 NIGHTLY_CHECK = dt.time(20, 0)
 
 
@@ -108,7 +114,7 @@ def letters_pending_virus_check(
         letters = queries.letters_pending_virus_check(conn, window)
     if not letters:  # the usual case: no S3 client to make
         save_state(context, name, {"covered_before": window.created_before.isoformat()})
-        return dg.SkipReason(f"no letter {window.describe()} is still pending virus check")
+        return dg.SkipReason(f"no letter {window.describe()} is still pending virus check{NOT_REPEATED}")
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
         letters, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
@@ -121,7 +127,9 @@ def letters_pending_virus_check(
             _missing_message(outcome.missing, bucket, "over 10 minutes")
             + (f"\n(Also {_resubmitted(outcome)} whose upload was found.)" if outcome.resubmitted else "")
         )
-    return dg.SkipReason(f"{len(letters)} letter(s) {window.describe()} still pending virus check; {_resubmitted(outcome)}")
+    return dg.SkipReason(
+        f"{len(letters)} letter(s) {window.describe()} still pending virus check; {_resubmitted(outcome)}{NOT_REPEATED}"
+    )
 
 
 @dg.sensor(
@@ -180,9 +188,9 @@ def _daily_check(context, name: str, now: dt.datetime, *, weekdays_only: bool, f
     """Run `find` at the first tick at or after 07:00 UTC of each due day; fail with `message(findings)` if any."""
     state = load_state(context, name)
     if not daily_check_due(now, MORNING_CHECK, state.get("last_day"), weekdays_only=weekdays_only):
+        last = f"checked {state['last_day']}: {state.get('found', 0)} found" if state.get("last_day") else "not checked yet"
         return dg.SkipReason(
-            f"checked {state.get('last_day') or 'never'}; next check at "
-            f"{_fmt(next_daily_check(now, MORNING_CHECK, weekdays_only=weekdays_only))}"
+            f"{last}; next check at {_fmt(next_daily_check(now, MORNING_CHECK, weekdays_only=weekdays_only))}"
         )
     findings = find()
     save_state(context, name, {"last_day": now.date().isoformat(), "found": findings.count})
@@ -281,7 +289,7 @@ def notifications_stuck_in_created(
             f"{', '.join(new.ids())}.\nWhat to do: check the provider tasks are running and the providers are up; "
             f"the notifications are sent once they are re-queued to their provider."
         )
-    return dg.SkipReason(f"no email/SMS became stuck in 'created' {new_window.describe()}")
+    return dg.SkipReason(f"no email/SMS became stuck in 'created' {new_window.describe()}{NOT_REPEATED}")
 
 
 # ---- the monitoring domain's sensors and their resources ------------------------------------------------------------

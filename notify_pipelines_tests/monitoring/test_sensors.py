@@ -206,7 +206,8 @@ def test_letters_still_in_created_runs_once_on_weekday_mornings(engine, template
     assert "next check at 2021-06-21 07:00:00" in tick(letters_still_in_created, instance, resources, monday - S)
     with pytest.raises(CheckFailed):
         tick(letters_still_in_created, instance, resources, monday)
-    assert "checked 2021-06-21" in tick(letters_still_in_created, instance, resources, monday + dt.timedelta(minutes=15))
+    later = tick(letters_still_in_created, instance, resources, monday + dt.timedelta(minutes=15))
+    assert later == "checked 2021-06-21: 1 found; next check at 2021-06-22 07:00:00 UTC"
     with pytest.raises(CheckFailed):
         tick(letters_still_in_created, instance, resources, monday + dt.timedelta(days=1))
 
@@ -294,3 +295,15 @@ def test_every_sensor_query_uses_the_type_status_index(engine):
                         # Days-wide windows need (type, status, created_at); for two hours the planner may
                         # rightly prefer the created_at index.
                         assert "ix_notifications_notification_type_composite" in plan, (label, plan)
+
+
+def test_s3_errors_other_than_not_found_are_raised(s3_client):
+    from botocore.stub import Stubber
+
+    from notify_pipelines.monitoring.virus_scan import file_exists
+
+    assert file_exists(s3_client, TEST_BUCKETS.letters_scan, "NOTIFY.NOPE.D.2.C.20210615120000.PDF") is False
+    with Stubber(s3_client) as stub:
+        stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
+        with pytest.raises(Exception, match="403"):
+            file_exists(s3_client, TEST_BUCKETS.letters_scan, "NOTIFY.ANY.D.2.C.20210615120000.PDF")
