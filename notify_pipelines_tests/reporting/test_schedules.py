@@ -72,3 +72,21 @@ def test_schedules_run_in_london_time_in_the_agreed_order():
 def test_todays_partition_is_open_for_the_hourly_billing():
     assert daily_partitions.get_last_partition_key() == dt.datetime.now(LONDON).date().isoformat()
     assert daily_partitions.get_first_partition_key() == "2016-01-01"
+
+
+def test_the_nightly_status_request_runs_as_one_job_run_over_ten_partitions(engine):
+    from notify_pipelines_tests import factories as f
+
+    with engine.begin() as conn:
+        letter = f.create_template(conn, f.create_service(conn), "letter")
+        f.create_notification(conn, letter, created_at=dt.datetime(2021, 3, 18, 12), status="sending")
+    request = evaluate(schedules.nightly_ft_notification_status, dt.datetime(2021, 3, 28, 0, 30))
+
+    result = defs.resolve_job_def("ft_notification_status_job").execute_in_process(
+        run_config=request.run_config, tags=request.tags, instance=dg.DagsterInstance.ephemeral()
+    )
+
+    assert result.success
+    partitions = sorted(e.partition for e in result.get_asset_materialization_events())
+    assert partitions == [f"2021-03-{d}" for d in range(18, 28)]
+    assert all(e.passed for e in result.get_asset_check_evaluations())
