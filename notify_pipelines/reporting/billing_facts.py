@@ -129,7 +129,8 @@ def insert_billing(conn: sa.Connection, day: dt.date) -> int:
     try:
         return conn.execute(sa.text(INSERT_SQL), insert_params(day)).rowcount
     except DBAPIError as exc:
-        message = str(getattr(exc.orig, "diag", None) and exc.orig.diag.message_primary or exc.orig)
+        diag = getattr(exc.orig, "diag", None)
+        message = (diag.message_primary if diag else None) or str(exc.orig)
         if MISSING_RATE in message:
             raise MissingRateError(message.strip()) from None
         raise
