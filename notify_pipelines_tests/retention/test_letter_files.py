@@ -45,16 +45,19 @@ def clean(engine, s3_client, letter_buckets, service_id, letter_batch_size=5_000
     return ServiceCleaner(engine, s3_client, letter_buckets).clean(work)
 
 
-@pytest.mark.parametrize("status", ["delivered", "returned-letter", "technical-failure", "cancelled",
-                                    "permanent-failure", "temporary-failure", "sent"])
-def test_finished_letters_pdf_is_deleted_from_letters_pdf_under_its_folder(engine, s3_client, letter_buckets, letters, status):
+FINISHED = ("delivered", "returned-letter", "technical-failure", "cancelled", "permanent-failure", "temporary-failure",
+            "sent")
+
+
+def test_finished_letters_pdfs_are_deleted_from_letters_pdf_under_their_folder(engine, s3_client, letter_buckets, letters):
     service_id, template_id = letters
-    notification_id, key = letter_with_pdf(engine, s3_client, template_id, status, letter_buckets.letters_pdf)
-    assert key.startswith("2021-05-21/NOTIFY.")
+    made = {status: letter_with_pdf(engine, s3_client, template_id, status, letter_buckets.letters_pdf)
+            for status in FINISHED}
+    assert all(key.startswith("2021-05-21/NOTIFY.") for _, key in made.values())
     [outcome] = clean(engine, s3_client, letter_buckets, service_id)
     assert keys(s3_client, letter_buckets.letters_pdf) == set()
-    assert where_is(engine) == (set(), {notification_id})
-    assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (1, 0)
+    assert where_is(engine) == (set(), {notification_id for notification_id, _ in made.values()})
+    assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (len(FINISHED), 0)
 
 
 def test_validation_failed_pdf_is_deleted_from_the_invalid_pdf_bucket(engine, s3_client, letter_buckets, letters):
@@ -76,13 +79,13 @@ def test_virus_scan_failed_letter_is_archived_but_its_pdf_left(engine, s3_client
     assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (0, 0)
 
 
-@pytest.mark.parametrize("status", ["pending-virus-check", "created", "sending"])
-def test_letters_not_final_keep_row_and_pdf(engine, s3_client, letter_buckets, letters, status):
+def test_letters_not_final_keep_row_and_pdf(engine, s3_client, letter_buckets, letters):
     service_id, template_id = letters
-    notification_id, key = letter_with_pdf(engine, s3_client, template_id, status, letter_buckets.letters_pdf)
+    made = [letter_with_pdf(engine, s3_client, template_id, status, letter_buckets.letters_pdf)
+            for status in ("pending-virus-check", "created", "sending")]
     clean(engine, s3_client, letter_buckets, service_id)
-    assert keys(s3_client, letter_buckets.letters_pdf) == {key}
-    assert where_is(engine) == ({notification_id}, set())
+    assert keys(s3_client, letter_buckets.letters_pdf) == {key for _, key in made}
+    assert where_is(engine) == ({notification_id for notification_id, _ in made}, set())
 
 
 def test_test_key_letters_lose_row_and_pdf_from_the_test_letters_bucket(engine, s3_client, letter_buckets, letters):
