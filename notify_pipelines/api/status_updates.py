@@ -83,7 +83,7 @@ def update_email_status_by_reference(conn: sa.Connection, reference: str, new: s
             .values(notification_status=new, updated_at=utcnow(), sent_by=sa.func.coalesce(table.c.sent_by, "ses"))
         )
         return Outcome(found=True, updated=True, previous=row.notification_status, new=new)
-    log.warning("notification not found for reference: %s (update to %s)", reference, new)
+    log.warning("notification not found for reference: %r (update to %s)", reference[:64], new)
     return Outcome(found=False)
 
 
@@ -101,7 +101,7 @@ def record_complaint(conn: sa.Connection, reference: str, feedback_id: str | Non
                 )
             )
             return Outcome(found=True, previous=row.notification_status, new=row.notification_status)
-    log.warning("complaint for unknown notification reference: %s", reference)
+    log.warning("complaint for unknown notification reference: %r", reference[:64])
     return Outcome(found=False)
 
 

@@ -1,0 +1,121 @@
+"""Admin endpoints over real HTTP: the token, services, template versions, API keys, retention and rates."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from notify_pipelines.api.auth import unsign_secret
+from notify_pipelines.db import schema
+from notify_pipelines_tests.api.conftest import ADMIN_TOKEN, RunningApi, api_config, only_error
+
+
+def test_admin_token_required(api):
+    response = api.session.post(api.url + "/admin/services", json={"name": "x"}, timeout=10)
+    assert only_error(response, 401) == "Unauthorized: admin authentication token must be provided"
+    response = api.session.post(api.url + "/admin/services", json={"name": "x"}, timeout=10,
+                                headers={"Authorization": "Bearer wrong"})
+    assert only_error(response, 403) == "Invalid admin token"
+    response = api.session.post(api.url + "/admin/services", data=b"{bad json", timeout=10)
+    assert response.status_code == 401  # the token is checked before the body is read
+
+
+def test_admin_refuses_everything_when_the_token_is_unset(database_url, s3_endpoint):
+    with RunningApi(api_config(database_url, s3_endpoint, admin_token=None)) as running:
+        import requests
+
+        for token in (None, ADMIN_TOKEN, ""):
+            headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+            response = requests.post(running.url + "/admin/services", json={"name": "x"}, headers=headers, timeout=10)
+            assert only_error(response, 403) == "Admin endpoints are disabled: NOTIFY_ADMIN_TOKEN is not set"
+
+
+def test_service_with_permissions(api, db):
+    name = f"Svc {uuid.uuid4().hex[:8]}"
+    body = {"name": name, "permissions": ["sms", "international_sms"], "crown": False, "restricted": True}
+    service_id = api.admin("POST", "/admin/services", body, expect=201).json()["id"]
+    detail = api.admin("GET", f"/admin/services/{service_id}", expect=200).json()
+    assert (detail["name"], detail["crown"], detail["restricted"], detail["active"]) == (name, False, True, True)
+    assert detail["permissions"] == ["international_sms", "sms"]
+    assert only_error(api.admin("POST", "/admin/services", {"name": name}), 400) == f"Duplicate service name '{name}'"
+    api.admin("POST", f"/admin/services/{service_id}", {"permissions": ["email"], "crown": True}, expect=200)
+    detail = api.admin("GET", f"/admin/services/{service_id}", expect=200).json()
+    assert detail["permissions"] == ["email"] and detail["crown"] is True
+    assert api.admin("GET", f"/admin/services/{uuid.uuid4()}").status_code == 404
+
+
+def test_template_changes_are_new_versions(api, service, db):
+    template_id = service.templates["letter"]
+    assert api.admin("POST", f"/admin/services/{service.id}/templates/{template_id}",
+                     {"content": "v2"}, expect=200).json()["version"] == 2
+    assert api.admin("POST", f"/admin/services/{service.id}/templates/{template_id}",
+                     {"postage": "second", "name": "renamed"}, expect=200).json()["version"] == 3
+    th = schema.templates_history
+    with db.connect() as conn:
+        versions = conn.execute(sa.select(th.c.version, th.c.content, th.c.postage, th.c.name)
+                                .where(th.c.id == template_id).order_by(th.c.version)).all()
+        current = conn.execute(sa.select(schema.templates).where(schema.templates.c.id == template_id)).one()
+    assert [tuple(v) for v in versions] == [(1, "Hello ((name))", "first", "letter template"),
+                                           (2, "v2", "first", "letter template"), (3, "v2", "second", "renamed")]
+    assert (current.version, current.content, current.postage) == (3, "v2", "second")
+
+
+def test_template_validation(api, service):
+    base = f"/admin/services/{service.id}/templates"
+    assert only_error(api.admin("POST", base, {"name": "e", "template_type": "email", "content": "x"}), 400) == (
+        "subject is required for email templates"
+    )
+    assert only_error(api.admin("POST", base, {"name": "s", "template_type": "sms", "content": "x",
+                                               "postage": "first"}), 400) == "postage is only for letter templates"
+    assert api.admin("POST", f"/admin/services/{uuid.uuid4()}/templates",
+                     {"name": "s", "template_type": "sms", "content": "x"}).status_code == 404
+
+
+def test_api_key_secret_shown_once_and_stored_signed(api, service, db):
+    created = api.admin("POST", f"/admin/services/{service.id}/api-keys", {"name": "k", "key_type": "team"},
+                        expect=201).json()
+    with db.connect() as conn:
+        stored = conn.execute(sa.select(schema.api_keys.c.secret).where(
+            schema.api_keys.c.id == created["id"])).scalar_one()
+    assert created["secret"] not in stored
+    assert unsign_secret(stored, "test-signing-key") == created["secret"]
+    assert unsign_secret(stored, "another-key") is None
+    detail = api.admin("GET", f"/admin/services/{service.id}", expect=200).text
+    assert created["secret"] not in detail
+
+
+def test_revoke_is_idempotent_and_scoped_to_the_service(api, service):
+    key_id = service.keys["test"].id
+    first = api.admin("POST", f"/admin/services/{service.id}/api-keys/{key_id}/revoke", expect=200).json()
+    second = api.admin("POST", f"/admin/services/{service.id}/api-keys/{key_id}/revoke", expect=200).json()
+    assert first["revoked_at"] == second["revoked_at"]
+    other = api.create_service()
+    assert api.admin("POST", f"/admin/services/{other.id}/api-keys/{key_id}/revoke").status_code == 404
+
+
+def test_data_retention(api, service, db):
+    path = f"/admin/services/{service.id}/data-retention"
+    retention_id = api.admin("POST", path, {"notification_type": "sms", "days_of_retention": 3}, expect=201).json()["id"]
+    assert only_error(api.admin("POST", path, {"notification_type": "sms", "days_of_retention": 5}), 400) == (
+        "Service already has data retention for sms notification type"
+    )
+    assert api.admin("POST", path, {"notification_type": "sms", "days_of_retention": 0}).status_code == 400
+    api.admin("POST", f"{path}/{retention_id}", {"days_of_retention": 10}, expect=200)
+    r = schema.service_data_retention
+    with db.connect() as conn:
+        assert conn.execute(sa.select(r.c.days_of_retention).where(r.c.id == retention_id)).scalar_one() == 10
+
+
+def test_rates(api, db):
+    rate_id = api.admin("POST", "/admin/rates", {"valid_from": "2021-04-01T00:00:00+01:00", "rate": 0.0227},
+                        expect=201).json()["id"]
+    letter_rate_id = api.admin("POST", "/admin/letter-rates", {
+        "start_date": "2021-04-01T00:00:00", "sheet_count": 2, "rate": 0.45, "crown": True, "post_class": "second"},
+        expect=201).json()["id"]
+    with db.connect() as conn:
+        rate = conn.execute(sa.select(schema.rates).where(schema.rates.c.id == rate_id)).one()
+        letter = conn.execute(sa.select(schema.letter_rates).where(schema.letter_rates.c.id == letter_rate_id)).one()
+    assert (str(rate.valid_from), rate.rate, rate.notification_type) == ("2021-03-31 23:00:00", 0.0227, "sms")
+    assert (letter.sheet_count, letter.post_class, letter.crown) == (2, "second", True)
+    assert api.admin("POST", "/admin/rates", {"valid_from": "2021-04-01", "rate": -1}).status_code == 400
