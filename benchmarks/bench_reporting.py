@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -80,8 +82,19 @@ def _cli(url: str, dagster_home: str, partition_args: list[str]) -> None:
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=3600)
 
 
+def interleaved(variants: dict[str, tuple[Callable[[], object], Callable[[], object] | None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each variant, measured in rounds (a, b, c, a, b, c, ...); setups are untimed."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, (fn, setup) in variants.items():
+            if setup is not None:
+                setup()
+            samples[name].append(timed(fn)[0])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def single_day(quick: bool) -> None:
-    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 400, 5)
+    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 400, 7)
     with scratch_database("notify_bench_reporting") as url:
         engine = get_engine(url)
         seconds, summary = timed(lambda: seed.generate(engine, days=2, per_day=per_day, services=services, seed=3,
@@ -89,18 +102,25 @@ def single_day(quick: bool) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("notifications", "notification_history"):
                 conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
-        status = schema.ft_notification_status
-        bare = median_seconds(lambda: _bare_status(engine), repeats, setup=lambda: _clear_day(engine, status))
-        build = median_seconds(lambda: status_facts.rebuild_status_day(engine, DAY), repeats)
-        groups = status_facts.rebuild_status_day(engine, DAY)
+        status, billing = schema.ft_notification_status, schema.ft_billing
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            in_dagster = median_seconds(lambda: _materialize_in_process(url), repeats)
+            # Interleaved rounds, so a busy neighbour on the machine slows every variant alike.
+            samples = interleaved(
+                {
+                    "bare": (lambda: _bare_status(engine), lambda: _clear_day(engine, status)),
+                    "build": (lambda: status_facts.rebuild_status_day(engine, DAY), None),
+                    "dagster": (lambda: _materialize_in_process(url), None),
+                    "bare_billing": (lambda: _bare_billing(engine), lambda: _clear_day(engine, billing)),
+                    "build_billing": (lambda: billing_facts.rebuild_billing_day(engine, DAY), None),
+                },
+                repeats,
+            )
+        bare, build, in_dagster = samples["bare"], samples["build"], samples["dagster"]
+        bare_billing, build_billing = samples["bare_billing"], samples["build_billing"]
+        groups = status_facts.rebuild_status_day(engine, DAY)
         row_by_row = median_seconds(lambda: _row_by_row_status(engine), max(1, repeats - 2),
                                     setup=lambda: _clear_day(engine, status))
-        billing = schema.ft_billing
-        bare_billing = median_seconds(lambda: _bare_billing(engine), repeats, setup=lambda: _clear_day(engine, billing))
-        build_billing = median_seconds(lambda: billing_facts.rebuild_billing_day(engine, DAY), repeats)
         billing_rows = billing_facts.rebuild_billing_day(engine, DAY).inserted
 
     report(
@@ -145,8 +165,12 @@ def cli_range(quick: bool) -> None:
 
 
 def main(quick: bool) -> None:
-    single_day(quick)
-    cli_range(quick)
+    # NOTIFY_BENCH_REPORTING_PARTS=single (or cli) runs one half, e.g. to repeat the single-day figures alone.
+    parts = os.environ.get("NOTIFY_BENCH_REPORTING_PARTS", "single,cli").split(",")
+    if "single" in parts:
+        single_day(quick)
+    if "cli" in parts:
+        cli_range(quick)
 
 
 if __name__ == "__main__":
