@@ -94,7 +94,7 @@ def interleaved(variants: dict[str, tuple[Callable[[], object], Callable[[], obj
 
 
 def single_day(quick: bool) -> None:
-    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 400, 7)
+    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 550, 7)
     with scratch_database("notify_bench_reporting") as url:
         engine = get_engine(url)
         seconds, summary = timed(lambda: seed.generate(engine, days=2, per_day=per_day, services=services, seed=3,
