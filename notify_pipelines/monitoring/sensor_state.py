@@ -3,7 +3,7 @@
 Dagster discards the cursor of a tick that raises, yet a check that fails must still remember what it already did
 (re-submitted letters, rows it reported), or the next tick would act twice. So the state is written to the
 instance's key-value store (the one Dagster's own daemons keep their cursors in) before the sensor raises, and is
-mirrored into the sensor's cursor so that it shows in the UI.
+mirrored into the sensor's cursor so that it shows in the UI, where an operator can also change it.
 """
 
 from __future__ import annotations
@@ -18,15 +18,28 @@ from notify_pipelines.calendar import to_naive_utc
 KEY_PREFIX = "notify_pipelines/sensor_state/"
 
 
-def load_state(context: dg.SensorEvaluationContext, name: str) -> dict:
+def _saved(context: dg.SensorEvaluationContext, name: str) -> dict | None:
     stored = context.instance.run_storage.get_cursor_values({KEY_PREFIX + name}).get(KEY_PREFIX + name)
-    raw = stored or context.cursor
-    return json.loads(raw) if raw else {}
+    return json.loads(stored) if stored else None
+
+
+def load_state(context: dg.SensorEvaluationContext, name: str) -> dict:
+    """The state last saved, unless an operator has since set the cursor in the UI (then the cursor wins: an empty
+    cursor starts the sensor afresh). The cursor is either the saved state (the tick succeeded) or what it was when
+    that tick began (the tick failed); anything else was set by hand."""
+    saved = _saved(context, name)
+    if saved is None or context.cursor not in (saved["cursor"], saved["cursor_before"]):
+        return json.loads(context.cursor) if context.cursor else {}
+    return saved["state"]
 
 
 def save_state(context: dg.SensorEvaluationContext, name: str, state: dict) -> None:
     raw = json.dumps(state, sort_keys=True, default=str)
-    context.instance.run_storage.set_cursor_values({KEY_PREFIX + name: raw})
+    # The cursor this tick began with: on a second save in the same tick, context.cursor is already the first save's.
+    previous = _saved(context, name) if context.cursor_updated else None
+    before = previous["cursor_before"] if previous else context.cursor
+    saved = {"state": state, "cursor": raw, "cursor_before": before}
+    context.instance.run_storage.set_cursor_values({KEY_PREFIX + name: json.dumps(saved, default=str)})
     context.update_cursor(raw)
 
 

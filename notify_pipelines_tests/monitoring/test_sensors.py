@@ -45,11 +45,12 @@ def templates(engine):
         }
 
 
-def tick(sensor, instance, resources, now: dt.datetime):
+def tick(sensor, instance, resources, now: dt.datetime, cursor: str | None = None):
     """Evaluate one tick as the daemon does (fresh context: state comes from the instance). Returns the skip
-    message, or raises CheckFailed with the tick's message."""
+    message, or raises CheckFailed with the tick's message. `cursor` plays an operator setting it in the UI."""
     context = dg.build_sensor_context(
         instance=instance,
+        cursor=cursor,
         resources={
             **resources,
             "virus_scan": RecordedVirusScanRequests(notify_db=resources["notify_db"]),
@@ -208,6 +209,9 @@ def test_letters_still_in_created_runs_once_on_weekday_mornings(engine, template
         tick(letters_still_in_created, instance, resources, monday)
     later = tick(letters_still_in_created, instance, resources, monday + dt.timedelta(minutes=15))
     assert later == "checked 2021-06-21: 1 found; next check at 2021-06-22 07:00:00 UTC"
+    # An operator resets the cursor in the UI: the check runs again at the next tick.
+    with pytest.raises(CheckFailed):
+        tick(letters_still_in_created, instance, resources, monday + dt.timedelta(minutes=30), cursor="{}")
     with pytest.raises(CheckFailed):
         tick(letters_still_in_created, instance, resources, monday + dt.timedelta(days=1))
 
@@ -307,3 +311,22 @@ def test_s3_errors_other_than_not_found_are_raised(s3_client):
         stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
         with pytest.raises(Exception, match="403"):
             file_exists(s3_client, TEST_BUCKETS.letters_scan, "NOTIFY.ANY.D.2.C.20210615120000.PDF")
+
+
+def test_state_survives_a_failed_tick_and_yields_to_an_operator_cursor(instance):
+    from notify_pipelines.monitoring.sensor_state import load_state, save_state
+
+    def context(cursor):
+        return dg.build_sensor_context(instance=instance, cursor=cursor)
+
+    first = context(None)
+    save_state(first, "s", {"n": 1})
+    succeeded_cursor = first.cursor  # the daemon keeps this cursor: the tick succeeded
+    second = context(succeeded_cursor)
+    assert load_state(second, "s") == {"n": 1}
+    save_state(second, "s", {"n": 2})
+    save_state(second, "s", {"n": 3})
+    # The second tick raised: the daemon keeps the cursor it began with, yet the state is the one saved.
+    assert load_state(context(succeeded_cursor), "s") == {"n": 3}
+    # An operator sets the cursor in the UI (or clears it): that wins.
+    assert load_state(context('{"n": 7}'), "s") == {"n": 7}
