@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,9 +31,6 @@ Every error is `{"status_code": n, "errors": [{"error": ..., "message": ...}]}`;
 def create_app(config: ApiConfig | None = None) -> FastAPI:
     config = config or ApiConfig.from_env()
     install_request_id_on_records()
-    # The group-commit writer thread must get the GIL back quickly when its commit returns, or every request of
-    # the batch waits out the default 5 ms switch interval behind the busy event loop.
-    sys.setswitchinterval(0.001)
     if config.signing_key == DEVELOPMENT_SIGNING_KEY:
         log.warning("NOTIFY_API_SIGNING_KEY is not set: API key secrets are signed with the development key")
     if not config.admin_token:

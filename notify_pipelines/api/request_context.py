@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import re
 import uuid
@@ -12,10 +13,15 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # never echo arbitra
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
+# Made ids: a random prefix per process and a counter, so they are unique without a random draw per request.
+_PREFIX = uuid.uuid4().hex[:16]
+_counter = itertools.count(1)
+
+
 def new_request_id(incoming: str | None) -> str:
     if incoming and _SANE_REQUEST_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return f"{_PREFIX}{next(_counter):016x}"
 
 
 def install_request_id_on_records() -> None:

@@ -17,7 +17,8 @@ from notify_pipelines.api.cache import TtlCache
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.api.errors import ApiError
 from notify_pipelines.api.rate_limit import TokenBuckets
-from notify_pipelines.api.writer import DirectWriter, GroupCommitWriter
+from notify_pipelines.api.async_writer import GroupCommitWriter
+from notify_pipelines.api.writer import DirectWriter
 from notify_pipelines.db.engine import get_engine
 
 
@@ -28,7 +29,7 @@ class ApiState:
         self.services: TtlCache = TtlCache(config.cache_ttl_seconds)
         self.templates: TtlCache = TtlCache(config.cache_ttl_seconds)
         self.rate_limits = TokenBuckets(workers=config.workers)
-        self.writer = GroupCommitWriter(self.engine) if config.group_commit else DirectWriter(self.engine)
+        self.writer = GroupCommitWriter(config.database_url) if config.group_commit else DirectWriter(self.engine)
         self._s3 = None
 
     @property

@@ -73,7 +73,7 @@ def refuse_unsupported(form) -> None:
 
 def base_row(user: ApiUser, template: store.Template, notification_type: str, form) -> dict:
     return dict(
-        id=uuid.uuid4(),
+        id=store.new_id(),
         service_id=user.service.id,
         template_id=template.id,
         template_version=template.version,
@@ -111,7 +111,8 @@ def created_body(request: Request, row: dict, template: store.Template, body_con
 
 
 @router.post("/sms", status_code=201, response_model=SmsResponse, openapi_extra=documented(SmsRequest))
-async def post_sms(request: Request, user: ApiUser = Depends(authenticate)):
+async def post_sms(request: Request):
+    user = await authenticate(request)  # called, not Depends(): no per-request dependency solving
     state = get_state(request)
     check_rate_limit(state, user)
     form: SmsRequest = parse(SmsRequest, await request.body())
@@ -140,7 +141,8 @@ async def post_sms(request: Request, user: ApiUser = Depends(authenticate)):
 
 
 @router.post("/email", status_code=201, response_model=EmailResponse, openapi_extra=documented(EmailRequest))
-async def post_email(request: Request, user: ApiUser = Depends(authenticate)):
+async def post_email(request: Request):
+    user = await authenticate(request)  # called, not Depends(): no per-request dependency solving
     state = get_state(request)
     check_rate_limit(state, user)
     form: EmailRequest = parse(EmailRequest, await request.body())
@@ -176,7 +178,8 @@ def _refuse_restricted_letters(user: ApiUser) -> None:
     response_model=LetterResponse | PrecompiledLetterResponse,
     openapi_extra=documented(LetterRequest, PrecompiledLetterRequest),
 )
-async def post_letter(request: Request, user: ApiUser = Depends(authenticate)):
+async def post_letter(request: Request):
+    user = await authenticate(request)  # called, not Depends(): no per-request dependency solving
     state = get_state(request)
     check_rate_limit(state, user)
     raw = await request.body()
