@@ -18,6 +18,7 @@ from notify_pipelines.monitoring.repairs import (
 from notify_pipelines.monitoring.timeouts import (
     DEFAULT_BATCH_SIZE,
     KNOWN_PROVIDERS,
+    TimeoutsInterrupted,
     timeout_cutoff,
     timeout_notifications,
     utc_now,
@@ -39,14 +40,21 @@ class TimeoutConfig(dg.Config):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="Rows per UPDATE statement")
 
 
-@dg.op(out=dg.Out(list, description="ids of timed-out notifications whose service has a delivery-status callback"))
+@dg.op(out=dg.Out(dict, description="callback_ids: timed-out notifications whose service has a delivery-status "
+                   "callback; error: why the timeouts stopped early, if they did"))
 def time_out_notifications(context: dg.OpExecutionContext, config: TimeoutConfig, notify_db: NotifyDatabase):
     cutoff = timeout_cutoff(utc_now())  # once per run: rows reaching 72 h during the run wait for the next one
 
     def log_batch(number: int, batch) -> None:
         context.log.info(f"Timeout period reached for {batch.timed_out} notifications, status has been updated.")
 
-    result = timeout_notifications(notify_db.engine, cutoff, batch_size=config.batch_size, on_batch=log_batch)
+    try:
+        result, error = timeout_notifications(notify_db.engine, cutoff, batch_size=config.batch_size,
+                                              on_batch=log_batch), None
+    except TimeoutsInterrupted as interrupted:
+        # Committed batches stay committed: their callbacks are still sent, then the callbacks step fails the run.
+        result, error = interrupted.partial, str(interrupted)
+        context.log.error(f"{error}; the committed batches' callbacks will still be sent")
     per_provider = {provider: 0 for provider in KNOWN_PROVIDERS} | dict(result.per_provider)
     metadata = {
         "timed_out": dg.MetadataValue.int(result.timed_out),
@@ -56,31 +64,37 @@ def time_out_notifications(context: dg.OpExecutionContext, config: TimeoutConfig
         "cutoff": dg.MetadataValue.text(f"{cutoff.isoformat()} UTC"),
     }
     context.log_event(dg.AssetMaterialization(asset_key=TIMED_OUT_NOTIFICATIONS, metadata=metadata))
-    return dg.Output([str(i) for i in result.callback_ids], metadata=metadata)
+    return dg.Output({"callback_ids": [str(i) for i in result.callback_ids], "error": error}, metadata=metadata)
 
 
 @dg.op
 def send_delivery_status_callbacks(
-    context: dg.OpExecutionContext, notification_ids: list, notify_db: NotifyDatabase, service_callbacks: ServiceCallbacks
+    context: dg.OpExecutionContext, timed_out: dict, notify_db: NotifyDatabase, service_callbacks: ServiceCallbacks
 ):
     # A separate step, after the timeouts committed: a slow endpoint cannot hold them up, and this step alone can
     # be re-executed from the UI.
     with notify_db.engine.connect() as conn:
-        callbacks = load_delivery_status_callbacks(conn, [uuid.UUID(i) for i in notification_ids])
+        callbacks = load_delivery_status_callbacks(conn, [uuid.UUID(i) for i in timed_out["callback_ids"]])
     report = service_callbacks.send(callbacks)
     for service_id, error in report.failing_services().items():
         context.log.warning(f"Delivery-status callbacks to service {service_id} failed: {error}")
+    metadata = {
+        "callbacks": dg.MetadataValue.int(len(callbacks)),
+        "sent": dg.MetadataValue.int(report.sent),
+        "failed": dg.MetadataValue.int(report.failed),
+        "skipped": dg.MetadataValue.int(report.skipped),
+        "failing_services": dg.MetadataValue.json(sorted(str(s) for s in report.failing_services())),
+    }
+    if timed_out["error"]:
+        raise dg.Failure(
+            description=f"{timed_out['error']}. The callbacks of the notifications timed out before that were sent "
+            f"({report.sent} of {len(callbacks)}). Fix the cause and run timeout_sending_notifications again: "
+            "it picks up where this run stopped.",
+            metadata=metadata,
+            allow_retries=False,
+        )
     # A service's endpoint being down is the service's problem, not a failed run: it is reported, not raised.
-    return dg.Output(
-        report.sent,
-        metadata={
-            "callbacks": dg.MetadataValue.int(len(callbacks)),
-            "sent": dg.MetadataValue.int(report.sent),
-            "failed": dg.MetadataValue.int(report.failed),
-            "skipped": dg.MetadataValue.int(report.skipped),
-            "failing_services": dg.MetadataValue.json(sorted(str(s) for s in report.failing_services())),
-        },
-    )
+    return dg.Output(report.sent, metadata=metadata)
 
 
 @dg.job(

@@ -87,6 +87,18 @@ class TimeoutResult:
         return sum(self.per_provider.values())
 
 
+class TimeoutsInterrupted(RuntimeError):
+    """A batch failed after earlier batches committed. `partial` is what those did: their callbacks are still due,
+    and nothing else needs undoing (a re-run picks up the rest)."""
+
+    def __init__(self, partial: TimeoutResult, cause: BaseException):
+        super().__init__(
+            f"timeouts stopped after {partial.batches} committed batches ({partial.timed_out} notifications "
+            f"timed out): {type(cause).__name__}: {cause}"
+        )
+        self.partial = partial
+
+
 def timeout_batch(conn: sa.Connection, *, cutoff: dt.datetime, batch_size: int, updated_at: dt.datetime) -> BatchResult:
     """Run one batch statement on `conn` (the caller owns the transaction)."""
     rows = conn.execute(
@@ -112,18 +124,24 @@ def timeout_notifications(
     Stops after the first batch that is not full: a short batch means nothing was left when it ran, and rows that
     reach 72 h during the run have created_at >= cutoff, so they cannot keep the loop going. `on_batch(n, batch)` is
     called after batch n (from 1) has committed (the job logs through it; tests insert rows through it).
+    A failure after some batches committed raises TimeoutsInterrupted carrying what they did.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     cutoff = to_naive_utc(cutoff)
     result = TimeoutResult(cutoff=cutoff, batch_size=batch_size)
-    while True:
-        with engine.begin() as conn:
-            batch = timeout_batch(conn, cutoff=cutoff, batch_size=batch_size, updated_at=clock())
-        result.batches += 1
-        result.per_provider.update(batch.per_provider)
-        result.callback_ids.extend(batch.callback_ids)
-        if on_batch is not None:
-            on_batch(result.batches, batch)
-        if batch.timed_out < batch_size:
-            return result
+    try:
+        while True:
+            with engine.begin() as conn:
+                batch = timeout_batch(conn, cutoff=cutoff, batch_size=batch_size, updated_at=clock())
+            result.batches += 1
+            result.per_provider.update(batch.per_provider)
+            result.callback_ids.extend(batch.callback_ids)
+            if on_batch is not None:
+                on_batch(result.batches, batch)
+            if batch.timed_out < batch_size:
+                return result
+    except Exception as exc:
+        if result.batches == 0:
+            raise
+        raise TimeoutsInterrupted(result, exc) from exc

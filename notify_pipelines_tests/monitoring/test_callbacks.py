@@ -21,6 +21,7 @@ from notify_pipelines.monitoring.callbacks import (
     http_client,
     send_callbacks,
 )
+from notify_pipelines.monitoring import jobs
 from notify_pipelines.monitoring.jobs import TIMED_OUT_NOTIFICATIONS, timeout_sending_notifications
 from notify_pipelines.monitoring.timeouts import utc_now
 from notify_pipelines_tests.factories import create_callback_api, create_notification, create_service, create_template
@@ -205,6 +206,32 @@ def test_a_dead_endpoint_does_not_fail_or_undo_the_timeouts(engine, resources):
         status = conn.execute(sa.select(schema.notifications.c.notification_status)
                               .where(schema.notifications.c.id == notification)).scalar_one()
     assert status == "temporary-failure"
+
+
+def test_a_failure_after_a_committed_batch_still_calls_back_then_fails_the_run(engine, resources, http_recorder,
+                                                                                monkeypatch):
+    with engine.begin() as conn:
+        service = create_service(conn)
+        create_callback_api(conn, service, f"{http_recorder.url}/cb")
+        sms = create_template(conn, service, "sms")
+        for hours in (80, 90):
+            create_notification(conn, sms, created_at=utc_now() - dt.timedelta(hours=hours), status="sending")
+    real = jobs.timeout_notifications
+
+    def second_batch_fails_in_postgres(*args, **kwargs):
+        clock_values = iter([utc_now(), "not a timestamp"])
+        return real(*args, clock=lambda: next(clock_values), **kwargs)
+
+    monkeypatch.setattr(jobs, "timeout_notifications", second_batch_fails_in_postgres)
+    result = timeout_sending_notifications.execute_in_process(
+        resources={**resources, "service_callbacks": ServiceCallbacks(backoff_seconds=0.0)},
+        run_config={"ops": {"time_out_notifications": {"config": {"batch_size": 1}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert len(http_recorder.requests) == 1  # the committed batch's callback went out
+    message = result.failure_data_for_node("send_delivery_status_callbacks").error.message
+    assert "stopped after 1 committed batches" in message and "run timeout_sending_notifications again" in message
 
 
 def test_the_job_refuses_a_zero_batch_size(resources):

@@ -18,6 +18,7 @@ from notify_pipelines.monitoring import jobs
 from notify_pipelines.monitoring.timeouts import (
     TIMEOUT_BATCH_SQL,
     TIMEOUT_PERIOD,
+    TimeoutsInterrupted,
     timeout_cutoff,
     timeout_notifications,
     utc_now,
@@ -157,6 +158,23 @@ def test_a_second_run_changes_nothing(engine, templates):
     again = run(engine)
     assert (again.timed_out, again.batches) == (0, 1)
     assert statuses(engine) == before
+
+
+def test_a_failing_batch_keeps_the_committed_ones_and_says_what_they_did(engine, templates):
+    ids = [add(engine, templates["sms"], CUTOFF - dt.timedelta(minutes=m + 1)) for m in range(3)]
+    clock_values = iter([FROZEN_NOW, "not a timestamp"])  # the second batch's UPDATE fails in PostgreSQL
+    with pytest.raises(TimeoutsInterrupted, match="after 1 committed batches") as interrupted:
+        timeout_notifications(engine, CUTOFF, batch_size=2, clock=lambda: next(clock_values))
+    assert interrupted.value.partial.timed_out == 2
+    assert sorted(statuses(engine)[i] for i in ids) == ["sending", "temporary-failure", "temporary-failure"]
+    assert run(engine).timed_out == 1  # a re-run finishes the work
+
+
+def test_a_failing_first_batch_raises_its_own_error(engine, templates):
+    add(engine, templates["sms"], CUTOFF - TICK)
+    with pytest.raises(sa.exc.DataError):
+        timeout_notifications(engine, CUTOFF, clock=lambda: "not a timestamp")
+    assert list(statuses(engine).values()) == ["sending"]
 
 
 def test_bad_batch_size_is_refused(engine):
