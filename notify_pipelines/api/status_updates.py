@@ -31,13 +31,27 @@ class Outcome:
     new: str | None = None
 
 
-def _locked(conn: sa.Connection, notification_id: uuid.UUID):
-    return conn.execute(
+def lock_by_id(notification_id: uuid.UUID) -> sa.Select:
+    """The row lock every id-keyed callback takes (primary key)."""
+    return (
         sa.select(n.c.id, n.c.service_id, n.c.notification_status, n.c.key_type, n.c.notification_type,
                   n.c.template_id, n.c.billable_units)
         .where(n.c.id == notification_id)
         .with_for_update()
-    ).one_or_none()
+    )
+
+
+def lock_email_by_reference(table: sa.Table, reference: str) -> sa.Select:
+    """SES receipts find the email by provider reference (ix_notifications_reference / ..._history_reference)."""
+    return (
+        sa.select(table.c.id, table.c.notification_status)
+        .where(table.c.reference == reference, table.c.notification_type == "email")
+        .with_for_update()
+    )
+
+
+def _locked(conn: sa.Connection, notification_id: uuid.UUID):
+    return conn.execute(lock_by_id(notification_id)).one_or_none()
 
 
 def _duplicate(notification_id, current: str, wanted: str | None, source: str) -> Outcome:
@@ -68,11 +82,7 @@ def update_sms_status(
 def update_email_status_by_reference(conn: sa.Connection, reference: str, new: str) -> Outcome:
     """SES receipt: by reference in notifications, else in notification_history; only from sending/pending."""
     for table in (n, h):
-        row = conn.execute(
-            sa.select(table.c.id, table.c.notification_status)
-            .where(table.c.reference == reference, table.c.notification_type == "email")
-            .with_for_update()
-        ).first()
+        row = conn.execute(lock_email_by_reference(table, reference)).first()
         if row is None:
             continue
         if row.notification_status not in status_maps.SES_UPDATABLE_STATUSES:

@@ -116,10 +116,14 @@ def notification_values(row: dict) -> tuple:
     return tuple(str(v) if isinstance(v, uuid.UUID) else v for v in (full[k] for k in _WRITER_KEYS))
 
 
-def get_notification(engine: sa.Engine, service_id: uuid.UUID, notification_id: uuid.UUID):
+def notification_by_id(service_id: uuid.UUID, notification_id: uuid.UUID) -> sa.Select:
     n = schema.notifications
+    return sa.select(n).where(n.c.id == notification_id, n.c.service_id == service_id)
+
+
+def get_notification(engine: sa.Engine, service_id: uuid.UUID, notification_id: uuid.UUID):
     with engine.connect() as conn:
-        return conn.execute(sa.select(n).where(n.c.id == notification_id, n.c.service_id == service_id)).one_or_none()
+        return conn.execute(notification_by_id(service_id, notification_id)).one_or_none()
 
 
 def precompiled_template(conn: sa.Connection, service_id: uuid.UUID) -> tuple[uuid.UUID, int]:

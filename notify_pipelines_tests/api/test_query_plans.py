@@ -1,0 +1,42 @@
+"""The callbacks' and GET's queries on notifications/notification_history use an index (EXPLAIN on a table with
+enough rows and fresh statistics that the planner's choice is the real one)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from notify_pipelines.api import status_updates, store
+from notify_pipelines.db import schema
+
+
+def explain(conn: sa.Connection, statement) -> str:
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    return "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+
+
+def test_callback_and_read_queries_use_indexes(api, service, db):
+    conn = db.connect()
+    transaction = conn.begin()  # rolled back: the 20,000 rows are only for the planner
+    try:
+        for table in ("notifications", "notification_history"):
+            conn.execute(sa.text(f"""
+                INSERT INTO {table} (id, {'"to", ' if table == 'notifications' else ''}service_id, template_id,
+                    template_version, key_type, notification_type, created_at, notification_status, reference)
+                SELECT gen_random_uuid(), {"'x', " if table == 'notifications' else ''}:service_id, :template_id, 1,
+                    'normal', 'email', now() - g * interval '1 minute', 'sending', 'ref-' || g
+                FROM generate_series(1, 20000) g"""),
+                {"service_id": service.id, "template_id": service.templates["email"]})
+            conn.execute(sa.text(f"ANALYZE {table}"))
+        plans = {
+            "lock by id": explain(conn, status_updates.lock_by_id(uuid.uuid4())),
+            "ses notifications": explain(conn, status_updates.lock_email_by_reference(schema.notifications, "ref-7")),
+            "ses history": explain(conn, status_updates.lock_email_by_reference(schema.notification_history, "ref-7")),
+            "get": explain(conn, store.notification_by_id(uuid.UUID(service.id), uuid.uuid4())),
+        }
+    finally:
+        transaction.rollback()
+        conn.close()
+    for label, plan in plans.items():
+        assert "Seq Scan" not in plan and "Index" in plan, (label, plan)
