@@ -138,8 +138,11 @@ def main(quick: bool = False) -> None:
             with Server(url, workers=workers) as server:
                 ceiling = _wrk(server.base + "/_status", seconds, connections)
                 tuned = _post_sms(server, seconds, connections)
+                more = None if quick else _post_sms(server, seconds, 4 * connections)
             rows.append((f"ceiling GET /_status, {workers} worker(s)", _line(ceiling, naive)))
             rows.append((f"tuned POST sms, {workers} worker(s)", _line(tuned, naive)))
+            if more:
+                rows.append((f"tuned POST sms, {workers} worker(s), -c{4 * connections}", _line(more, naive)))
         with get_engine(url).connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(schema.notifications)).scalar_one()
         rows.append(("rows stored (all runs, incl. warm-ups)", f"{stored:,}"))
