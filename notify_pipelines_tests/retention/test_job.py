@@ -164,3 +164,12 @@ def test_job_is_tagged_for_the_one_at_a_time_queue_and_runs_in_process_by_defaul
     assert list(default["execution"]["retention_executor"]) == ["in_process"]
     switched = dg.validate_run_config(nightly_retention, {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
     assert switched["execution"]["retention_executor"]["multiprocess"]["max_concurrent"] == 4
+
+
+def test_services_grouped_into_fewer_steps_through_config(engine, resources, night):
+    services, rows = night
+    result = run_retention(resources, DAY, services_per_step=10)
+    first = min(services["custom"], services["default"]).hex
+    assert step_keys(result) == {"find_retention_work", "summarise_retention", f"clean_service[{first}_2]"}
+    assert where_is(engine)[1] == {rows["custom_old"], rows["default_old"]}
+    assert result.output_for_node("summarise_retention")["services_touched"] == 2
