@@ -109,7 +109,9 @@ def delivery_status_body(row) -> dict:
     }
 
 
-def load_delivery_status_callbacks(conn: sa.Connection, notification_ids: Iterable[uuid.UUID]) -> list[DeliveryStatusCallback]:
+def load_delivery_status_callbacks(
+    conn: sa.Connection, notification_ids: Iterable[uuid.UUID]
+) -> list[DeliveryStatusCallback]:
     """The callbacks due for these notifications: one per notification whose service has a delivery-status URL."""
     ids = [str(i) for i in notification_ids]
     callbacks = []
@@ -131,7 +133,11 @@ def http_client(policy: RetryPolicy) -> httpx.Client:
 
 
 def send_callback(
-    client: httpx.Client, callback: DeliveryStatusCallback, policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep
+    client: httpx.Client,
+    callback: DeliveryStatusCallback,
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> CallbackOutcome:
     outcome = CallbackOutcome(callback.notification_id, callback.service_id)
     headers = {"Authorization": f"Bearer {callback.bearer_token}"}

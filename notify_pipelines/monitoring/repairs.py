@@ -1,4 +1,5 @@
-"""Repair an operator starts by hand: sanitise a precompiled letter's PDF again (reference §5.2 step 6, `resanitise-pdf`).
+"""Repair an operator starts by hand: sanitise a precompiled letter's PDF again (reference §5.2 step 6,
+`resanitise-pdf`).
 
 Once a precompiled letter has been sanitised its upload is deleted from the scan bucket, so the file to re-submit is
 the one in letters-pdf under the letter's date folder (§5.5). It goes through the pluggable sanitiser and the result

@@ -1,4 +1,5 @@
-"""Service delivery-status callbacks (reference §6.4) against a real local HTTP endpoint, and the timeout job end to end."""
+"""Service delivery-status callbacks (reference §6.4) against a real local HTTP endpoint, and the timeout job end to
+end."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def test_only_consecutive_failures_give_up_on_a_service(http_recorder):
     assert [o.sent for o in report.outcomes] == [False, True, False, True] and report.skipped == 0
     http_recorder.respond_with(500, 500, 200)  # two in a row: the rest of this run's callbacks are skipped
     report = send_callbacks([a_callback(http_recorder.url, service) for _ in range(4)], policy)
-    assert [(o.sent, o.skipped) for o in report.outcomes] == [(False, False), (False, False), (False, True), (False, True)]
+    assert [o.skipped for o in report.outcomes] == [False, False, True, True] and report.sent == 0
 
 
 def test_resource_config_is_checked():

@@ -140,7 +140,10 @@ def test_counts_per_provider_and_callback_ids(engine, templates):
         )
         cb_sms = create_template(conn, with_callback, "sms")
         complaint_email = create_template(conn, complaint_only, "email")
-    expected_callbacks = {add(engine, cb_sms, old, sent_by="firetext"), add(engine, cb_sms, old, "pending", sent_by="mmg")}
+    expected_callbacks = {
+        add(engine, cb_sms, old, sent_by="firetext"),
+        add(engine, cb_sms, old, "pending", sent_by="mmg"),
+    }
     add(engine, complaint_email, old)
     add(engine, templates["sms"], old, sent_by="mmg")
     add(engine, templates["sms"], old, sent_by="mmg")
@@ -191,7 +194,8 @@ def test_the_batch_finds_its_rows_through_the_type_status_index(engine, template
                 INSERT INTO notifications (id, "to", service_id, template_id, template_version, key_type,
                                            notification_type, created_at, notification_status, sent_by)
                 SELECT gen_random_uuid(), '07700900123', t.service_id, t.id, t.version, 'normal', 'sms',
-                       :start - make_interval(secs => g), CASE WHEN g % 100 = 0 THEN 'sending' ELSE 'delivered' END, 'mmg'
+                       :start - make_interval(secs => g),
+                       CASE WHEN g % 100 = 0 THEN 'sending' ELSE 'delivered' END, 'mmg'
                 FROM templates t, generate_series(1, 20000) g WHERE t.id = :template_id
                 """
             ),
