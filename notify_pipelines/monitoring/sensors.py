@@ -41,6 +41,7 @@ from notify_pipelines.monitoring.virus_scan import (
     RecordedVirusScanRequests,
     VirusScanResubmitter,
     rescan_or_collect_missing,
+    s3_client_for,
     scan_filename,
 )
 from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
@@ -117,7 +118,7 @@ def letters_pending_virus_check(
         return dg.SkipReason(f"no letter {window.describe()} is still pending virus check{NOT_REPEATED}")
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
-        letters, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+        letters, s3_client=s3_client_for(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
     )
     for request in outcome.resubmitted:
         context.log.warning(f"Letter {request.notification_id} got stuck in pending-virus-check: sent for scan again")
@@ -159,7 +160,7 @@ def letters_pending_virus_check_nightly(
         out_of_retries = queries.letters_pending_virus_check(conn, report_window)
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
-        to_rescan, s3_client=s3.get_client(), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+        to_rescan, s3_client=s3_client_for(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
     )
     save_state(context, name, {"last_day": now.date().isoformat()})
     problems = []
