@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from notify_pipelines.settings import LetterBuckets, normalise_database_url
+from notify_pipelines.settings import ConfigError, LetterBuckets, normalise_database_url
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_DIR = REPO / ".dev"
@@ -40,6 +40,18 @@ def _on_signal(signum, _frame):
 
 def say(message: str) -> None:
     print(f"[notify-pipelines dev] {message}", flush=True)
+
+
+def require_free_port(port: int, what: str, option: str) -> None:
+    """Fail early and clearly: moto waits forever on a busy port, and dagster would only log the clash."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ConfigError(f"port {port} for {what} is in use: choose another with {option}") from None
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------------------------
@@ -109,6 +121,7 @@ class EmbeddedPostgres:
         if self.running():
             say(f"embedded PostgreSQL already running in {self.data_dir}; using it as it is")
             return False
+        require_free_port(self.port, "the embedded PostgreSQL", "--db-port")
         log = self.data_dir / "server.log"
         result = self._run(
             "pg_ctl", "-D", str(self.data_dir), "-o", f"-p {self.port}", "-l", str(log), "-w", "-t", "60", "start",
@@ -162,6 +175,7 @@ def start_s3(port: int, buckets: LetterBuckets):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request drowns the rest
 
+    require_free_port(port, "the local S3", "--s3-port")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -271,6 +285,7 @@ def run(args) -> None:
                                ("AWS_DEFAULT_REGION", "eu-west-2")):
                 env.setdefault(key, value)
                 os.environ.setdefault(key, value)
+            require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
             url = _database(args, stack, env)
             env["NOTIFY_DATABASE_URL"] = url
             env.update(dagster_storage_env(url, env))
@@ -284,6 +299,7 @@ def run(args) -> None:
             env["DAGSTER_HOME"] = _dagster_home(env)
             stack.callback(stop_all, children)
             if api_importable():
+                require_free_port(args.api_port, "the API", "--api-port")
                 api = [sys.executable, "-m", "notify_pipelines.cli", "api", "--port", str(args.api_port)]
                 children.append(("API", spawn("the API", api, env)))
             dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",

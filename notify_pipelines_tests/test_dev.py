@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from notify_pipelines import dev, seed
 from notify_pipelines.db import migrate
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.settings import LetterBuckets
+from notify_pipelines.settings import ConfigError, LetterBuckets
 from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
 
 
@@ -63,6 +64,16 @@ def test_demo_data_only_on_an_empty_database(engine, database_url, monkeypatch):
     dev._demo_data(database_url)  # not empty now: left alone
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar() == first
+
+
+def test_a_busy_port_is_refused_before_anything_starts():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = argparse.Namespace(ui_port=port, api_port=_free_port(), s3_port=_free_port(), db_port=_free_port())
+        with pytest.raises(ConfigError, match=f"port {port} for the Dagster UI is in use: choose another with --ui-port"):
+            dev.run(args)
 
 
 @pytest.mark.timeout(180)
