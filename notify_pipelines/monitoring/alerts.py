@@ -34,6 +34,7 @@ from notify_pipelines.settings import ConfigError
 FORWARDER = "alert_forwarder"
 FIRST_LOOKBACK_SECONDS = 3600  # on its very first tick the forwarder looks back this far
 MAX_MESSAGE_CHARS = 3000
+ABANDONED_TICK_SECONDS = 3600
 MAX_OUTBOX = 200
 WEBHOOK_TIMEOUT_SECONDS = 10
 
@@ -126,7 +127,9 @@ def tick_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) 
         url = f"{ui}/locations/{repo.repository_name}@{repo.code_location_origin.location_name}/{kind}s/{instigator.instigator_name}"
         for tick in sorted(ticks, key=lambda t: t.timestamp):
             if tick.status == TickStatus.STARTED:
-                break  # still running: look at it again next time
+                if now - tick.timestamp < ABANDONED_TICK_SECONDS:
+                    break  # still running: look at it again next time
+                continue  # left behind by a daemon that died mid-tick: it will never finish
             if tick.status == TickStatus.FAILURE and not episode["failing"]:
                 alerts.append(Alert("failure", kind, instigator.instigator_name, root_message(tick.error), url))
             elif tick.status != TickStatus.FAILURE and episode["failing"]:
