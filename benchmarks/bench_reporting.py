@@ -93,6 +93,17 @@ def interleaved(variants: dict[str, tuple[Callable[[], object], Callable[[], obj
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def print_plan(engine: sa.Engine) -> None:
+    """EXPLAIN ANALYZE of the status statement, rolled back (to show the index scans in the closing note)."""
+    _clear_day(engine, schema.ft_notification_status)
+    statement = status_facts.insert_statement(DAY)
+    compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + compiled.string, compiled.params)
+        print("\n".join("    " + row[0] for row in plan))
+        conn.rollback()
+
+
 def single_day(quick: bool) -> None:
     per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 550, 7)
     with scratch_database("notify_bench_reporting") as url:
@@ -122,6 +133,8 @@ def single_day(quick: bool) -> None:
         row_by_row = median_seconds(lambda: _row_by_row_status(engine), max(1, repeats - 2),
                                     setup=lambda: _clear_day(engine, status))
         billing_rows = billing_facts.rebuild_billing_day(engine, DAY).inserted
+        if os.environ.get("NOTIFY_BENCH_REPORTING_EXPLAIN"):
+            print_plan(engine)
 
     report(
         f"reporting: one London day ({DAY}) of {groups.notifications:,} notifications, {summary['notifications']:,} "
