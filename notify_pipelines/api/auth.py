@@ -21,7 +21,7 @@ import orjson
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from notify_pipelines.api.errors import auth_error
-from notify_pipelines.api.store import ApiKey, ServiceCredentials
+from notify_pipelines.api.store import ServiceCredentials
 
 CLOCK_SKEW_SECONDS = 30
 

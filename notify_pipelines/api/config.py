@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from notify_pipelines import settings
 from notify_pipelines.settings import LetterBuckets
@@ -25,7 +25,6 @@ class ApiConfig:
     workers: int = 1  # the per-service rate limit is split between worker processes
     access_log: bool = True
     group_commit: bool = True  # False: one INSERT and COMMIT per request (the benchmark's naive baseline)
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "ApiConfig":

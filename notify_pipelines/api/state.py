@@ -5,6 +5,7 @@ Routes reach it through FastAPI dependencies; `authenticate` is the dependency e
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import boto3
@@ -31,6 +32,7 @@ class ApiState:
         self.rate_limits = TokenBuckets(workers=config.workers)
         self.writer = GroupCommitWriter(config.database_url) if config.group_commit else DirectWriter(self.engine)
         self._s3 = None
+        self._loading: dict = {}
 
     @property
     def s3(self):
@@ -43,25 +45,42 @@ class ApiState:
 
     async def service_credentials(self, service_id: uuid.UUID):
         """(service, {key id: secret}) from the cache, or from the database on a miss."""
-        hit, value = self.services.get(service_id)
-        if hit:
-            return value
-        service = await run_in_threadpool(store.load_service_credentials, self.engine, service_id)
-        secrets = {}
-        if service is not None:
-            secrets = {k.id: auth.unsign_secret(k.signed_secret, self.config.signing_key) for k in service.api_keys}
-        value = (service, secrets)
-        self.services.put(service_id, value)
-        return value
+
+        def load():
+            service = store.load_service_credentials(self.engine, service_id)
+            if service is None:
+                return None, {}
+            return service, {k.id: auth.unsign_secret(k.signed_secret, self.config.signing_key)
+                             for k in service.api_keys}
+
+        return await self._cached(self.services, service_id, load)
 
     async def template(self, service_id: uuid.UUID, template_id: uuid.UUID) -> store.Template | None:
-        key = (service_id, template_id)
-        hit, value = self.templates.get(key)
+        return await self._cached(self.templates, (service_id, template_id),
+                                  lambda: store.load_template(self.engine, service_id, template_id))
+
+    async def _cached(self, cache: TtlCache, key, load):
+        """A hit, or one database load per key however many requests miss at once (no stampede when an entry
+        expires under load: the others wait for the same load)."""
+        hit, value = cache.get(key)
         if hit:
             return value
-        value = await run_in_threadpool(store.load_template, self.engine, service_id, template_id)
-        self.templates.put(key, value)
-        return value
+        pending = self._loading.get((id(cache), key))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._loading[(id(cache), key)] = pending
+        try:
+            value = await run_in_threadpool(load)
+            cache.put(key, value)
+            pending.set_result(value)
+            return value
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # mark retrieved: the waiters (if any) raise it themselves
+            raise
+        finally:
+            del self._loading[(id(cache), key)]
 
     def forget_service(self, service_id: uuid.UUID) -> None:
         """After an admin write: this process reads the service, its keys and templates afresh."""

@@ -114,7 +114,8 @@ async def mmg_callback(request: Request):
     return JsonResponse(SUCCESS)
 
 
-@router.post("/sms/firetext", response_model=CallbackResult, responses=LEGACY_400, openapi_extra=documented(FiretextReceipt, media_type="application/x-www-form-urlencoded"))
+@router.post("/sms/firetext", response_model=CallbackResult, responses=LEGACY_400,
+             openapi_extra=documented(FiretextReceipt, media_type="application/x-www-form-urlencoded"))
 async def firetext_callback(request: Request):
     fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     _required(fields, ("status", "reference"), "Firetext")

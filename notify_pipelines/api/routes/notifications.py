@@ -64,7 +64,9 @@ async def checked_template(state: ApiState, user: ApiUser, template_id: uuid.UUI
 
 def refuse_unsupported(form) -> None:
     if getattr(form, "scheduled_for", None) is not None:
-        raise bad_request("Cannot schedule notifications (this service doesn't have permission to schedule notifications)")
+        raise bad_request(
+            "Cannot schedule notifications (this service doesn't have permission to schedule notifications)"
+        )
     if getattr(form, "sms_sender_id", None) is not None:
         raise bad_request("sms_sender_id is not supported by this service: leave it out to use the default sender")
     if getattr(form, "email_reply_to_id", None) is not None:
