@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from notify_pipelines.api.schemas import StrictModel, _storable_text
 from notify_pipelines.calendar import to_naive_utc
@@ -14,7 +15,14 @@ from notify_pipelines.calendar import to_naive_utc
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True),
                  AfterValidator(_storable_text)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_storable_text)]
-UtcDateTime = Annotated[dt.datetime, AfterValidator(to_naive_utc)]
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return to_naive_utc(value)
+    except OverflowError:
+        raise PydanticCustomError("datetime", "is out of range") from None
+
+
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
 Permission = Literal[
     "email", "sms", "letter", "international_sms", "international_letters", "inbound_sms", "email_auth",
     "upload_letters", "sms_to_uk_landlines",

@@ -35,7 +35,8 @@ def _storable_json(value: dict) -> dict:
 
 
 Text = Annotated[str, AfterValidator(_storable_text)]
-Reference = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable_text)]
+# The reference allows 1,000 characters, but notifications.client_reference is varchar(255) (reference §1.2).
+Reference = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable_text)]
 Personalisation = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 PhoneNumberField = Annotated[str, StringConstraints(max_length=100), AfterValidator(_storable_text),
                              AfterValidator(parse_phone_number)]

@@ -119,3 +119,8 @@ def test_rates(api, db):
     assert (str(rate.valid_from), rate.rate, rate.notification_type) == ("2021-03-31 23:00:00", 0.0227, "sms")
     assert (letter.sheet_count, letter.post_class, letter.crown) == (2, "second", True)
     assert api.admin("POST", "/admin/rates", {"valid_from": "2021-04-01", "rate": -1}).status_code == 400
+
+
+def test_dates_out_of_range_are_400_not_500(api):
+    response = api.admin("POST", "/admin/rates", {"valid_from": "9999-12-31T23:59:59-14:00", "rate": 0.1})
+    assert only_error(response, 400) == "valid_from is out of range"

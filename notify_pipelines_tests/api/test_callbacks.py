@@ -233,3 +233,9 @@ def test_page_count_bounds(api):
     response = api.post("/notifications/letter/page-count", {"notification_id": str(uuid.uuid4()), "page_count": 0})
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == "page_count Input should be greater than or equal to 1"
+
+
+def test_ses_reference_with_nul_is_400_not_500(api):
+    response = api.post("/notifications/email/ses", ses_event("Delivery", "a\u0000b"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "mail.messageId must not contain NUL characters"

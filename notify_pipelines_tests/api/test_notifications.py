@@ -287,3 +287,9 @@ def test_no_recipient_personalisation_or_secret_in_logs(api, service, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("900999", "90099", "Zebedee", "private@example.com", service.keys["normal"].secret):
         assert secret not in text
+
+
+def test_reference_longer_than_the_column_is_400(api, service, db):
+    response = api.post("/v2/notifications/sms", sms(service, reference="r" * 256), headers=service.auth())
+    assert only_error(response, 400) == "reference String should have at most 255 characters"
+    assert count_notifications(db, service.id) == 0

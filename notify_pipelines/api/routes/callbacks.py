@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Request
 from notify_pipelines.api.responses import JsonResponse
+from notify_pipelines.api.schemas import Text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -150,7 +151,7 @@ async def reach_callback(request: Request):
 
 class SesMail(BaseModel):
     model_config = ConfigDict(extra="allow")
-    messageId: str = Field(max_length=255)
+    messageId: Annotated[Text, Field(max_length=255)]
     timestamp: str | None = None
 
 
@@ -161,8 +162,8 @@ class SesBounce(BaseModel):
 
 class SesComplaint(BaseModel):
     model_config = ConfigDict(extra="allow")
-    feedbackId: str | None = Field(default=None, max_length=1000)
-    complaintFeedbackType: str | None = Field(default=None, max_length=1000)
+    feedbackId: Annotated[Text, Field(max_length=1000)] | None = None
+    complaintFeedbackType: Annotated[Text, Field(max_length=1000)] | None = None
 
 
 class SesEvent(BaseModel):
