@@ -244,3 +244,29 @@ def test_the_statement_reads_both_tables_through_their_created_at_indexes(engine
 
     assert "Seq Scan on notification" not in plan, plan
     assert "ix_notifications_created_at" in plan and "ix_notification_history_created_at" in plan, plan
+
+
+def test_two_concurrent_rebuilds_of_one_day_give_the_right_rows(engine, service, rates):
+    import threading
+
+    sms = template(engine, service, "sms")
+    add(engine, sms, 4, status="delivered")
+    add(engine, sms, 2, status="sending", table=schema.notification_history)
+    start, errors = threading.Barrier(3), []
+
+    def rebuild():
+        start.wait()
+        try:
+            for _ in range(4):
+                rebuild_billing_day(engine, DAY)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rebuild) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sent_by_type(engine) == {"sms": 6} and len(billing_rows(engine)) == 1

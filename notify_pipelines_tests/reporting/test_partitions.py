@@ -30,3 +30,17 @@ def test_a_range_window_over_both_clock_changes_gives_each_london_date_once():
     )
     days = window_days(window)
     assert [d.isoformat() for d in days] == keys
+
+
+def test_the_first_partition_comes_from_notify_partitions_start(monkeypatch):
+    import importlib
+
+    from notify_pipelines.reporting import partitions
+
+    assert partitions.daily_partitions.get_first_partition_key() == "2016-01-01"
+    monkeypatch.setenv("NOTIFY_PARTITIONS_START", "2020-04-01")
+    try:
+        assert importlib.reload(partitions).daily_partitions.get_first_partition_key() == "2020-04-01"
+    finally:
+        monkeypatch.delenv("NOTIFY_PARTITIONS_START")
+        importlib.reload(partitions)
