@@ -58,11 +58,14 @@ def test_duplicate_or_late_receipts_are_logged_and_ignored(api, service, db, fin
     notification_id = make(db, service, status=final)
     before = status_of(db, notification_id)
     with caplog.at_level(logging.INFO):
-        response = api.post("/notifications/sms/mmg", {"status": "4", "CID": str(notification_id)})
+        response = api.post("/notifications/sms/mmg", {"status": "4", "CID": str(notification_id)},
+                            headers={"X-Request-Id": f"dup-{final}"})
     assert response.status_code == 200
     after = status_of(db, notification_id)
     assert (after.notification_status, after.updated_at) == (before.notification_status, before.updated_at)
-    assert any("Duplicate callback" in r.getMessage() for r in caplog.records)
+    duplicates = [r for r in caplog.records if "Duplicate callback" in r.getMessage()]
+    # Logged from a worker thread, and still carrying the request's id.
+    assert duplicates and all(r.request_id == f"dup-{final}" for r in duplicates)
 
 
 def test_same_receipt_twice_changes_nothing_the_second_time(api, service, db):
