@@ -223,13 +223,39 @@ def _checksums(engine: sa.Engine) -> dict:
     return {t: _rows(engine, f"SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM {t} x")[0][0] for t in tables}
 
 
-def test_same_seed_gives_identical_rows_and_another_seed_does_not(seeded, engine):
+def _notification_indexes(engine: sa.Engine) -> set[str]:
+    return {ix["name"] for ix in sa.inspect(engine).get_indexes("notifications")}
+
+
+def test_same_seed_gives_identical_rows_and_another_seed_does_not(seeded, engine, monkeypatch):
     first, _ = seeded
+    indexes = _notification_indexes(engine)
+    # Loaded the other way (one transaction, secondary indexes rebuilt at the end), the rows are the same.
+    monkeypatch.setattr(seed, "REBUILD_INDEXES_FROM", 1)
     seed.generate(engine, **SEEDED)
     assert _checksums(engine) == _checksums(first)
+    assert _notification_indexes(engine) == indexes >= {ix.name for ix in schema.notifications.indexes}
     seed.reset(engine)
     seed.generate(engine, **{**SEEDED, "seed": 8})
     assert _checksums(engine)["notifications"] != _checksums(first)["notifications"]
+
+
+def test_an_interrupted_index_rebuilding_load_leaves_the_table_as_it_was(engine, monkeypatch):
+    indexes = _notification_indexes(engine)
+    monkeypatch.setattr(seed, "REBUILD_INDEXES_FROM", 1)
+    real_insert_day, calls = seed._insert_day, []
+
+    def fail_on_the_third_day(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_insert_day(*args, **kwargs)
+
+    monkeypatch.setattr(seed, "_insert_day", fail_on_the_third_day)
+    with pytest.raises(KeyboardInterrupt):
+        seed.generate(engine, days=3, per_day=100, services=1, seed=1, start=dt.date(2021, 6, 1))
+    assert _rows(engine, "SELECT count(*) FROM notifications")[0][0] == 0
+    assert _notification_indexes(engine) == indexes
 
 
 def test_default_window_ends_yesterday_and_adds_both_clock_change_days():
