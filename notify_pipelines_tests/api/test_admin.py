@@ -78,8 +78,9 @@ def test_api_key_secret_shown_once_and_stored_signed(api, service, db):
     with db.connect() as conn:
         stored = conn.execute(sa.select(schema.api_keys.c.secret).where(
             schema.api_keys.c.id == created["id"])).scalar_one()
-    assert created["secret"] not in stored
+    assert stored != created["secret"]  # signed (tamper-evident), as the reference's _secret
     assert unsign_secret(stored, "test-signing-key") == created["secret"]
+    assert unsign_secret(stored[:-1] + ("A" if stored[-1] != "A" else "B"), "test-signing-key") is None
     assert unsign_secret(stored, "another-key") is None
     detail = api.admin("GET", f"/admin/services/{service.id}", expect=200).text
     assert created["secret"] not in detail
