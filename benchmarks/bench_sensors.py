@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import dagster as dg
@@ -32,7 +33,13 @@ from notify_pipelines.monitoring.sensors import (
     letters_still_in_created,
     notifications_stuck_in_created,
 )
-from notify_pipelines.monitoring.virus_scan import RecordedVirusScanRequests, scan_filename
+from notify_pipelines.monitoring.virus_scan import (
+    HEAD_CONCURRENCY,
+    RecordedVirusScanRequests,
+    file_exists,
+    s3_client_for,
+    scan_filename,
+)
 from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
 
 LAST_DAY = dt.date(2021, 6, 14)
@@ -134,6 +141,16 @@ def upload_half_of_pending_letters(engine: sa.Engine, s3_client, now: dt.datetim
     return len(letters)
 
 
+def head_pending_letters(engine: sa.Engine, s3: S3Resource, now: dt.datetime) -> list[bool]:
+    """The S3 part of a letters_pending_virus_check tick: one HEAD per letter, HEAD_CONCURRENCY at a time."""
+    window = queries.Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.VIRUS_CHECK_MAX_AGE)
+    with engine.connect() as conn:
+        names = [scan_filename(letter) for letter in queries.letters_pending_virus_check(conn, window)]
+    client = s3_client_for(s3)
+    with ThreadPoolExecutor(max_workers=HEAD_CONCURRENCY) as pool:
+        return list(pool.map(lambda name: file_exists(client, SCAN_BUCKET, name), names))
+
+
 def main(quick: bool) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
     rows, per_day = (200_000, 20_000) if quick else (10_000_000, 250_000)
@@ -158,9 +175,11 @@ def main(quick: bool) -> None:
                 "virus_scan": RecordedVirusScanRequests(notify_db=database),
             }
             client_s = median_seconds(s3.get_client, repeats=3)
+            heads_s = median_seconds(lambda: head_pending_letters(engine, s3, cases[0][1]), repeats=3)
             figures = [("rows in notifications", f"{total:,} (built in {build_seconds:.0f} s)"),
                        ("letters in the 10-120 min window", f"{pending_letters} (half of them in the scan bucket)"),
-                       ("making an S3 client (once per process, then cached)", f"{client_s * 1000:.1f} ms")]
+                       ("making an S3 client (once per process, then cached)", f"{client_s * 1000:.1f} ms"),
+                       ("HEAD of those letters in the scan bucket (moto)", f"{heads_s * 1000:.1f} ms")]
             plans = []
             instance = dg.DagsterInstance.ephemeral()
             for sensor, now, statements in cases:
