@@ -62,8 +62,9 @@ _clients: dict[str, object] = {}
 
 
 def s3_client_for(s3: S3Resource):
-    """One boto3 client per S3 configuration for the life of the code server: making one costs ~125 ms, too much for
-    every ten-minute tick (boto3 clients are thread-safe and refresh their own credentials)."""
+    """One boto3 client per S3 configuration for the life of the code server: making one costs 125 ms or more
+    (dagster-aws already makes one whenever it initialises the `s3` resource for a tick; this avoids a second).
+    boto3 clients are thread-safe and refresh their own credentials."""
     key = json.dumps(s3.model_dump(), sort_keys=True, default=str)
     if key not in _clients:
         _clients[key] = s3.get_client()
