@@ -28,7 +28,7 @@ from benchmarks.common import median_seconds, peak_rss_mb, report, scratch_datab
 from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.reporting import billing_facts, status_facts
+from notify_pipelines.reporting import billing_facts, locks, status_facts
 
 DAY = dt.date(2026, 1, 14)
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +42,13 @@ def _clear_day(engine: sa.Engine, table: sa.Table) -> None:
 
 def _bare_status(engine: sa.Engine) -> None:
     with engine.begin() as conn:
+        locks.set_work_mem(conn)  # the same memory as the build, so (b)/(a) measures only the build's own steps
         conn.execute(status_facts.insert_statement(DAY))
 
 
 def _bare_billing(engine: sa.Engine) -> None:
     with engine.begin() as conn:
+        locks.set_work_mem(conn)
         billing_facts.insert_billing(conn, DAY)
 
 
@@ -54,6 +56,7 @@ def _row_by_row_status(engine: sa.Engine) -> None:
     """Groups read into Python, then one INSERT per group (the reference's write path before 2022-02)."""
     select = status_facts.insert_statement(DAY).select
     with engine.begin() as conn:
+        locks.set_work_mem(conn)
         rows = conn.execute(select).all()
         insert = sa.insert(schema.ft_notification_status)
         for row in rows:
@@ -99,6 +102,7 @@ def print_plan(engine: sa.Engine) -> None:
     statement = status_facts.insert_statement(DAY)
     compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     with engine.connect() as conn:
+        locks.set_work_mem(conn)
         plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + compiled.string, compiled.params)
         print("\n".join("    " + row[0] for row in plan))
         conn.rollback()
@@ -108,8 +112,8 @@ def single_day(quick: bool) -> None:
     per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 550, 7)
     with scratch_database("notify_bench_reporting") as url:
         engine = get_engine(url)
-        seconds, summary = timed(lambda: seed.generate(engine, days=2, per_day=per_day, services=services, seed=3,
-                                                       start=DAY - dt.timedelta(days=1)))
+        seconds, summary = timed(lambda: seed.generate(engine, days=5, per_day=per_day, services=services, seed=3,
+                                                       start=DAY - dt.timedelta(days=2)))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("notifications", "notification_history"):
                 conn.execute(sa.text(f"VACUUM ANALYZE {table}"))

@@ -1,4 +1,4 @@
-"""Transaction-level advisory locks that serialise two rebuilds of the same (fact table, day)."""
+"""How a day rebuild starts its transaction: an advisory lock per (fact table, day), and enough memory to aggregate."""
 
 from __future__ import annotations
 
@@ -19,3 +19,18 @@ def lock_day(conn: sa.Connection, table_name: str, day: dt.date) -> None:
         sa.text("SELECT pg_advisory_xact_lock(:table_key, :day_number)"),
         {"table_key": table_lock_key(table_name), "day_number": day.toordinal()},
     )
+
+
+# A 1M-notification day makes about 45k groups (about 10 MB of hash table): PostgreSQL's default 4MB work_mem spilled
+# the aggregate to disk in 5 batches. SET LOCAL: only this transaction.
+WORK_MEM = "64MB"
+
+
+def set_work_mem(conn: sa.Connection) -> None:
+    conn.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
+def begin_day(conn: sa.Connection, table_name: str, day: dt.date) -> None:
+    """Serialise with other rebuilds of the day, and size the aggregate's memory, for this transaction."""
+    lock_day(conn, table_name, day)
+    set_work_mem(conn)

@@ -54,7 +54,7 @@ def build_status_day(
     """Replace the day's rows of `types` with the current source data. Run it inside a transaction."""
     started = time.perf_counter()
     types = source.check_types(types)
-    locks.lock_day(conn, fact.name, day)
+    locks.begin_day(conn, fact.name, day)
     deleted = conn.execute(
         sa.delete(fact).where(fact.c.bst_date == day, fact.c.notification_type.in_(types))
     ).rowcount
