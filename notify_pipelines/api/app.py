@@ -7,14 +7,14 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from notify_pipelines.api.responses import JsonResponse
 
 from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
 from notify_pipelines.api.errors import install_handlers
 from notify_pipelines.api.middleware import RequestMiddleware
 from notify_pipelines.api.openapi import build_openapi
 from notify_pipelines.api.request_context import install_request_id_on_records
-from notify_pipelines.api.routes import admin, callbacks, notifications
+from notify_pipelines.api.responses import JsonResponse
+from notify_pipelines.api.routes import admin, email_callbacks, letter_callbacks, notifications, sms_callbacks
 from notify_pipelines.api.state import ApiState
 
 log = logging.getLogger("notify_pipelines.api")
@@ -56,7 +56,9 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
     app.state.api = ApiState(config)
     install_handlers(app)
     app.include_router(notifications.router)
-    app.include_router(callbacks.router)
+    app.include_router(sms_callbacks.router)
+    app.include_router(email_callbacks.router)
+    app.include_router(letter_callbacks.router)
     app.include_router(admin.router)
 
     @app.get("/_status", tags=["status"])

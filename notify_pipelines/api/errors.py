@@ -10,9 +10,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from notify_pipelines.api.responses import JsonResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from notify_pipelines.api.responses import JsonResponse
 
 log = logging.getLogger("notify_pipelines.api.errors")
 

@@ -11,7 +11,6 @@ import uuid
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from notify_pipelines.api.responses import JsonResponse
 from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api import admin_store, auth
@@ -33,6 +32,7 @@ from notify_pipelines.api.admin_schemas import (
 )
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import bad_request
+from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.state import ApiState, get_state
 
 log = logging.getLogger("notify_pipelines.api.admin")

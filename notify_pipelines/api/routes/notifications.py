@@ -17,7 +17,6 @@ import uuid
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from notify_pipelines.api.responses import JsonResponse
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +25,7 @@ from notify_pipelines.api.auth import ApiUser
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import ApiError, bad_request, not_found, validation_error
 from notify_pipelines.api.recipients import postal_address
+from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.schemas import (
     EmailRequest,
     EmailResponse,
