@@ -40,16 +40,14 @@ class TypeOutcome:
         return asdict(self)
 
 
-def until_done(one_batch: Callable[[bool], int], limit: int) -> int:
-    """Run batches until none is left. Batches skip rows other transactions hold; once a batch comes back short,
-    a blocking batch waits for those rows, so the loop only ends when nothing before the cutoff is left."""
-    total, skip_locked = 0, True
+def until_done(one_batch: Callable[[], tuple[int, bool]]) -> int:
+    """Run batches, each its own transaction, until one says nothing more may remain; the rows they removed."""
+    total = 0
     while True:
-        count = one_batch(skip_locked)
-        total += count
-        if count < limit and not skip_locked:
+        removed, more = one_batch()
+        total += removed
+        if not more:
             return total
-        skip_locked = count == limit
 
 
 class ServiceCleaner:
@@ -84,33 +82,33 @@ class ServiceCleaner:
         pdfs = PdfResult()
         ntype, before = cutoff.notification_type, cutoff.cutoff
 
-        def real_batch(skip_locked: bool) -> int:
+        def letter_batch(conn: sa.Connection, test_keys: bool) -> archive.BatchResult:
+            letters = archive.lock_letter_batch(conn, service_id, before, limit, test_keys=test_keys)
+            if not letters:
+                return archive.BatchResult(0, 0)
+            pdfs.add(delete_letter_pdfs(self.s3_client, self.buckets, letters, self.log))
+            ids = [letter.id for letter in letters]
+            return archive.delete_letters(conn, ids) if test_keys else archive.archive_letters(conn, ids)
+
+        def real_batch() -> tuple[int, bool]:
             with self.engine.begin() as conn:
                 if ntype == "letter":
-                    letters = archive.lock_letter_batch(conn, service_id, before, limit, test_keys=False,
-                                                        skip_locked=skip_locked)
-                    if not letters:
-                        return 0
-                    pdfs.add(delete_letter_pdfs(self.s3_client, self.buckets, letters, self.log))
-                    result = archive.archive_letters(conn, [letter.id for letter in letters])
+                    result = letter_batch(conn, test_keys=False)
                 else:
-                    result = archive.archive_batch(conn, service_id, ntype, before, limit, skip_locked=skip_locked)
+                    result = archive.archive_batch(conn, service_id, ntype, before, limit)
             outcome.already_in_history += result.moved - result.inserted
-            return result.moved
+            return result.moved, result.more_may_remain(limit)
 
-        def test_batch(skip_locked: bool) -> int:
+        def test_batch() -> tuple[int, bool]:
             with self.engine.begin() as conn:
                 if ntype == "letter":
-                    letters = archive.lock_letter_batch(conn, service_id, before, limit, test_keys=True,
-                                                        skip_locked=skip_locked)
-                    if not letters:
-                        return 0
-                    pdfs.add(delete_letter_pdfs(self.s3_client, self.buckets, letters, self.log))
-                    return archive.delete_letters(conn, [letter.id for letter in letters])
-                return archive.delete_test_batch(conn, service_id, ntype, before, limit, skip_locked=skip_locked)
+                    result = letter_batch(conn, test_keys=True)
+                else:
+                    result = archive.delete_test_batch(conn, service_id, ntype, before, limit)
+            return result.moved, result.more_may_remain(limit)
 
-        outcome.archived = until_done(real_batch, limit)
-        outcome.test_deleted = until_done(test_batch, limit)  # only once the real rows are done (reference §3.2)
+        outcome.archived = until_done(real_batch)
+        outcome.test_deleted = until_done(test_batch)  # only once the real rows are done (reference §3.2)
         outcome.pdfs_deleted, outcome.pdfs_missing, outcome.pdf_errors = pdfs.deleted, pdfs.missing, pdfs.errors
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
