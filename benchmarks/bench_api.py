@@ -5,7 +5,8 @@ The server is `notify-pipelines api` in a subprocess (uvicorn, uvloop + httptool
   * naive: the same app with no cache (auth and template read from the database on every request) and one
     INSERT + COMMIT per request (NOTIFY_API_CACHE_TTL=0, NOTIFY_API_GROUP_COMMIT=0), 1 worker;
   * tuned: cached keys and templates, group commit, 1 and 2 workers (and 4x the connections in the full run).
-Ratios are against the naive run in the same invocation; the ceiling shows what the HTTP stack alone does in the
+Each line also gives the server's own CPU time per request (all its processes, from /proc), which does not depend
+on what else the machine is running. Ratios are against the naive run in the same invocation; the ceiling shows what the HTTP stack alone does in the
 same conditions (this machine is shared, so absolute figures move with its load). The JWT is minted at the start of each run; runs are
 shorter than the 30 s the token's iat allows. Needs `wrk` (Debian: apt-get install -y wrk).
 """
@@ -72,6 +73,18 @@ class Server:
         os.killpg(self.process.pid, 15)
         self.process.wait(timeout=20)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server's processes (all workers) so far, from /proc."""
+        total = 0
+        pids = subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
 
 def _setup(base: str) -> tuple[str, str, str]:
     """A service (with a rate limit the load cannot hit), an SMS template and a normal key, via the admin API."""
@@ -85,7 +98,8 @@ def _setup(base: str) -> tuple[str, str, str]:
     return service, template, key["secret"]
 
 
-def _wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+def _wrk(url: str, seconds: int, connections: int, script: str | None = None, server: Server | None = None) -> dict:
+    cpu_before = server.cpu_seconds() if server else 0.0
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         command += ["-s", script]
@@ -99,7 +113,8 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None) ->
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return {"rps": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
+    cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(total, 1) if server else None
+    return {"rps": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0, "cpu_ms": cpu_ms,
             "socket_errors": errors.group(1) if errors else "none", "p50": percentile("50"), "p99": percentile("99")}
 
 
@@ -118,7 +133,7 @@ def _post_sms(server: Server, seconds: int, connections: int, rounds: int = 1) -
             f.write(LUA % {"template_id": template, "token": token})
         try:
             _wrk(server.base + "/v2/notifications/sms", max(2, seconds // 2), connections, f.name)  # warm-up
-            results.append(_wrk(server.base + "/v2/notifications/sms", seconds, connections, f.name))
+            results.append(_wrk(server.base + "/v2/notifications/sms", seconds, connections, f.name, server))
         finally:
             os.unlink(f.name)
     return sorted(results, key=lambda r: r["rps"])[len(results) // 2]
@@ -126,8 +141,9 @@ def _post_sms(server: Server, seconds: int, connections: int, rounds: int = 1) -
 
 def _line(result: dict, baseline: dict | None = None) -> str:
     ratio = f", {result['rps'] / baseline['rps']:.1f}x naive" if baseline else ""
-    return (f"{result['rps']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms"
-            f"{ratio} ({result['requests']:,} requests, non-2xx {result['non_2xx']}, socket errors {result['socket_errors']})")
+    cpu = f", server CPU {result['cpu_ms']:.3f} ms/request" if result.get("cpu_ms") is not None else ""
+    return (f"{result['rps']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms{ratio}{cpu} "
+            f"({result['requests']:,} requests, non-2xx {result['non_2xx']}, socket errors {result['socket_errors']})")
 
 
 def main(quick: bool = False) -> None:
@@ -144,11 +160,13 @@ def main(quick: bool = False) -> None:
         rows.append(("naive, 1 worker (no cache, commit per request)", _line(naive)))
         for workers in (1, 2):
             with Server(url, workers=workers) as server:
-                ceiling = _wrk(server.base + "/_status", seconds, connections)
+                ceiling = _wrk(server.base + "/_status", seconds, connections, server=server)
                 tuned = _post_sms(server, seconds, connections, rounds)
                 more = None if quick else _post_sms(server, seconds, 4 * connections)
             rows.append((f"ceiling GET /_status, {workers} worker(s)", _line(ceiling, naive)))
             rows.append((f"tuned POST sms, {workers} worker(s)", _line(tuned, naive)))
+            if tuned.get("cpu_ms"):
+                rows.append(("  what one free core of server CPU would carry", f"{1000 / tuned['cpu_ms']:,.0f} req/s"))
             if more:
                 rows.append((f"tuned POST sms, {workers} worker(s), -c{4 * connections}", _line(more, naive)))
         with get_engine(url).connect() as conn:
