@@ -96,6 +96,15 @@ def _is_crown_dependency(first_seven: str) -> bool:
     return phonenumbers.region_code_for_number(phonenumbers.parse(f"+44{first_seven}000", None)) in CROWN_DEPENDENCIES
 
 
+# Reference: requests to these recipients are answered as usual but neither stored nor sent (for services' tests).
+SIMULATED_PHONE_NUMBERS = frozenset({"447700900000", "447700900111", "447700900222"})
+SIMULATED_EMAIL_ADDRESSES = frozenset({
+    "simulate-delivered@notifications.service.gov.uk",
+    "simulate-delivered-2@notifications.service.gov.uk",
+    "simulate-delivered-3@notifications.service.gov.uk",
+})
+
+
 def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw, check_deliverability=False).normalized

@@ -293,3 +293,34 @@ def test_reference_longer_than_the_column_is_400(api, service, db):
     response = api.post("/v2/notifications/sms", sms(service, reference="r" * 256), headers=service.auth())
     assert only_error(response, 400) == "reference String should have at most 255 characters"
     assert count_notifications(db, service.id) == 0
+
+
+def test_simulated_recipients_answered_but_not_stored(api, service, db):
+    assert api.post("/v2/notifications/sms", sms(service, "07700 900 111"), headers=service.auth()).status_code == 201
+    email = {"email_address": "simulate-delivered@notifications.service.gov.uk",
+             "template_id": service.templates["email"], "personalisation": {"name": "x"}}
+    assert api.post("/v2/notifications/email", email, headers=service.auth()).status_code == 201
+    assert count_notifications(db, service.id) == 0
+
+
+def test_chunked_body_over_the_limit_is_413(api, service, db):
+    def chunks():
+        yield b'{"reference": "r", "content": "'
+        for _ in range(7):
+            yield b"A" * (1024 * 1024)
+        yield b'"}'
+
+    response = api.post("/v2/notifications/letter", data=chunks(),
+                        headers=service.auth() | {"Content-Type": "application/json"})
+    assert only_error(response, 413).startswith("Request body is larger than the limit")
+    assert count_notifications(db, service.id) == 0
+
+
+def test_chunked_body_under_the_limit_is_served(api, service, db):
+    import json
+
+    body = json.dumps(sms(service)).encode()
+    response = api.post("/v2/notifications/sms", data=iter([body[:10], body[10:]]),
+                        headers=service.auth() | {"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert count_notifications(db, service.id) == 1

@@ -24,7 +24,7 @@ from notify_pipelines.api import content, store
 from notify_pipelines.api.auth import ApiUser
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import ApiError, bad_request, not_found, validation_error
-from notify_pipelines.api.recipients import postal_address
+from notify_pipelines.api.recipients import SIMULATED_EMAIL_ADDRESSES, SIMULATED_PHONE_NUMBERS, postal_address
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.schemas import (
     EmailRequest,
@@ -89,7 +89,9 @@ def base_row(user: ApiUser, template: store.Template, notification_type: str, fo
     )
 
 
-async def persist(state: ApiState, row: dict) -> None:
+async def persist(state: ApiState, row: dict, *, simulated: bool = False) -> None:
+    if simulated:  # reference: simulated recipients are neither persisted nor sent
+        return
     try:
         await state.writer.insert(row)
     except sa.exc.OperationalError:
@@ -138,7 +140,7 @@ async def post_sms(request: Request):
         rate_multiplier=phone.rate_multiplier,
         billable_units=content.sms_fragments(body),
     )
-    await persist(state, row)
+    await persist(state, row, simulated=phone.normalised in SIMULATED_PHONE_NUMBERS)
     return JsonResponse(created_body(request, row, template, {"body": body, "from_number": "GOVUK"}), 201)
 
 
@@ -155,7 +157,7 @@ async def post_email(request: Request):
     row = base_row(user, template, "email", form)
     row.update(to=form.email_address, normalised_to=form.email_address.lower(),
                unsubscribe_link=form.one_click_unsubscribe_url)
-    await persist(state, row)
+    await persist(state, row, simulated=form.email_address.lower() in SIMULATED_EMAIL_ADDRESSES)
     sender = "".join(c for c in user.service.name.lower().replace(" ", ".") if c.isalnum() or c == ".") or "notify"
     body_content = {
         "body": body,
