@@ -353,7 +353,7 @@ OFFSET 0
 
 
 def _status_sql() -> str:
-    u = _u16(13)
+    u = "u_status"
     return f"""CASE
       WHEN ntype = 'email' THEN {_pick(EMAIL_STATUSES, u, 65536)}
       WHEN intl_sms THEN {_pick(INTERNATIONAL_SMS_STATUSES, u, 65536)}
@@ -368,7 +368,8 @@ def _in(values) -> str:
 
 def notifications_insert_sql(source: str, order_by: str = "") -> str:
     """One INSERT ... SELECT of notifications from a row source (JOB_ROWS_SOURCE or API_ROWS_SOURCE)."""
-    prefix_sql = _pick(INTERNATIONAL_PREFIXES, _u16(18), 65536)
+    prefix_sql = _pick(INTERNATIONAL_PREFIXES, "u_postage", 65536)
+    intl = f"u_intl < {INTERNATIONAL_SMS_SHARE * 256 // 10000}"
     return f"""
 INSERT INTO notifications (id, "to", job_id, job_row_number, service_id, template_id, template_version, api_key_id,
     key_type, billable_units, notification_type, created_at, sent_at, sent_by, updated_at, notification_status,
@@ -406,18 +407,21 @@ FROM (
                 WHEN ntype = 'letter' THEN postage IN ('europe', 'rest-of-world')
                 ELSE false END AS international
     FROM (
-      SELECT s.*,
-             ntype = 'sms' AND {_u8(20)} < {INTERNATIONAL_SMS_SHARE * 256 // 10000} AS intl_sms,
-             CASE WHEN ntype <> 'sms' THEN NULL
-                  WHEN {_u8(20)} < {INTERNATIONAL_SMS_SHARE * 256 // 10000} THEN {prefix_sql}
-                  ELSE '44' END AS phone_prefix,
-             CASE WHEN ntype = 'sms' AND {_u8(20)} < {INTERNATIONAL_SMS_SHARE * 256 // 10000}
-                  THEN {_pick(INTERNATIONAL_PREFIXES, _u16(18), 65536, lambda p: str(RATE_MULTIPLIERS[p]))}
+      SELECT *,
+             ntype = 'sms' AND {intl} AS intl_sms,
+             CASE WHEN ntype <> 'sms' THEN NULL WHEN {intl} THEN {prefix_sql} ELSE '44' END AS phone_prefix,
+             CASE WHEN ntype = 'sms' AND {intl}
+                  THEN {_pick(INTERNATIONAL_PREFIXES, "u_postage", 65536, lambda p: str(RATE_MULTIPLIERS[p]))}
                   ELSE 1 END AS rate_multiplier,
-             CASE WHEN ntype = 'letter' THEN {_pick(POSTAGE, _u16(18), 65536)} END AS postage,
-             {_pick(SHEETS, _u16(16), 65536, str)} AS sheets,
-             {_pick(SMS_FRAGMENTS, _u16(16), 65536, str)} AS fragments
-      FROM ({source}) AS s
+             CASE WHEN ntype = 'letter' THEN {_pick(POSTAGE, "u_postage", 65536)} END AS postage,
+             {_pick(SHEETS, "u_units", 65536, str)} AS sheets,
+             {_pick(SMS_FRAGMENTS, "u_units", 65536, str)} AS fragments
+      FROM (
+        -- The bytes the choices below read, extracted once per row.
+        SELECT s.*, {_u16(13)} AS u_status, {_u16(16)} AS u_units, {_u16(18)} AS u_postage, {_u8(20)} AS u_intl
+        FROM ({source}) AS s
+        OFFSET 0
+      ) AS bytes
       OFFSET 0
     ) AS attributes
     OFFSET 0
