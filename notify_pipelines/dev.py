@@ -34,7 +34,16 @@ class Shutdown(Exception):
     """SIGINT or SIGTERM arrived: stop what was started."""
 
 
+_stopping = False
+
+
 def _on_signal(signum, _frame):
+    # The first signal starts the shutdown; later ones must not interrupt it half-way and leave children running.
+    global _stopping
+    if _stopping:
+        say("already stopping: please wait")
+        return
+    _stopping = True
     raise Shutdown(signal.Signals(signum).name)
 
 
@@ -276,41 +285,50 @@ def _demo_data(url: str) -> None:
 
 
 def run(args) -> None:
+    global _stopping
+    _stopping = False
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    env = dict(os.environ)
-    children: list[tuple[str, subprocess.Popen]] = []
     try:
         with ExitStack() as stack:
-            for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                               ("AWS_DEFAULT_REGION", "eu-west-2")):
-                env.setdefault(key, value)
-                os.environ.setdefault(key, value)
-            require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
-            url = _database(args, stack, env)
-            env["NOTIFY_DATABASE_URL"] = url
-            env.update(dagster_storage_env(url, env))
-            if not env.get("NOTIFY_S3_ENDPOINT_URL"):
-                server, env["NOTIFY_S3_ENDPOINT_URL"] = start_s3(args.s3_port, LetterBuckets.from_env())
-                stack.callback(lambda: (server.stop(), say("local S3 stopped")))
-            _demo_data(url)
-            if not env.get("NOTIFY_ADMIN_TOKEN"):
-                env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
-                say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
-            env["DAGSTER_HOME"] = _dagster_home(env)
-            stack.callback(stop_all, children)
-            if api_importable():
-                require_free_port(args.api_port, "the API", "--api-port")
-                api = [sys.executable, "-m", "notify_pipelines.cli", "api", "--port", str(args.api_port)]
-                children.append(("API", spawn("the API", api, env)))
-            dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
-                       "-h", "127.0.0.1", "-p", str(args.ui_port)]
-            children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
-            _supervise(args, children)
+            try:
+                _start_and_supervise(args, stack)
+            finally:
+                _stopping = True  # from here on, signals wait for the clean-up instead of cutting it short
     except Shutdown as reason:
         say(f"{reason}: everything started here is stopped")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _start_and_supervise(args, stack: ExitStack) -> None:
+    env = dict(os.environ)
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "eu-west-2")):
+        env.setdefault(key, value)
+        os.environ.setdefault(key, value)
+    require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
+    url = _database(args, stack, env)
+    env["NOTIFY_DATABASE_URL"] = url
+    env.update(dagster_storage_env(url, env))
+    if not env.get("NOTIFY_S3_ENDPOINT_URL"):
+        server, env["NOTIFY_S3_ENDPOINT_URL"] = start_s3(args.s3_port, LetterBuckets.from_env())
+        stack.callback(lambda: (server.stop(), say("local S3 stopped")))
+    _demo_data(url)
+    if not env.get("NOTIFY_ADMIN_TOKEN"):
+        env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
+        say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
+    env["DAGSTER_HOME"] = _dagster_home(env)
+    children: list[tuple[str, subprocess.Popen]] = []
+    stack.callback(stop_all, children)
+    if api_importable():
+        require_free_port(args.api_port, "the API", "--api-port")
+        api = [sys.executable, "-m", "notify_pipelines.cli", "api", "--port", str(args.api_port)]
+        children.append(("API", spawn("the API", api, env)))
+    dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
+               "-h", "127.0.0.1", "-p", str(args.ui_port)]
+    children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
+    _supervise(args, children)
 
 
 def _supervise(args, children: list[tuple[str, subprocess.Popen]]) -> None:
