@@ -1,12 +1,17 @@
 """The retention job's executor: Dagster's own in-process/multiprocess executor, with in-process as the default.
 
 A per-service step is a few SQL statements; a new Python per step (about 2 s here) would cost more than the work. To
-spread services over processes, pick multiprocess in run config, capping the steps that hit the database at once:
+spread services over processes, pick multiprocess in run config, capping the steps that hit the database at once
+(every retention op is tagged `notify/db: retention`):
 
     execution:
       config:
         multiprocess:
           max_concurrent: 4
+          tag_concurrency_limits: [{key: notify/db, value: retention, limit: 2}]
+
+Kubernetes is not a config switch here: it needs dagster-k8s (not installed) and its k8s_job_executor in place of this
+one; the ops need nothing else.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class ServiceCleaner:
 
     @property
     def s3_client(self):
-        if callable(self._s3_client) and not hasattr(self._s3_client, "list_objects_v2"):
+        if callable(self._s3_client):  # a factory (boto3 clients are not callable)
             self._s3_client = self._s3_client()
         return self._s3_client
 
