@@ -38,6 +38,9 @@ class ServiceCreate(StrictModel):
     restricted: bool = False
     active: bool = True
     rate_limit: int = Field(default=3000, ge=1, le=10_000_000, description="requests per 60 s, per key type")
+    sms_message_limit: int = Field(default=999_999_999, ge=0, le=999_999_999, description="per London day")
+    email_message_limit: int = Field(default=999_999_999, ge=0, le=999_999_999, description="per London day")
+    letter_message_limit: int = Field(default=999_999_999, ge=0, le=999_999_999, description="per London day")
 
 
 class ServiceUpdate(StrictModel):
@@ -47,6 +50,9 @@ class ServiceUpdate(StrictModel):
     restricted: bool | None = None
     active: bool | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=10_000_000)
+    sms_message_limit: int | None = Field(default=None, ge=0, le=999_999_999)
+    email_message_limit: int | None = Field(default=None, ge=0, le=999_999_999)
+    letter_message_limit: int | None = Field(default=None, ge=0, le=999_999_999)
 
 
 class TemplateCreate(StrictModel):

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from notify_pipelines.api import auth, store
 from notify_pipelines.api.cache import TtlCache
 from notify_pipelines.api.config import ApiConfig
+from notify_pipelines.api.daily_limits import DailyLimits
 from notify_pipelines.api.errors import ApiError
 from notify_pipelines.api.rate_limit import TokenBuckets
 from notify_pipelines.api.async_writer import GroupCommitWriter
@@ -30,6 +31,7 @@ class ApiState:
         self.services: TtlCache = TtlCache(config.cache_ttl_seconds)
         self.templates: TtlCache = TtlCache(config.cache_ttl_seconds)
         self.rate_limits = TokenBuckets(workers=config.workers)
+        self.daily_limits = DailyLimits(self.engine)
         self.writer = GroupCommitWriter(config.database_url) if config.group_commit else DirectWriter(self.engine)
         self._s3 = None
         self._loading: dict = {}
@@ -85,6 +87,7 @@ class ApiState:
     def forget_service(self, service_id: uuid.UUID) -> None:
         """After an admin write: this process reads the service, its keys and templates afresh."""
         self.services.invalidate(lambda k: k == service_id)
+        self.daily_limits.forget_service(service_id)
         self.templates.invalidate(lambda k: k[0] == service_id)
 
 

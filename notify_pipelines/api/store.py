@@ -32,6 +32,7 @@ class ServiceCredentials:
     active: bool
     restricted: bool
     rate_limit: int
+    daily_limits: dict[str, int]  # notification type -> messages per London day (reference: *_message_limit)
     permissions: frozenset[str]
     api_keys: tuple[ApiKey, ...]
 
@@ -53,7 +54,8 @@ def load_service_credentials(engine: sa.Engine, service_id: uuid.UUID) -> Servic
     s, p, k = schema.services, schema.service_permissions, schema.api_keys
     with engine.connect() as conn:
         service = conn.execute(
-            sa.select(s.c.id, s.c.name, s.c.active, s.c.restricted, s.c.rate_limit).where(s.c.id == service_id)
+            sa.select(s.c.id, s.c.name, s.c.active, s.c.restricted, s.c.rate_limit, s.c.sms_message_limit,
+                      s.c.email_message_limit, s.c.letter_message_limit).where(s.c.id == service_id)
         ).one_or_none()
         if service is None:
             return None
@@ -69,6 +71,8 @@ def load_service_credentials(engine: sa.Engine, service_id: uuid.UUID) -> Servic
         active=service.active,
         restricted=service.restricted,
         rate_limit=service.rate_limit,
+        daily_limits={"sms": service.sms_message_limit, "email": service.email_message_limit,
+                      "letter": service.letter_message_limit},
         permissions=frozenset(permissions),
         api_keys=tuple(ApiKey(r.id, r.key_type, r.secret, r.expiry_date is not None) for r in keys),
     )
@@ -92,6 +96,21 @@ _OPTIONAL_NOTIFICATION_COLUMNS = {
     "international": False, "phone_prefix": None, "rate_multiplier": None, "postage": None,
     "unsubscribe_link": None, "billable_units": 0,
 }
+
+
+def sent_since_query(service_id: uuid.UUID, notification_type: str, since: dt.datetime) -> sa.Select:
+    """Non-test notifications of one service and type created since `since`
+    (ix_notifications_service_id_ntype_created_at)."""
+    n = schema.notifications
+    return sa.select(sa.func.count()).where(
+        n.c.service_id == service_id, n.c.notification_type == notification_type, n.c.created_at >= since,
+        n.c.key_type.in_(("normal", "team")),
+    )
+
+
+def count_sent_since(engine: sa.Engine, service_id: uuid.UUID, notification_type: str, since: dt.datetime) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sent_since_query(service_id, notification_type, since)).scalar_one()
 
 
 def insert_notifications(conn: sa.Connection, rows: list[dict]) -> None:

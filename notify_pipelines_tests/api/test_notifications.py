@@ -324,3 +324,20 @@ def test_chunked_body_under_the_limit_is_served(api, service, db):
                         headers=service.auth() | {"Content-Type": "application/json"})
     assert response.status_code == 201, response.text
     assert count_notifications(db, service.id) == 1
+
+
+def test_daily_limit_per_type_with_test_keys_exempt(api, db):
+    service = api.create_service(sms_message_limit=2)
+    for _ in range(2):
+        assert api.post("/v2/notifications/sms", sms(service), headers=service.auth()).status_code == 201
+    response = api.post("/v2/notifications/sms", sms(service), headers=service.auth("team"))
+    assert only_error(response, 429) == "Exceeded send limits (sms: 2) for today"
+    assert response.json()["errors"][0]["error"] == "TooManyRequestsError"
+    assert api.post("/v2/notifications/sms", sms(service), headers=service.auth("test")).status_code == 201
+    email = {"email_address": "a@example.com", "template_id": service.templates["email"],
+             "personalisation": {"name": "x"}}
+    assert api.post("/v2/notifications/email", email, headers=service.auth()).status_code == 201
+    api.admin("POST", f"/admin/services/{service.id}", {"sms_message_limit": 3}, expect=200)
+    assert api.post("/v2/notifications/sms", sms(service), headers=service.auth()).status_code == 201
+    assert api.post("/v2/notifications/sms", sms(service), headers=service.auth()).status_code == 429
+    assert count_notifications(db, service.id) == 5

@@ -3,6 +3,7 @@ enough rows and fresh statistics that the planner's choice is the real one)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ def test_callback_and_read_queries_use_indexes(api, service, db):
             "ses notifications": explain(conn, status_updates.lock_email_by_reference(schema.notifications, "ref-7")),
             "ses history": explain(conn, status_updates.lock_email_by_reference(schema.notification_history, "ref-7")),
             "get": explain(conn, store.notification_by_id(uuid.UUID(service.id), uuid.uuid4())),
+            "daily count": explain(conn, store.sent_since_query(uuid.UUID(service.id), "email",
+                                                                dt.datetime.utcnow() - dt.timedelta(hours=1))),
         }
     finally:
         transaction.rollback()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import threading
 import time
 
@@ -68,3 +70,30 @@ def test_detailed_code_rule(status, code, current, expected):
 @pytest.mark.parametrize("pages, sheets", [(1, 1), (2, 1), (3, 2), (10, 5)])
 def test_letter_sheets(pages, sheets):
     assert status_maps.letter_sheets(pages) == sheets
+
+
+@pytest.mark.parametrize("today", [dt.date(2021, 3, 28), dt.date(2021, 10, 31), dt.date(2021, 6, 15)])
+def test_daily_count_starts_at_london_midnight(database_url, today):
+    """Rows from just before the London day began do not count; from its first instant they do (clock-change days
+    included); test-key rows never count."""
+    from notify_pipelines.api.daily_limits import DailyLimits
+    from notify_pipelines.api.store import load_service_credentials
+    from notify_pipelines.calendar import london_midnight
+    from notify_pipelines.db.engine import get_engine
+    from notify_pipelines_tests import factories
+
+    engine = get_engine(database_url)
+    start = london_midnight(today)
+    with engine.begin() as conn:
+        service_id = factories.create_service(conn)
+        template_id = factories.create_template(conn, service_id, "sms")
+        factories.create_notification(conn, template_id, created_at=start - dt.timedelta(microseconds=1))
+        factories.create_notification(conn, template_id, created_at=start)
+        factories.create_notification(conn, template_id, created_at=start, key_type="test")
+    service = load_service_credentials(engine, service_id)
+    service = dataclasses.replace(service, daily_limits={**service.daily_limits, "sms": 2})
+    limits = DailyLimits(engine)
+    now = london_midnight(today + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
+    asyncio.run(limits.check_and_count(service, "sms", "normal", now))  # 1 existing + this one = 2
+    with pytest.raises(Exception, match="Exceeded send limits"):
+        asyncio.run(limits.check_and_count(service, "sms", "normal", now))

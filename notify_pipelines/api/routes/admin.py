@@ -79,7 +79,8 @@ async def get_service(service_id: uuid.UUID, request: Request):
 async def update_service(service_id: uuid.UUID, request: Request):
     state, form = await _authorised_body(request, ServiceUpdate)
     values = form.model_dump(exclude={"permissions"}, exclude_unset=True)
-    for required in ("name", "restricted", "active", "rate_limit"):
+    for required in ("name", "restricted", "active", "rate_limit", "sms_message_limit", "email_message_limit",
+                     "letter_message_limit"):
         if required in values and values[required] is None:
             raise bad_request(f"{required} cannot be null")
     await _in_transaction(state, admin_store.update_service, service_id, values, form.permissions, forget=service_id)

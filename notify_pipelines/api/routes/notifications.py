@@ -89,9 +89,10 @@ def base_row(user: ApiUser, template: store.Template, notification_type: str, fo
     )
 
 
-async def persist(state: ApiState, row: dict, *, simulated: bool = False) -> None:
+async def persist(state: ApiState, user: ApiUser, row: dict, *, simulated: bool = False) -> None:
     if simulated:  # reference: simulated recipients are neither persisted nor sent
         return
+    await state.daily_limits.check_and_count(user.service, row["notification_type"], user.key_type, row["created_at"])
     try:
         await state.writer.insert(row)
     except sa.exc.OperationalError:
@@ -140,7 +141,7 @@ async def post_sms(request: Request):
         rate_multiplier=phone.rate_multiplier,
         billable_units=content.sms_fragments(body),
     )
-    await persist(state, row, simulated=phone.normalised in SIMULATED_PHONE_NUMBERS)
+    await persist(state, user, row, simulated=phone.normalised in SIMULATED_PHONE_NUMBERS)
     return JsonResponse(created_body(request, row, template, {"body": body, "from_number": "GOVUK"}), 201)
 
 
@@ -157,7 +158,7 @@ async def post_email(request: Request):
     row = base_row(user, template, "email", form)
     row.update(to=form.email_address, normalised_to=form.email_address.lower(),
                unsubscribe_link=form.one_click_unsubscribe_url)
-    await persist(state, row, simulated=form.email_address.lower() in SIMULATED_EMAIL_ADDRESSES)
+    await persist(state, user, row, simulated=form.email_address.lower() in SIMULATED_EMAIL_ADDRESSES)
     sender = "".join(c for c in user.service.name.lower().replace(" ", ".") if c.isalnum() or c == ".") or "notify"
     body_content = {
         "body": body,
@@ -211,7 +212,7 @@ async def post_letter(request: Request):
         # Reference §5.1: test-key letters are never printed; they are marked delivered at once.
         notification_status="delivered" if user.key_type == "test" else "created",
     )
-    await persist(state, row)
+    await persist(state, user, row)
     return JsonResponse(created_body(request, row, template, {"body": body, "subject": subject}), 201)
 
 
@@ -255,6 +256,7 @@ async def _post_precompiled_letter(request: Request, state: ApiState, user: ApiU
         to="precompiled letter",  # the address is read from the PDF after sanitising (reference §5.2)
     )
     filename = letter_pdf_filename(row["reference"], created_at, postage, ignore_folder=True)
+    await state.daily_limits.check_and_count(user.service, "letter", user.key_type, created_at)
     await run_in_threadpool(_store_precompiled, state, row, pdf, filename)
     return JsonResponse({"id": row["id"], "reference": form.reference, "postage": postage}, 201)
 

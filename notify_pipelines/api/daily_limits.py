@@ -1,0 +1,54 @@
+"""Daily sending limits per service and notification type (reference §6.5: services.*_message_limit, 429
+"Exceeded send limits (<type>: <n>) for today"); test keys are exempt, as in the reference.
+
+Per process: the day's count is read from the database (an indexed count) when first needed and again every
+`refresh_seconds`, and this process's own sends are added in between. With several workers, each sees the others'
+sends at the next refresh, so a service can overshoot by what the other workers accept within that time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Callable
+
+from starlette.concurrency import run_in_threadpool
+
+from notify_pipelines.api import store
+from notify_pipelines.api.errors import ApiError
+from notify_pipelines.calendar import local_today, london_midnight
+
+
+class DailyLimits:
+    def __init__(self, engine, refresh_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.engine = engine
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._counts: dict[tuple, list] = {}  # (service, type, day) -> [count, read at]
+
+    async def check_and_count(self, service: store.ServiceCredentials, notification_type: str, key_type: str,
+                              now_utc: dt.datetime) -> None:
+        """Refuse (429) when today's limit is reached; otherwise count this request against it."""
+        if key_type == "test":
+            return
+        limit = service.daily_limits[notification_type]
+        day = local_today(now_utc)
+        key = (service.id, notification_type, day)
+        entry = self._counts.get(key)
+        if entry is None or self.clock() - entry[1] > self.refresh_seconds:
+            count = await run_in_threadpool(store.count_sent_since, self.engine, service.id, notification_type,
+                                            london_midnight(day))
+            entry = self._counts[key] = [count, self.clock()]
+            self._forget_other_days(day)
+        if entry[0] >= limit:
+            raise ApiError(429, "TooManyRequestsError", f"Exceeded send limits ({notification_type}: {limit}) for today")
+        entry[0] += 1
+
+    def _forget_other_days(self, day: dt.date) -> None:
+        for key in [k for k in self._counts if k[2] != day]:
+            del self._counts[key]
+
+    def forget_service(self, service_id: uuid.UUID) -> None:
+        for key in [k for k in self._counts if k[0] == service_id]:
+            del self._counts[key]
