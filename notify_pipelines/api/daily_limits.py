@@ -36,14 +36,20 @@ class DailyLimits:
         day = local_today(now_utc)
         key = (service.id, notification_type, day)
         entry = self._counts.get(key)
-        if entry is None or self.clock() - entry[1] > self.refresh_seconds:
-            count = await run_in_threadpool(store.count_sent_since, self.engine, service.id, notification_type,
-                                            london_midnight(day))
-            entry = self._counts[key] = [count, self.clock()]
+        if entry is None:
+            count = await self._count(service.id, notification_type, day)
+            entry = self._counts.setdefault(key, [count, self.clock()])
             self._forget_other_days(day)
+        elif self.clock() - entry[1] > self.refresh_seconds:
+            entry[1] = self.clock()  # claimed: requests arriving meanwhile use the count in hand, not a query each
+            entry[0] = max(entry[0], await self._count(service.id, notification_type, day))
         if entry[0] >= limit:
             raise ApiError(429, "TooManyRequestsError", f"Exceeded send limits ({notification_type}: {limit}) for today")
         entry[0] += 1
+
+    async def _count(self, service_id: uuid.UUID, notification_type: str, day: dt.date) -> int:
+        return await run_in_threadpool(store.count_sent_since, self.engine, service_id, notification_type,
+                                       london_midnight(day))
 
     def _forget_other_days(self, day: dt.date) -> None:
         for key in [k for k in self._counts if k[2] != day]:
