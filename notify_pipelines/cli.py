@@ -86,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--ui-port", type=int, default=3000, help="Dagster web UI port (default 3000)")
     dev.add_argument("--api-port", type=int, default=6011, help="API port (default 6011)")
-    dev.add_argument("--s3-port", type=int, default=5000, help="local S3 (moto) port when NOTIFY_S3_ENDPOINT_URL is unset (default 5000)")
     dev.add_argument(
-        "--db-port", type=int, default=54320, help="embedded PostgreSQL port when NOTIFY_DATABASE_URL is unset (default 54320)"
+        "--s3-port", type=int, default=5000, help="local S3 port if NOTIFY_S3_ENDPOINT_URL is unset (default 5000)"
+    )
+    dev.add_argument(
+        "--db-port", type=int, default=54320, help="embedded PostgreSQL port if NOTIFY_DATABASE_URL is unset (54320)"
     )
     dev.set_defaults(func=_cmd_dev)
     return parser

@@ -191,7 +191,7 @@ def start_s3(port: int, buckets: LetterBuckets):
     endpoint = f"http://{host}:{bound}"
     client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
     for name in buckets.all():
-        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]})
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": client.meta.region_name})
     say(f"local S3 (moto) at {endpoint} with buckets {', '.join(buckets.all())}")
     return server, endpoint
 

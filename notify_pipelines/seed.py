@@ -77,13 +77,13 @@ Generate realistic synthetic data inside PostgreSQL (set-based INSERT ... SELECT
 comes from md5 of the seed, the day and the row number, so the same seed gives the same rows).
 
 Days: --days London days ending yesterday (or starting at --start). The window is widened with a small sample
-(max({CLOCK_CHANGE_SAMPLE[0]}, per-day/{CLOCK_CHANGE_SAMPLE[1]}) rows each) of the most recent March (23-hour) and October (25-hour)
-clock-change days before it, unless the window already holds such a day, so the data always crosses both clock
-changes. Anything more than 7 days old is past the default retention. On every day, one API row is created at
-London midnight exactly and one at the last microsecond of the day.
+(max({CLOCK_CHANGE_SAMPLE[0]}, per-day/{CLOCK_CHANGE_SAMPLE[1]}) rows each) of the most recent March (23-hour)
+and October (25-hour) clock-change days before it, unless the window already holds such a day, so the data
+always crosses both clock changes. Anything more than 7 days old is past the default retention. On every day,
+one API row is created at London midnight exactly and one at the last microsecond of the day.
 
 Per day (--per-day rows):
-  jobs             {JOB_SHARE / 100:g}% of rows belong to CSV jobs (normal key, job_row_number 0..n-1, one template each)
+  jobs             {JOB_SHARE / 100:g}% of rows are in CSV jobs (normal key, job_row_number 0..n-1, one template each)
   type             {_pct(TYPES)}
   API key type     {_pct(API_KEY_TYPES)} (about 90/7/3 overall)
   created_at       API rows: {OFFICE_HOURS_SHARE / 100:g}% 08:00-18:00 after midnight, the rest uniform over the day
@@ -104,9 +104,9 @@ Catalogue: per service {TEMPLATES_PER_TYPE} templates per type with 1-3 versions
 a quarter the one before), a precompiled letter template, one API key per key type. Services with index 1, 4, 7, ...
 are not crown; 2, 6, 10, ... are restricted (trial mode). Custom retention: index 1, 5, 9, ... keep email 3 and
 letters 30 days; 2, 6, 10, ... keep SMS 14 days; the rest use the default 7.
-Rates: SMS {SMS_RATES[0]} from a year before the first day, {SMS_RATES[1]} from the middle day of the window; letter_rates
-for every postage x 1-5 sheets x crown true/false, rising {round((LETTER_RATE_RISE - 1) * 100)}% on the same day. Rates are only
-written when their table is empty.
+Rates: SMS {SMS_RATES[0]} from a year before the first day, {SMS_RATES[1]} from the middle day of the window;
+letter_rates for every postage x 1-5 sheets x crown true/false, rising {round((LETTER_RATE_RISE - 1) * 100)}%
+on the same day. Rates are only written when their table is empty.
 Loading: ids are UUIDv7 (created_at milliseconds + md5 bits); each day is inserted in created_at order with
 synchronous_commit off; as a superuser the per-row foreign-key triggers are skipped (every reference is built from
 the catalogue, and the tests check them all); ANALYZE at the end. One transaction per day, except when
@@ -271,6 +271,11 @@ def _rate_rows(seed: int, first_day: dt.date, change_day: dt.date) -> dict[sa.Ta
 
 TYPE_INDEX = {t: i for i, t in enumerate(TYPES)}
 
+
+def _first_template_slot(ntype: str) -> str:
+    """Offset of a type's first template among a service's templates in Catalogue.template_ids."""
+    return str(TYPE_INDEX[ntype] * TEMPLATES_PER_TYPE)
+
 # Jobs: one template each, created in office hours, sized 1..2*avg-1 (mean avg).
 JOBS_SQL = f"""
 INSERT INTO jobs (id, service_id, template_id, template_version, original_file_name, notification_count, job_status,
@@ -281,13 +286,14 @@ SELECT md5(:prefix || 'job:' || k)::uuid, (CAST(:service_ids AS uuid[]))[svc + 1
        created + interval '5 seconds', created + interval '10 seconds' + size * interval '50 milliseconds'
 FROM (
   SELECT k, svc, size, created,
-         svc * {3 * TEMPLATES_PER_TYPE} + {_pick(TYPES, _u16(4), 65536, lambda t: str(TYPE_INDEX[t] * TEMPLATES_PER_TYPE))}
+         svc * {3 * TEMPLATES_PER_TYPE} + {_pick(TYPES, _u16(4), 65536, _first_template_slot)}
              + {_u8(6)} % {TEMPLATES_PER_TYPE} + 1 AS tix
   FROM (
     SELECT k, b, floor(:services * power({_u16(0)} / 65536.0, 2))::int AS svc,
            1 + {_u16(2)} % (2 * :avg_size - 1) AS size,
            CAST(:day_start AS timestamp) + interval '8 hours' + {_fraction_of(8 * HOUR_US)} AS created
-    FROM (SELECT k, decode(md5(:prefix || 'job:' || k), 'hex') AS b FROM generate_series(0, :jobs - 1) AS k OFFSET 0) AS h
+    FROM (SELECT k, decode(md5(:prefix || 'job:' || k), 'hex') AS b
+          FROM generate_series(0, :jobs - 1) AS k OFFSET 0) AS h
     OFFSET 0
   ) AS j
 ) AS jobs_of_day
@@ -334,7 +340,7 @@ SELECT hex, b, n, (CAST(:service_ids AS uuid[]))[svc + 1] AS service_id,
 FROM (
   SELECT hex, b, n, svc, ntype, key_index, q,
          ntype = 'letter' AND {_u8(5)} < {PRECOMPILED_SHARE * 256 // 10000} AS precompiled,
-         svc * {3 * TEMPLATES_PER_TYPE} + {_pick(TYPES, _u16(0), 65536, lambda t: str(TYPE_INDEX[t] * TEMPLATES_PER_TYPE))}
+         svc * {3 * TEMPLATES_PER_TYPE} + {_pick(TYPES, _u16(0), 65536, _first_template_slot)}
              + {_u8(4)} % {TEMPLATES_PER_TYPE} + 1 AS tix
   FROM (
     SELECT hex, b, n, floor(:services * power({_u16(2)} / 65536.0, 2))::int AS svc,
@@ -507,8 +513,8 @@ def _bulk_load_settings(conn: sa.Connection, skip_foreign_key_triggers: bool) ->
 
 def seed_present(engine: sa.Engine, seed: int) -> bool:
     with engine.connect() as conn:
-        found = conn.execute(sa.select(schema.services.c.id).where(schema.services.c.id == stable_uuid(seed, "service", 0)))
-        return found.first() is not None
+        first_service = sa.select(schema.services.c.id).where(schema.services.c.id == stable_uuid(seed, "service", 0))
+        return conn.execute(first_service).first() is not None
 
 
 def generate(
