@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 
 import pytest
 
@@ -268,8 +269,15 @@ def test_request_id_returned_and_logged(api, service, caplog):
     with caplog.at_level(logging.INFO):
         response = api.post("/v2/notifications/sms", sms(service), headers=service.auth() | {"X-Request-Id": "abc-123"})
     assert response.headers["X-Request-Id"] == "abc-123"
-    access = [r for r in caplog.records if r.name == "notify_pipelines.api.access" and "/v2/notifications/sms" in r.getMessage()]
-    assert access and all(r.request_id == "abc-123" for r in access)
+
+    def access_lines():
+        return [r for r in caplog.records
+                if r.name == "notify_pipelines.api.access" and "/v2/notifications/sms" in r.getMessage()]
+
+    deadline = time.monotonic() + 5
+    while not access_lines() and time.monotonic() < deadline:  # the line is written once the response has gone
+        time.sleep(0.01)
+    assert access_lines() and all(r.request_id == "abc-123" for r in access_lines())
     generated = api.post("/v2/notifications/sms", sms(service), headers=service.auth()).headers["X-Request-Id"]
     assert len(generated) == 32
     hostile = api.post("/v2/notifications/sms", sms(service), headers=service.auth() | {"X-Request-Id": "a b\tc"})
