@@ -97,3 +97,12 @@ def test_daily_count_starts_at_london_midnight(database_url, today):
     asyncio.run(limits.check_and_count(service, "sms", "normal", now))  # 1 existing + this one = 2
     with pytest.raises(Exception, match="Exceeded send limits"):
         asyncio.run(limits.check_and_count(service, "sms", "normal", now))
+
+
+def test_the_api_does_not_import_dagster():
+    import subprocess
+    import sys
+
+    code = ("import sys, notify_pipelines.api.app, notify_pipelines.api.server; "
+            "print(any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
