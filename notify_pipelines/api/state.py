@@ -1,6 +1,6 @@
-"""What one API process holds: the engine, caches, rate limiter, group-commit writer and S3 client.
+"""What one API process holds: the engine, caches, rate and daily limits, group-commit writer and S3 client.
 
-Routes reach it through FastAPI dependencies; `authenticate` is the dependency every v2 endpoint uses.
+Routes reach it with `get_state(request)`; every v2 endpoint starts with `await authenticate(request)`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api import auth, store
+from notify_pipelines.api.async_writer import GroupCommitWriter
 from notify_pipelines.api.cache import TtlCache
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.api.daily_limits import DailyLimits
 from notify_pipelines.api.errors import ApiError
 from notify_pipelines.api.rate_limit import TokenBuckets
-from notify_pipelines.api.async_writer import GroupCommitWriter
 from notify_pipelines.api.writer import DirectWriter
 from notify_pipelines.db.engine import get_engine
 
