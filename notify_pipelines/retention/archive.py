@@ -53,7 +53,7 @@ class BatchResult:
 
 
 def _oldest_rows(*, test_keys: bool, letters: bool, select: str, lock: bool = False) -> str:
-    """The oldest rows of one service and type before the cutoff, locked. Uses
+    """The oldest rows of one service and type before the cutoff (locked if `lock`). Uses
     ix_notifications_service_id_ntype_created_at in created_at order; the other conditions filter that range."""
     key_filter = "key_type = 'test'" if test_keys else "key_type IN ('normal', 'team')"  # IN, not !=: index use
     status_filter = ""
@@ -76,7 +76,8 @@ def _oldest_rows(*, test_keys: bool, letters: bool, select: str, lock: bool = Fa
 def _move_to_history(batch_sql: str) -> sa.TextClause:
     """Delete the batch from notifications and insert the same rows (23 named columns) into history, in one
     statement; ON CONFLICT keeps a history row that already exists. The batch is located by ctid (a Tid Scan, no
-    join the planner could turn into a scan of the table); its rows are locked, so their ctids cannot change."""
+    join the planner could turn into a scan of the table); a row updated meanwhile has a new ctid and is left for
+    the next batch, never half-moved, since DELETE ... RETURNING feeds the INSERT."""
     return sa.text(
         f"""
         WITH batch AS ({batch_sql}),

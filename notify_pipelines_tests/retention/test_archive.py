@@ -175,3 +175,39 @@ def test_batches_use_the_service_type_index(engine, many_services, statement):
     assert "Seq Scan on notifications" not in plan
     assert "using ix_notifications_service_id_ntype_created_at" in plan or "on ix_notifications_service_id_ntype_created_at" in plan, plan
     assert "Tid Scan on notifications n" in plan, plan
+
+
+def test_a_row_updated_while_the_batch_waits_for_it_is_moved_by_the_next_batch(engine, sms, s3_client, letter_buckets):
+    """A late status callback commits a new version (new ctid) of a chosen row: that batch leaves it, the next
+    batch moves it, in its updated form."""
+    import threading
+    import time
+
+    service_id, template_id = sms
+    with engine.begin() as conn:
+        ids = [f.create_notification(conn, template_id, created_at=CUTOFF - dt.timedelta(hours=h), status="sending")
+               for h in range(1, 4)]
+    callback = engine.connect()
+    callback.execute(sa.update(schema.notifications).where(schema.notifications.c.id == ids[0])
+                     .values(notification_status="delivered"))
+    outcomes = []
+    worker = threading.Thread(target=lambda: outcomes.extend(cleaner(engine, s3_client, letter_buckets).clean(work(service_id))))
+    worker.start()
+    with engine.connect() as watcher:
+        for _ in range(400):
+            if watcher.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND wait_event_type = 'Lock'")).scalar():
+                break
+            watcher.rollback()
+            time.sleep(0.025)
+        else:
+            pytest.fail("the batch never waited for the updated row")
+    callback.commit()
+    callback.close()
+    worker.join(timeout=30)
+    assert where_is(engine) == (set(), set(ids))
+    assert outcomes[0].archived == 3
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(schema.notification_history.c.notification_status)
+                              .where(schema.notification_history.c.id == ids[0])).scalar_one()
+    assert status == "delivered"
