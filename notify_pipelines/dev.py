@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -319,6 +320,7 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
     env["DAGSTER_HOME"] = _dagster_home(env)
+    say(f"settings for CLI commands in another terminal: set -a; . {write_stack_env(env)}; set +a")
     children: list[tuple[str, subprocess.Popen]] = []
     stack.callback(stop_all, children)
     if api_importable():
@@ -329,6 +331,19 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
                "-h", "127.0.0.1", "-p", str(args.ui_port)]
     children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
     _supervise(args, children)
+
+
+STACK_ENV_PREFIXES = ("NOTIFY_", "DAGSTER_", "AWS_")
+
+
+def write_stack_env(env: dict) -> Path:
+    """Write the stack's settings into $DAGSTER_HOME/stack.env, so CLI commands in another terminal reach the same
+    database, S3 and Dagster instance: `set -a; . .dagster_home/stack.env; set +a`."""
+    path = Path(env["DAGSTER_HOME"]) / "stack.env"
+    lines = [f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()) if key.startswith(STACK_ENV_PREFIXES)]
+    path.write_text("# Written by `notify-pipelines dev`; load with: set -a; . <this file>; set +a\n" + "\n".join(lines) + "\n")
+    path.chmod(0o600)  # it holds the admin token
+    return path
 
 
 def _supervise(args, children: list[tuple[str, subprocess.Popen]]) -> None:

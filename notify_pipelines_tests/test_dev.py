@@ -111,6 +111,9 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
         output = (tmp_path / "dev.log").read_text()
         assert "no demo data added" in output and "NOTIFY_ADMIN_TOKEN=" in output
         assert "everything started here is stopped" in output
+        stack_env = (tmp_path / "dagster_home" / "stack.env").read_text()
+        assert f"NOTIFY_DATABASE_URL={notify_url}" in stack_env and f"DAGSTER_PG_DB={dagster_db}" in stack_env
+        assert f"NOTIFY_S3_ENDPOINT_URL=http://127.0.0.1:{s3}" in stack_env
         time.sleep(0.5)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == []
