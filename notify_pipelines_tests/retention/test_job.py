@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 
 import dagster as dg
 import pytest
 
 from notify_pipelines.resources import base_resources
 from notify_pipelines.retention.definitions import defs as retention_defs
-from notify_pipelines.retention.job import nightly_retention
+from notify_pipelines.retention.job import nightly_retention, step_groups
 from notify_pipelines.retention.partitions import retention_partitions
 from notify_pipelines.retention.schedule import nightly_retention_schedule
 from notify_pipelines.retention.service import ServiceCleaner
-from notify_pipelines.retention.work import find_work
+from notify_pipelines.retention.work import ServiceWork, find_work
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.retention.helpers import bulk_notifications, log_messages, run_retention, where_is
 
@@ -166,10 +167,18 @@ def test_job_is_tagged_for_the_one_at_a_time_queue_and_runs_in_process_by_defaul
     assert switched["execution"]["retention_executor"]["multiprocess"]["max_concurrent"] == 4
 
 
-def test_services_grouped_into_fewer_steps_through_config(engine, resources, night):
+def test_beyond_max_steps_services_share_steps(engine, resources, night):
     services, rows = night
-    result = run_retention(resources, DAY, services_per_step=10)
+    result = run_retention(resources, DAY, max_steps=1)
     first = min(services["custom"], services["default"]).hex
     assert step_keys(result) == {"find_retention_work", "summarise_retention", f"clean_service[{first}_2]"}
     assert where_is(engine)[1] == {rows["custom_old"], rows["default_old"]}
     assert result.output_for_node("summarise_retention")["services_touched"] == 2
+
+
+def test_step_groups_stay_within_max_steps():
+    work = [ServiceWork(uuid.UUID(int=i), ()) for i in range(1, 1002)]
+    assert [len(g) for _, g in step_groups(work, 250)] == [5] * 200 + [1]  # ceil(1001 / 250) per step
+    assert [len(g) for _, g in step_groups(work[:250], 250)] == [1] * 250
+    assert len(step_groups(work, 0)) == 1001
+    assert step_groups([], 250) == []
