@@ -51,17 +51,20 @@ def billing_lookback_request(today: dt.date) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"ft_billing:{first}...{yesterday}", tags=range_tags(first, yesterday))
 
 
-@dg.schedule(job=ft_notification_status_job, cron_schedule="30 0 * * *", execution_timezone=LONDON_TZ)
+@dg.schedule(job=ft_notification_status_job, cron_schedule="30 0 * * *", execution_timezone=LONDON_TZ,
+             default_status=dg.DefaultScheduleStatus.RUNNING)
 def nightly_ft_notification_status(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return status_lookback_request(london_today(context))
 
 
-@dg.schedule(job=ft_billing_job, cron_schedule="15 0 * * *", execution_timezone=LONDON_TZ)
+@dg.schedule(job=ft_billing_job, cron_schedule="15 0 * * *", execution_timezone=LONDON_TZ,
+             default_status=dg.DefaultScheduleStatus.RUNNING)
 def nightly_ft_billing(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return billing_lookback_request(london_today(context))
 
 
-@dg.schedule(job=ft_billing_job, cron_schedule="0 * * * *", execution_timezone=LONDON_TZ)
+@dg.schedule(job=ft_billing_job, cron_schedule="0 * * * *", execution_timezone=LONDON_TZ,
+             default_status=dg.DefaultScheduleStatus.RUNNING)
 def hourly_ft_billing_today(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     today = london_today(context)
     return dg.RunRequest(run_key=f"ft_billing:{today}:{context.scheduled_execution_time:%H%M}", partition_key=today.isoformat())
