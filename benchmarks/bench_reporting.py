@@ -24,7 +24,13 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from benchmarks.common import median_seconds, peak_rss_mb, report, scratch_database, timed
+from benchmarks.common import (
+    median_seconds,
+    peak_rss_mb,
+    report,
+    scratch_database,
+    timed,
+)
 from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine

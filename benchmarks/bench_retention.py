@@ -168,7 +168,7 @@ def rate_figures(services: int, old_rows: int) -> list[tuple[str, str]]:
         job, result = timed(lambda: dagster_job(url, instance))
         assert result.success
         with get_engine(url).connect() as conn:
-            left = conn.execute(sa.text(f"SELECT count(*) FROM notifications WHERE created_at < :c"),
+            left = conn.execute(sa.text("SELECT count(*) FROM notifications WHERE created_at < :c"),
                                 {"c": CUTOFF}).scalar_one()
         assert left == 0, f"{left} rows past retention left"
     rate = lambda seconds: rows / seconds  # noqa: E731

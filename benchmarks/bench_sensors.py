@@ -13,7 +13,6 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import dagster as dg
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
@@ -37,10 +36,13 @@ from notify_pipelines.monitoring.virus_scan import (
     HEAD_CONCURRENCY,
     RecordedVirusScanRequests,
     file_exists,
-    s3_client_for,
     scan_filename,
 )
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.resources import (
+    LetterBucketsResource,
+    NotifyDatabase,
+    shared_s3_client,
+)
 
 LAST_DAY = dt.date(2021, 6, 14)
 SEEDED_DAYS = 3
@@ -146,7 +148,7 @@ def head_pending_letters(engine: sa.Engine, s3: S3Resource, now: dt.datetime) ->
     window = queries.Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.VIRUS_CHECK_MAX_AGE)
     with engine.connect() as conn:
         names = [scan_filename(letter) for letter in queries.letters_pending_virus_check(conn, window)]
-    client = s3_client_for(s3)
+    client = shared_s3_client(s3)
     with ThreadPoolExecutor(max_workers=HEAD_CONCURRENCY) as pool:
         return list(pool.map(lambda name: file_exists(client, SCAN_BUCKET, name), names))
 
@@ -190,7 +192,7 @@ def main(quick: bool) -> None:
                 baseline_s = median_seconds(lambda: run_queries(engine, statements, index_scans=False), repeats=1 if not quick else 3)
                 verdict = "ok" if tick_s < 0.2 else "OVER the 200 ms goal"
                 figures.append((f"{sensor.name} tick", f"{tick_s * 1000:7.1f} ms ({verdict}); queries {indexed_s * 1000:.1f} ms"))
-                figures.append((f"  baseline: same queries, no index scans", f"{baseline_s * 1000:7.1f} ms = {baseline_s / max(indexed_s, 1e-6):.0f}x the indexed queries"))
+                figures.append(("  baseline: same queries, no index scans", f"{baseline_s * 1000:7.1f} ms = {baseline_s / max(indexed_s, 1e-6):.0f}x the indexed queries"))
                 figures.append(("  tick said", outcome))
                 with engine.connect() as conn:
                     for statement in statements:

@@ -7,10 +7,24 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from benchmarks.common import median_seconds, peak_rss_mb, report, scratch_database, timed
+from benchmarks.common import (
+    median_seconds,
+    peak_rss_mb,
+    report,
+    scratch_database,
+    timed,
+)
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.monitoring.timeouts import TIMEOUT_BATCH_SQL, timeout_cutoff, timeout_notifications
-from notify_pipelines_tests.factories import create_callback_api, create_service, create_template
+from notify_pipelines.monitoring.timeouts import (
+    TIMEOUT_BATCH_SQL,
+    timeout_cutoff,
+    timeout_notifications,
+)
+from notify_pipelines_tests.factories import (
+    create_callback_api,
+    create_service,
+    create_template,
+)
 
 RUN_START = dt.datetime(2021, 6, 4, 0, 5)
 CUTOFF = timeout_cutoff(RUN_START)

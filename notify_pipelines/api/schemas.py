@@ -13,7 +13,11 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from notify_pipelines.api.recipients import PhoneNumber, normalise_email, parse_phone_number
+from notify_pipelines.api.recipients import (
+    PhoneNumber,
+    normalise_email,
+    parse_phone_number,
+)
 
 
 def _storable_text(value: str) -> str:

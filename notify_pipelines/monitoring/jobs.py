@@ -9,7 +9,10 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from notify_pipelines.monitoring.callbacks import ServiceCallbacks, load_delivery_status_callbacks
+from notify_pipelines.monitoring.callbacks import (
+    ServiceCallbacks,
+    load_delivery_status_callbacks,
+)
 from notify_pipelines.monitoring.repairs import (
     LetterSanitiser,
     RepairRefused,

@@ -27,7 +27,11 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.monitoring import queries
-from notify_pipelines.monitoring.alerts import AlertChannel, alert_channel_from_env, alert_forwarder
+from notify_pipelines.monitoring.alerts import (
+    AlertChannel,
+    alert_channel_from_env,
+    alert_forwarder,
+)
 from notify_pipelines.monitoring.queries import Findings, Letter, Window
 from notify_pipelines.monitoring.sensor_state import (
     MonitoringClock,
@@ -41,10 +45,13 @@ from notify_pipelines.monitoring.virus_scan import (
     RecordedVirusScanRequests,
     VirusScanResubmitter,
     rescan_or_collect_missing,
-    s3_client_for,
     scan_filename,
 )
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.resources import (
+    LetterBucketsResource,
+    NotifyDatabase,
+    shared_s3_client,
+)
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 MORNING_CHECK = dt.time(7, 0)
@@ -118,7 +125,7 @@ def letters_pending_virus_check(
         return dg.SkipReason(f"no letter {window.describe()} is still pending virus check{NOT_REPEATED}")
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
-        letters, s3_client=s3_client_for(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+        letters, s3_client=shared_s3_client(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
     )
     for request in outcome.resubmitted:
         context.log.warning(f"Letter {request.notification_id} got stuck in pending-virus-check: sent for scan again")
@@ -160,7 +167,7 @@ def letters_pending_virus_check_nightly(
         out_of_retries = queries.letters_pending_virus_check(conn, report_window)
     bucket = letter_buckets.letters_scan
     outcome = rescan_or_collect_missing(
-        to_rescan, s3_client=s3_client_for(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
+        to_rescan, s3_client=shared_s3_client(s3), scan_bucket=bucket, resubmitter=virus_scan, requested_by=name
     )
     save_state(context, name, {"last_day": now.date().isoformat()})
     problems = []

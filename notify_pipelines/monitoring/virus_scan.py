@@ -7,7 +7,6 @@ antivirus queue supplies its own subclass under the same resource key.
 
 from __future__ import annotations
 
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Sequence
 import dagster as dg
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
-from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.db.schema import virus_scan_requests
 from notify_pipelines.letters import letter_pdf_filename
@@ -56,19 +54,6 @@ class RecordedVirusScanRequests(VirusScanResubmitter):
         ]
         with self.notify_db.begin() as conn:
             conn.execute(sa.insert(virus_scan_requests), rows)
-
-
-_clients: dict[str, object] = {}
-
-
-def s3_client_for(s3: S3Resource):
-    """One boto3 client per S3 configuration for the life of the code server: making one costs 125 ms or more
-    (dagster-aws already makes one whenever it initialises the `s3` resource for a tick; this avoids a second).
-    boto3 clients are thread-safe and refresh their own credentials."""
-    key = json.dumps(s3.model_dump(), sort_keys=True, default=str)
-    if key not in _clients:
-        _clients[key] = s3.get_client()
-    return _clients[key]
 
 
 def file_exists(s3_client, bucket: str, key: str) -> bool:

@@ -12,8 +12,8 @@ from typing import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.reporting import billing_facts, metadata, status_facts
-from notify_pipelines.reporting.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.reporting.results import DayBuild
 from notify_pipelines.resources import NotifyDatabase
 

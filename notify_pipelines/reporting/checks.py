@@ -14,9 +14,9 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
+from notify_pipelines.partitions import daily_partitions, window_days
 from notify_pipelines.reporting import consistency
 from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
-from notify_pipelines.reporting.partitions import daily_partitions, window_days
 from notify_pipelines.resources import NotifyDatabase
 
 SHOWN = 20

@@ -4,7 +4,11 @@ import dagster as dg
 
 from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
 from notify_pipelines.reporting.checks import reporting_checks
-from notify_pipelines.reporting.schedules import ft_billing_job, ft_notification_status_job, reporting_schedules
+from notify_pipelines.reporting.schedules import (
+    ft_billing_job,
+    ft_notification_status_job,
+    reporting_schedules,
+)
 
 defs = dg.Definitions(
     assets=[ft_notification_status, ft_billing],

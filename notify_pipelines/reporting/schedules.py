@@ -10,8 +10,8 @@ import datetime as dt
 import dagster as dg
 
 from notify_pipelines.calendar import local_today, to_naive_utc
+from notify_pipelines.partitions import LONDON_TZ, daily_partitions
 from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
-from notify_pipelines.reporting.partitions import LONDON_TZ, daily_partitions
 
 STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
 BILLING_LOOKBACK_DAYS = 10

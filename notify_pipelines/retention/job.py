@@ -10,23 +10,21 @@ import datetime as dt
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.resources import (
+    LetterBucketsResource,
+    NotifyDatabase,
+    shared_s3_client,
+)
 from notify_pipelines.retention.executor import retention_executor
-from notify_pipelines.retention.partitions import retention_partitions
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.summary import summarise
-from notify_pipelines.retention.work import BATCH_SIZE, LETTER_BATCH_SIZE, ServiceWork, find_work
-
-_S3_CLIENTS: dict[str, object] = {}
-
-
-def s3_client(s3: S3Resource):
-    """One boto3 client per process and S3 configuration (clients are thread-safe; making one takes ~0.5 s)."""
-    key = s3.model_dump_json()
-    if key not in _S3_CLIENTS:
-        _S3_CLIENTS[key] = s3.get_client()
-    return _S3_CLIENTS[key]
-
+from notify_pipelines.retention.work import (
+    BATCH_SIZE,
+    LETTER_BATCH_SIZE,
+    ServiceWork,
+    find_work,
+)
 
 RETENTION_TAGS = {"notify/domain": "retention"}  # dagster.yaml's run queue runs one such run at a time
 
@@ -62,7 +60,7 @@ def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig,
 def clean_service(context: dg.OpExecutionContext, work: list, notify_db: NotifyDatabase, s3: S3Resource,
                   letter_buckets: LetterBucketsResource) -> list[dict]:
     """Archive and delete one service's notifications past retention, every type (or each service's of a group)."""
-    cleaner = ServiceCleaner(notify_db.engine, lambda: s3_client(s3), letter_buckets.as_buckets(), context.log)
+    cleaner = ServiceCleaner(notify_db.engine, lambda: shared_s3_client(s3), letter_buckets.as_buckets(), context.log)
     outcomes = [outcome.as_dict() for service_work in work for outcome in cleaner.clean(service_work)]
     context.add_output_metadata({
         "archived": sum(o["archived"] for o in outcomes),
@@ -81,7 +79,7 @@ def summarise_retention(context: dg.OpExecutionContext, per_service: list[list[d
 
 
 @dg.job(
-    partitions_def=retention_partitions,
+    partitions_def=daily_partitions,
     executor_def=retention_executor,
     tags=RETENTION_TAGS,
     description="Nightly retention for one London day: archive notifications past retention to "

@@ -8,7 +8,12 @@ import sqlalchemy as sa
 
 from notify_pipelines.api.auth import unsign_secret
 from notify_pipelines.db import schema
-from notify_pipelines_tests.api.conftest import ADMIN_TOKEN, RunningApi, api_config, only_error
+from notify_pipelines_tests.api.conftest import (
+    ADMIN_TOKEN,
+    RunningApi,
+    api_config,
+    only_error,
+)
 
 
 def test_admin_token_required(api):

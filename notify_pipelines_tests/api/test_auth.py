@@ -7,7 +7,13 @@ import uuid
 
 import jwt
 import pytest
-from notify_pipelines_tests.api.conftest import count_notifications, notifications_of, only_error, token
+
+from notify_pipelines_tests.api.conftest import (
+    count_notifications,
+    notifications_of,
+    only_error,
+    token,
+)
 
 SMS_PATH = "/v2/notifications/sms"
 

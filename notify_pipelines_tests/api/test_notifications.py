@@ -10,7 +10,11 @@ import time
 import pytest
 
 from notify_pipelines.letters import letter_pdf_filename
-from notify_pipelines_tests.api.conftest import count_notifications, notifications_of, only_error
+from notify_pipelines_tests.api.conftest import (
+    count_notifications,
+    notifications_of,
+    only_error,
+)
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"

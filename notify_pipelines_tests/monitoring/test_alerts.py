@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import contextmanager
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.monitoring.alerts import AlertChannel, alert_channel_from_env, alert_forwarder
+from notify_pipelines.monitoring.alerts import (
+    AlertChannel,
+    alert_channel_from_env,
+    alert_forwarder,
+)
 from notify_pipelines_tests.conftest import create_database, drop_database
 
 FLAKY_ENV = "NOTIFY_TEST_FLAKY_SENSOR"
@@ -53,7 +56,11 @@ def instance(dagster_storage_url):
 def sensor_daemon(instance):
     """Runs one iteration of Dagster's sensor daemon over the flaky code location, at a given offset in seconds."""
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
-    from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget, create_test_daemon_workspace_context, freeze_time
+    from dagster._core.test_utils import (
+        InProcessTestWorkspaceLoadTarget,
+        create_test_daemon_workspace_context,
+        freeze_time,
+    )
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._daemon.sensor import execute_sensor_iteration
 

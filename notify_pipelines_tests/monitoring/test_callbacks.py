@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
+from notify_pipelines.monitoring import jobs
 from notify_pipelines.monitoring.callbacks import (
     DEFAULT_TIMEOUT_SECONDS,
     DeliveryStatusCallback,
@@ -22,10 +23,17 @@ from notify_pipelines.monitoring.callbacks import (
     http_client,
     send_callbacks,
 )
-from notify_pipelines.monitoring import jobs
-from notify_pipelines.monitoring.jobs import TIMED_OUT_NOTIFICATIONS, timeout_sending_notifications
+from notify_pipelines.monitoring.jobs import (
+    TIMED_OUT_NOTIFICATIONS,
+    timeout_sending_notifications,
+)
 from notify_pipelines.monitoring.timeouts import utc_now
-from notify_pipelines_tests.factories import create_callback_api, create_notification, create_service, create_template
+from notify_pipelines_tests.factories import (
+    create_callback_api,
+    create_notification,
+    create_service,
+    create_template,
+)
 
 QUICK = RetryPolicy(timeout_seconds=2.0, max_retries=2, backoff_seconds=0.0)
 

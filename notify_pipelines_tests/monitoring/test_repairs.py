@@ -11,7 +11,11 @@ import pytest
 from notify_pipelines.db import schema
 from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.monitoring.jobs import recreate_precompiled_letter_pdf
-from notify_pipelines.monitoring.repairs import LetterSanitiser, RepairRefused, recreate_precompiled_letter
+from notify_pipelines.monitoring.repairs import (
+    LetterSanitiser,
+    RepairRefused,
+    recreate_precompiled_letter,
+)
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.factories import (
     create_notification,

@@ -20,9 +20,17 @@ from notify_pipelines.monitoring.sensors import (
     letters_still_in_created,
     notifications_stuck_in_created,
 )
-from notify_pipelines.monitoring.virus_scan import RecordedVirusScanRequests, scan_filename
+from notify_pipelines.monitoring.virus_scan import (
+    RecordedVirusScanRequests,
+    scan_filename,
+)
 from notify_pipelines_tests.conftest import TEST_BUCKETS
-from notify_pipelines_tests.factories import create_notification, create_precompiled_template, create_service, create_template
+from notify_pipelines_tests.factories import (
+    create_notification,
+    create_precompiled_template,
+    create_service,
+    create_template,
+)
 
 NOW = dt.datetime(2021, 6, 15, 12, 0)  # a Tuesday
 S = dt.timedelta(seconds=1)

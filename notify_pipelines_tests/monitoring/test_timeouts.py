@@ -24,7 +24,12 @@ from notify_pipelines.monitoring.timeouts import (
     utc_now,
 )
 from notify_pipelines.resources import base_resources
-from notify_pipelines_tests.factories import create_callback_api, create_notification, create_service, create_template
+from notify_pipelines_tests.factories import (
+    create_callback_api,
+    create_notification,
+    create_service,
+    create_template,
+)
 
 CUTOFF = dt.datetime(2021, 6, 1, 0, 5)
 FROZEN_NOW = dt.datetime(2021, 6, 4, 0, 5, 30)

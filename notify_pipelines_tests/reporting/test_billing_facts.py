@@ -9,7 +9,10 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import billing_facts
-from notify_pipelines.reporting.billing_facts import MissingRateError, rebuild_billing_day
+from notify_pipelines.reporting.billing_facts import (
+    MissingRateError,
+    rebuild_billing_day,
+)
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import billing_rows, explain
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from notify_pipelines.reporting import schedules
 from notify_pipelines.definitions import defs
-from notify_pipelines.reporting.partitions import daily_partitions
+from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.reporting import schedules
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 LONDON = ZoneInfo("Europe/London")

@@ -13,7 +13,11 @@ from notify_pipelines.db import schema
 from notify_pipelines.reporting import status_facts
 from notify_pipelines.reporting.status_facts import rebuild_status_day
 from notify_pipelines_tests import factories as f
-from notify_pipelines_tests.reporting.helpers import counts_by_date, explain, status_rows
+from notify_pipelines_tests.reporting.helpers import (
+    counts_by_date,
+    explain,
+    status_rows,
+)
 
 D = dt.date
 T = dt.datetime

@@ -9,15 +9,20 @@ import uuid
 import dagster as dg
 import pytest
 
+from notify_pipelines.partitions import daily_partitions
 from notify_pipelines.resources import base_resources
 from notify_pipelines.retention.definitions import defs as retention_defs
 from notify_pipelines.retention.job import nightly_retention, step_groups
-from notify_pipelines.retention.partitions import retention_partitions
 from notify_pipelines.retention.schedule import nightly_retention_schedule
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, find_work
 from notify_pipelines_tests import factories as f
-from notify_pipelines_tests.retention.helpers import bulk_notifications, log_messages, run_retention, where_is
+from notify_pipelines_tests.retention.helpers import (
+    bulk_notifications,
+    log_messages,
+    run_retention,
+    where_is,
+)
 
 DAY = dt.date(2021, 6, 5)  # default cutoff 2021-05-28 23:00 UTC; 3 days: 2021-06-01 23:00 UTC
 
@@ -139,7 +144,7 @@ def test_two_runs_of_the_same_night_at_once_neither_double_move_nor_fail(engine,
 
 def test_partitions_include_today_in_london():
     just_after_midnight_bst = dt.datetime(2021, 6, 4, 23, 30, tzinfo=dt.timezone.utc)  # 00:30 on 5 June in London
-    assert retention_partitions.get_partition_keys(current_time=just_after_midnight_bst)[-1] == "2021-06-05"
+    assert daily_partitions.get_partition_keys(current_time=just_after_midnight_bst)[-1] == "2021-06-05"
 
 
 @pytest.mark.parametrize("utc_tick, partition", [

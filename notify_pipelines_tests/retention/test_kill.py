@@ -23,7 +23,11 @@ from notify_pipelines.db import schema
 from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.conftest import TEST_BUCKETS
-from notify_pipelines_tests.retention.helpers import bulk_notifications, run_retention, where_is
+from notify_pipelines_tests.retention.helpers import (
+    bulk_notifications,
+    run_retention,
+    where_is,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2021-06-05"

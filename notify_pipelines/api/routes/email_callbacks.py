@@ -14,7 +14,11 @@ from notify_pipelines.api import status_maps, status_updates
 from notify_pipelines.api.bodies import documented
 from notify_pipelines.api.errors import not_found, validation_error, validation_messages
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.api.routes.callback_common import SUCCESS, CallbackResult, callbacks_router
+from notify_pipelines.api.routes.callback_common import (
+    SUCCESS,
+    CallbackResult,
+    callbacks_router,
+)
 from notify_pipelines.api.schemas import Text
 from notify_pipelines.api.state import ApiState, get_state
 

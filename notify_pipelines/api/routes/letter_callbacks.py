@@ -15,7 +15,12 @@ from notify_pipelines.api import status_updates
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import not_found, validation_error
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.api.routes.callback_common import SUCCESS, CallbackResult, callbacks_router, in_transaction
+from notify_pipelines.api.routes.callback_common import (
+    SUCCESS,
+    CallbackResult,
+    callbacks_router,
+    in_transaction,
+)
 from notify_pipelines.api.state import get_state
 from notify_pipelines.calendar import local_today
 

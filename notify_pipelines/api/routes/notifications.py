@@ -23,8 +23,17 @@ from starlette.concurrency import run_in_threadpool
 from notify_pipelines.api import content, store
 from notify_pipelines.api.auth import ApiUser
 from notify_pipelines.api.bodies import documented, parse
-from notify_pipelines.api.errors import ApiError, bad_request, not_found, validation_error
-from notify_pipelines.api.recipients import SIMULATED_EMAIL_ADDRESSES, SIMULATED_PHONE_NUMBERS, postal_address
+from notify_pipelines.api.errors import (
+    ApiError,
+    bad_request,
+    not_found,
+    validation_error,
+)
+from notify_pipelines.api.recipients import (
+    SIMULATED_EMAIL_ADDRESSES,
+    SIMULATED_PHONE_NUMBERS,
+    postal_address,
+)
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.schemas import (
     EmailRequest,
@@ -37,7 +46,12 @@ from notify_pipelines.api.schemas import (
     SmsRequest,
     SmsResponse,
 )
-from notify_pipelines.api.state import ApiState, authenticate, check_rate_limit, get_state
+from notify_pipelines.api.state import (
+    ApiState,
+    authenticate,
+    check_rate_limit,
+    get_state,
+)
 from notify_pipelines.letters import INTERNATIONAL_POSTAGE, letter_pdf_filename
 
 log = logging.getLogger("notify_pipelines.api.notifications")

@@ -1,4 +1,4 @@
-"""The London-day partitions both reporting facts share, and how a partition window maps to dates."""
+"""London-day partitions, today included: the reporting facts and the retention job share one definition."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from notify_pipelines import settings
 
 LONDON_TZ = "Europe/London"
 
-# end_offset=1 adds today's still-open partition, which the hourly billing schedule rebuilds. Both facts share this
-# one definition so the UI shows them on the same axis.
+# end_offset=1 adds today's still-open partition: the hourly billing schedule rebuilds it, and retention's partition D
+# is the night of D (tonight's run is for today). One definition keeps the assets and the job on the same axis.
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=settings.partitions_start(), timezone=LONDON_TZ, end_offset=1
 )
