@@ -16,16 +16,8 @@ from notify_pipelines.reporting import locks, source
 from notify_pipelines.reporting.results import DayBuild
 
 fact = schema.ft_notification_status
-FACT_COLUMNS = (
-    "bst_date",
-    "template_id",
-    "service_id",
-    "job_id",
-    "notification_type",
-    "key_type",
-    "notification_status",
-    "notification_count",
-)
+# The columns the INSERT ... SELECT fills, in table order (created_at/updated_at keep their defaults).
+FACT_COLUMNS = tuple(c.name for c in fact.columns if c.name not in ("created_at", "updated_at"))
 
 
 def insert_statement(day: dt.date, types: Iterable[str] = source.NOTIFICATION_TYPES) -> sa.Insert:
