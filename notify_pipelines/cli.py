@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
+import alembic.util.exc
 import sqlalchemy.exc
 
 from notify_pipelines.settings import ConfigError, database_url
@@ -17,7 +18,17 @@ def _cmd_db(args: argparse.Namespace) -> None:
     url = database_url()
     if args.action == "upgrade":
         migrate.upgrade(url, args.revision or "head")
+    elif args.action == "check":
+        migrate.check(url)
+        print("notify-pipelines: the database matches notify_pipelines/db/schema.py")
     else:
+        if args.revision is None and not args.yes:
+            holding = migrate.tables_holding_data(url)
+            if holding:
+                raise ConfigError(
+                    f"refusing to downgrade to base: {len(holding)} tables hold data ({', '.join(holding[:3])}"
+                    f"{', ...' if len(holding) > 3 else ''}); name a revision (e.g. `db downgrade 0002`) or pass --yes"
+                )
         migrate.downgrade(url, args.revision or "base")
 
 
@@ -43,9 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notify-pipelines", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    db = commands.add_parser("db", help="create or migrate the schema in NOTIFY_DATABASE_URL (Alembic)")
-    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db = commands.add_parser(
+        "db",
+        help="create or migrate the schema in NOTIFY_DATABASE_URL (Alembic); check compares it with db/schema.py",
+    )
+    db.add_argument("action", choices=["upgrade", "downgrade", "check"])
     db.add_argument("revision", nargs="?", default=None, help="target revision (default: head / base)")
+    db.add_argument(
+        "--yes", action="store_true", help="downgrade to base even though tables hold data (every table is dropped)"
+    )
     db.set_defaults(func=_cmd_db)
 
     from notify_pipelines.seed import DISTRIBUTIONS_HELP
@@ -109,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except sqlalchemy.exc.OperationalError as exc:
         first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         print(f"notify-pipelines: cannot use the database in NOTIFY_DATABASE_URL: {first_line}", file=sys.stderr)
+        return 2
+    except alembic.util.exc.CommandError as exc:  # an unknown revision, or `db check` finding a difference
+        print(f"notify-pipelines: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

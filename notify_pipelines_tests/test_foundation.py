@@ -40,7 +40,7 @@ def test_migrations_upgrade_and_downgrade_on_an_empty_database():
         with engine.connect() as conn:
             statuses = conn.execute(sa.select(schema.notification_status_types.c.name)).scalars().all()
         assert set(statuses) == set(schema.NOTIFICATION_STATUSES)
-        migrate.downgrade(url)
+        migrate.downgrade(url, "base")
         assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
         engine.dispose()
     finally:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    JSON,
     Integer,
     MetaData,
     Numeric,
@@ -199,6 +200,8 @@ jobs = Table(
     Column("archived", Boolean, nullable=False, server_default=text("false")),
     Column("contact_list_id", UUID(as_uuid=True), nullable=True),
     ForeignKeyConstraint(["template_id", "template_version"], ["templates_history.id", "templates_history.version"]),
+    # remove_old_job_files reads only the jobs whose CSV may still be in S3; archived jobs (most of them) drop out.
+    Index("ix_jobs_service_id_not_archived", "service_id", postgresql_where=text("NOT archived")),
 )
 
 # ---- Notifications (reference §1.2, §1.3) -------------------------------------------------------------------------
@@ -424,6 +427,33 @@ ft_billing = Table(
     ),
 )
 
+# ---- Inbound SMS and audit events (reference §3.7) -------------------------------------------------------------------
+
+inbound_sms = Table(
+    "inbound_sms",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False),
+    Column("notify_number", String(255), nullable=False),  # the service's number the message was sent to
+    Column("user_number", String(255), nullable=False, index=True),  # the sender's number
+    Column("provider_date", DateTime, nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    Column("provider", String(255), nullable=False),
+    Column("content", Text, nullable=False),  # the reference's `_content`
+    # delete_inbound_sms and the received-text-messages list: a service's messages by age.
+    Index("ix_inbound_sms_service_id_created_at", "service_id", "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("event_type", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False, index=True),  # the 52-week clean-up
+    Column("data", JSON, nullable=False),
+)
+
 # ---- Operational records written by this project ------------------------------------------------------------------
 
 # What the default virus-scan resubmitter writes: the request the scanner would pick up (issue: stuck letters).
@@ -436,6 +466,18 @@ virus_scan_requests = Table(
     Column("filename", Text, nullable=False),
     Column("requested_by", Text, nullable=False),
     Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+)
+
+# What the default replay resources write: one row per notification handed back to the provider queue (email, SMS)
+# or the letter renderer (letters); the replay sensor reads it so a notification is replayed at most once an hour.
+notification_replays = Table(
+    "notification_replays",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("notification_id", UUID(as_uuid=True), nullable=False),
+    Column("notification_type", notification_type_enum, nullable=False),
+    Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Index("ix_notification_replays_notification_id_requested_at", "notification_id", "requested_at"),
 )
 
 SOURCE_TABLES = (notifications, notification_history)
