@@ -427,6 +427,64 @@ ft_billing = Table(
     ),
 )
 
+# ---- More facts (reference §1.7, §1.13, §2.3.6, §3.7) -----------------------------------------------------------
+
+ft_processing_time = Table(
+    "ft_processing_time",
+    metadata,
+    Column("bst_date", Date, primary_key=True),  # a London day (the reference used the UTC date: §8 quirk 1)
+    Column("messages_total", Integer, nullable=False),
+    Column("messages_within_10_secs", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+)
+
+ft_billing_letter_despatch = Table(
+    "ft_billing_letter_despatch",
+    metadata,
+    Column("bst_date", Date, nullable=False),  # the day DVLA despatched the letters
+    Column("postage", String(255), nullable=False),
+    Column("rate", Numeric(asdecimal=False), nullable=False),
+    Column("billable_units", Integer, nullable=False),  # sheets
+    Column("cost_threshold", String(255), nullable=False),  # sorted / unsorted
+    Column("notifications_sent", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    PrimaryKeyConstraint(
+        "bst_date", "postage", "rate", "billable_units", "cost_threshold", name="ft_billing_letter_despatch_pkey"
+    ),
+)
+
+annual_billing = Table(
+    "annual_billing",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("financial_year_start", Integer, nullable=False),  # the April's year: the year runs April-March
+    Column("free_sms_fragment_limit", Integer, nullable=False),
+    Column("high_volume_service_last_year", Boolean, nullable=False, server_default=text("false")),
+    Column("has_custom_allowance", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    UniqueConstraint("service_id", "financial_year_start", name="uix_service_id_financial_year_start"),
+)
+
+ft_monthly_usage = Table(
+    "ft_monthly_usage",
+    metadata,
+    Column("month", Date, nullable=False),  # first day of the London month
+    Column("service_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("notification_type", Text, nullable=False),
+    Column("rate", Numeric(asdecimal=False), nullable=False),
+    Column("postage", String(255), nullable=False),
+    Column("notifications_sent", BigInteger, nullable=False),
+    Column("chargeable_units", BigInteger, nullable=False),
+    Column("free_allowance_used", BigInteger, nullable=False),
+    Column("charged_units", BigInteger, nullable=False),
+    Column("cost", Numeric(asdecimal=False), nullable=False),
+    PrimaryKeyConstraint("month", "service_id", "notification_type", "rate", "postage", name="ft_monthly_usage_pkey"),
+)
+
 # ---- Inbound SMS and audit events (reference §3.7) -------------------------------------------------------------------
 
 inbound_sms = Table(
