@@ -2,8 +2,7 @@
 
 Billable rules (reference §2.3.3): per-type billable statuses; provider `ses` / coalesce(sent_by, 'unknown') / `dvla`;
 email has multiplier 0, no units and rate 0; postage 'none' for email and SMS; letters' billable_units are sheets.
-Rates (§2.3.4): SMS from `rates` (latest valid_from <= London midnight of the day); letters from `letter_rates` by
-sheet count and post class, crown treated as true (latest start_date <= London midnight), 0 sheets -> 0.
+Rates (§2.3.4): the look-ups in reporting/rates.py (shared with the letter despatch fact).
 
 Two deliberate differences from the reference:
 - Delete-then-insert per day, so a re-run gives exactly the billing of the current data (no stale groups).
@@ -20,11 +19,15 @@ import datetime as dt
 import time
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
 from notify_pipelines.calendar import day_window
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks
+from notify_pipelines.reporting import locks, rates
+from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: callers and tests import them from here)
+    MISSING_RATE,
+    MissingRateError,
+    create_missing_rate_function,
+)
 from notify_pipelines.reporting.results import DayBuild
 
 fact = schema.ft_billing
@@ -34,21 +37,6 @@ BILLABLE_STATUSES = {
     "sms": ("sending", "sent", "delivered", "pending", "temporary-failure", "permanent-failure"),
     "letter": ("sending", "delivered", "returned-letter"),
 }
-MISSING_RATE = "missing billing rate"
-
-# Raised from inside the INSERT (COALESCE evaluates it only for a group whose rate is NULL). A temporary function,
-# so it needs no migration and disappears with the session.
-_CREATE_MISSING_RATE_FUNCTION = sa.text(
-    """
-CREATE OR REPLACE FUNCTION pg_temp.notify_missing_rate(day date, ntype text, postage text, sheets integer)
-RETURNS numeric LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '%: no % rate for % (postage %, sheets %)',
-    'missing billing rate', ntype, day, postage, coalesce(sheets::text, 'n/a')
-    USING ERRCODE = 'P0001';
-END $$
-"""
-)
 
 
 def _billable_branch(table: str) -> str:
@@ -64,6 +52,17 @@ def _billable_branch(table: str) -> str:
       AND key_type IN ('normal', 'team')
       AND ({status_filter})"""
 
+
+_RATE = rates.or_missing(
+    f"""CASE g.notification_type
+                   WHEN 'email' THEN 0
+                   WHEN 'sms' THEN {rates.SMS_RATE_SQL}
+                   WHEN 'letter' THEN {rates.letter_rate_sql("g.postage", "g.sheets")}
+               END""",
+    "g.notification_type",
+    "g.postage",
+    "g.sheets",
+)
 
 INSERT_SQL = f"""
 WITH billable AS ({_billable_branch("notifications")}
@@ -84,21 +83,7 @@ groups AS (
 ),
 priced AS (
     SELECT g.*,
-           coalesce(
-               CASE g.notification_type
-                   WHEN 'email' THEN 0
-                   WHEN 'sms' THEN (
-                       SELECT r.rate FROM rates r
-                       WHERE r.notification_type = 'sms' AND r.valid_from <= :midnight
-                       ORDER BY r.valid_from DESC LIMIT 1)
-                   WHEN 'letter' THEN CASE WHEN g.sheets = 0 THEN 0 ELSE (
-                       SELECT lr.rate FROM letter_rates lr
-                       WHERE lr.post_class = g.postage AND lr.sheet_count = g.sheets AND lr.crown
-                         AND lr.start_date <= :midnight
-                       ORDER BY lr.start_date DESC LIMIT 1) END
-               END,
-               pg_temp.notify_missing_rate(:day, g.notification_type, g.postage, g.sheets)
-           ) AS rate
+           {_RATE} AS rate
     FROM groups g
 )
 INSERT INTO ft_billing (bst_date, template_id, service_id, notification_type, provider, rate_multiplier,
@@ -110,30 +95,14 @@ GROUP BY template_id, service_id, notification_type, provider, rate_multiplier, 
 """
 
 
-class MissingRateError(RuntimeError):
-    """No rate applies to a billable group: the day's billing is not written."""
-
-
 def insert_params(day: dt.date) -> dict:
     start, end = day_window(day)
     return {"day": day, "start": start, "end": end, "midnight": start}
 
 
-def create_missing_rate_function(conn: sa.Connection) -> None:
-    conn.execute(_CREATE_MISSING_RATE_FUNCTION)
-
-
 def insert_billing(conn: sa.Connection, day: dt.date) -> int:
     """The one INSERT ... SELECT for the day (no delete, no lock): what the benchmark times as the bare statement."""
-    create_missing_rate_function(conn)
-    try:
-        return conn.execute(sa.text(INSERT_SQL), insert_params(day)).rowcount
-    except DBAPIError as exc:
-        diag = getattr(exc.orig, "diag", None)
-        message = (diag.message_primary if diag else None) or str(exc.orig)
-        if MISSING_RATE in message:
-            raise MissingRateError(message.strip()) from None
-        raise
+    return rates.insert_priced(conn, INSERT_SQL, insert_params(day))
 
 
 def build_billing_day(conn: sa.Connection, day: dt.date) -> DayBuild:
