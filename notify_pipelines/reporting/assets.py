@@ -1,24 +1,20 @@
-"""The two reporting facts as daily-partitioned Dagster assets: thin loops over the day builders.
+"""The daily reporting facts, each one declaration (daily_fact.py makes the asset): its table, its day builder, what
+it reads, its preview and its freshness deadline (London time, for yesterday's partition)."""
 
-A range of partitions (a backfill, the nightly look-back) is one run: the days are rebuilt one after another, each in
-its own transaction, so a failure keeps the days already done and a long backfill never holds one huge transaction.
-"""
-
-# No `from __future__ import annotations`: Dagster reads the config and context annotations at runtime.
+# No `from __future__ import annotations`: Dagster reads the config annotations at runtime.
 
 import datetime as dt
-from typing import Callable
 
 import dagster as dg
 import sqlalchemy as sa
 
-from notify_pipelines.partitions import daily_partitions, partition_key, window_days
-from notify_pipelines.reporting import billing_facts, metadata, status_facts
+from notify_pipelines.db import schema
+from notify_pipelines.reporting import billing_facts, letter_despatch, metadata, processing_time, status_facts
+from notify_pipelines.reporting.daily_fact import DailyFact, daily_fact_asset
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.resources import NotifyDatabase
 
-EMAIL_SMS = ("email", "sms")
 ALL_TYPES = ("email", "sms", "letter")
+NOTIFICATION_SOURCES = (schema.notifications, schema.notification_history)
 
 
 class StatusBuildConfig(dg.Config):
@@ -37,58 +33,57 @@ def status_types(day: dt.date, letters_only_before: str | None) -> tuple[str, ..
     return ("letter",) if day < boundary else ALL_TYPES
 
 
-def _rebuild_window(
-    context: dg.AssetExecutionContext,
-    engine: sa.Engine,
-    rebuild: Callable[[dt.date], DayBuild],
-    preview_sql: sa.TextClause,
-    count_label: str,
-) -> dg.MaterializeResult:
-    days = window_days(context.partition_time_window)
-    context.log.info(f"rebuilding {context.asset_key.to_user_string()} for {days[0]} to {days[-1]} ({len(days)} days)")
-    for day in days:
-        build = rebuild(day)
-        with engine.connect() as conn:
-            preview = metadata.preview(conn, preview_sql, build)
-        context.add_asset_metadata(metadata.day_metadata(build, preview, count_label), partition_key=partition_key(day))
-        context.log.info(
-            f"{day}: replaced {build.deleted} rows with {build.inserted} ({build.notifications} {count_label}) "
-            f"in {build.seconds:.2f} s"
-        )
-    return dg.MaterializeResult()
+def _rebuild_status(engine: sa.Engine, day: dt.date, config: StatusBuildConfig) -> DayBuild:
+    return status_facts.rebuild_status_day(engine, day, status_types(day, config.letters_only_before))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="reporting",
-    kinds={"postgres"},
+STATUS = DailyFact(
+    table=schema.ft_notification_status,
+    rebuild=_rebuild_status,
+    config_type=StatusBuildConfig,
     description="Notifications per London day, template, service, job, type, key type and status (test keys out).",
+    reads=NOTIFICATION_SOURCES,
+    preview_sql=metadata.STATUS_PREVIEW_SQL,
+    count_label="notifications",
+    deadline=dt.time(2, 0),
 )
-def ft_notification_status(
-    context: dg.AssetExecutionContext, config: StatusBuildConfig, notify_db: NotifyDatabase
-) -> dg.MaterializeResult:
-    engine = notify_db.engine
 
-    def rebuild(day: dt.date) -> DayBuild:
-        return status_facts.rebuild_status_day(engine, day, status_types(day, config.letters_only_before))
-
-    return _rebuild_window(context, engine, rebuild, metadata.STATUS_PREVIEW_SQL, "notifications")
-
-
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="reporting",
-    kinds={"postgres"},
+BILLING = DailyFact(
+    table=schema.ft_billing,
+    rebuild=billing_facts.rebuild_billing_day,
     description="Billable notifications per London day, service, template, type, provider, rate and postage.",
+    reads=(*NOTIFICATION_SOURCES, schema.rates, schema.letter_rates),
+    preview_sql=metadata.BILLING_PREVIEW_SQL,
+    count_label="notifications_sent",
+    deadline=dt.time(2, 0),
 )
-def ft_billing(context: dg.AssetExecutionContext, notify_db: NotifyDatabase) -> dg.MaterializeResult:
-    engine = notify_db.engine
-    return _rebuild_window(
-        context,
-        engine,
-        lambda day: billing_facts.rebuild_billing_day(engine, day),
-        metadata.BILLING_PREVIEW_SQL,
-        "notifications_sent",
-    )
+
+PROCESSING_TIME = DailyFact(
+    table=schema.ft_processing_time,
+    rebuild=processing_time.rebuild_processing_time_day,
+    description="API email and SMS created per London day, and how many were sent within 10 seconds.",
+    reads=NOTIFICATION_SOURCES,
+    preview_sql=metadata.PROCESSING_TIME_PREVIEW_SQL,
+    count_label="messages_total",
+    per_type_labels=(),
+    deadline=dt.time(3, 0),
+)
+
+LETTER_DESPATCH = DailyFact(
+    table=schema.ft_billing_letter_despatch,
+    rebuild=letter_despatch.rebuild_despatch_day,
+    description="Letters DVLA despatched per day, postage, sheets and cost threshold, priced at the letter rate.",
+    reads=(schema.notifications_letter_despatch, *NOTIFICATION_SOURCES, schema.letter_rates),
+    preview_sql=metadata.DESPATCH_PREVIEW_SQL,
+    count_label="letters",
+    per_type_labels=(),
+    deadline=dt.time(3, 0),
+)
+
+DAILY_FACTS = (STATUS, BILLING, PROCESSING_TIME, LETTER_DESPATCH)
+
+ft_notification_status = daily_fact_asset(STATUS)
+ft_billing = daily_fact_asset(BILLING)
+ft_processing_time = daily_fact_asset(PROCESSING_TIME)
+ft_billing_letter_despatch = daily_fact_asset(LETTER_DESPATCH)
+daily_fact_assets = [ft_notification_status, ft_billing, ft_processing_time, ft_billing_letter_despatch]
