@@ -1,5 +1,6 @@
 """The sensors' SQL (reference §4.2-4.6): reads only, each a range scan on
-ix_notifications_notification_type_composite (notification_type, notification_status, created_at).
+ix_notifications_notification_type_composite (notification_type, notification_status, created_at); the replay
+queries also probe notification_replays through ix_notification_replays_notification_id_requested_at, once per row.
 
 Every window is half-open, [created_from, created_before), as the reference's DAO queries. The callers compute the
 bounds from one "now", so tests can pin the clock and benchmarks can time exactly what the sensors run.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.calendar import print_deadline_yesterday
-from notify_pipelines.db.schema import notifications
+from notify_pipelines.db.schema import notification_replays, notifications
 
 # Thresholds of the reference (§4.12).
 VIRUS_CHECK_MIN_AGE = dt.timedelta(minutes=10)
@@ -24,6 +25,7 @@ NIGHTLY_REPORT_MAX_AGE = dt.timedelta(days=5)
 TECHNICAL_FAILURE_MAX_AGE = dt.timedelta(days=3)
 CREATED_MIN_AGE = dt.timedelta(hours=1)
 CREATED_MAX_AGE = dt.timedelta(days=7)
+REPLAY_EVERY = dt.timedelta(hours=1)  # a notification is handed back at most once per REPLAY_EVERY
 
 SAMPLE_SIZE = 50  # ids named in a failure message; the count is always exact
 
@@ -132,9 +134,142 @@ def letters_in_technical_failure(conn: sa.Connection, now: dt.datetime) -> Findi
     return _findings(conn, ("letter",), "technical-failure", letters_in_technical_failure_window(now))
 
 
-def notifications_stuck_in_created(conn: sa.Connection, window: Window) -> Findings:
-    """Email and SMS still in created in the window (§4.5/4.6: normally [now - 7 days, now - 1 hour))."""
-    return _findings(conn, ("email", "sms"), "created", window)
+# ---- replaying notifications stuck in created (§4.5), and what replay did not fix (§4.6) -----------------------------
+
+
+def created_window(now: dt.datetime) -> Window:
+    """[now - 7 days, now - 1 hour): where email/SMS and unrendered letters in 'created' are replayed (§4.5)."""
+    return Window.of_ages(now, min_age=CREATED_MIN_AGE, max_age=CREATED_MAX_AGE)
+
+
+@dataclass(frozen=True)
+class Created:
+    """A notification still in 'created'; (created_at, id) is also its place in the replay sweep."""
+
+    id: uuid.UUID
+    notification_type: str
+    created_at: dt.datetime
+
+
+def _replayable(notification_type: str, window: Window) -> list[sa.ColumnElement[bool]]:
+    """Email/SMS in created; letters in created whose PDF was never made (letters_missing_from_sending_bucket: billable
+    units 0, never updated, normal key). The letter conditions are filters on the index range, not index bounds."""
+    conditions = _matching(notification_type, "created", window)
+    if notification_type == "letter":
+        n = notifications.c
+        conditions += [n.billable_units == 0, n.updated_at.is_(None), n.key_type == "normal"]
+    return conditions
+
+
+def select_to_replay(
+    notification_type: str, window: Window, *, replayed_since: dt.datetime, after: Created | None, limit: int
+) -> sa.Select:
+    """The next `limit` notifications to replay, in (created_at, id) order after `after` (from the window's start when
+    None), leaving out any replayed after `replayed_since`: NOT EXISTS probes the ledger's (notification_id,
+    requested_at) index once per row. The explicit `created_at >= after.created_at` makes the
+    keyset position an index bound (the row comparison alone would only filter)."""
+    n, r = notifications.c, notification_replays.c
+    conditions = _replayable(notification_type, window)
+    if after is not None:
+        conditions += [
+            n.created_at >= after.created_at,
+            sa.tuple_(n.created_at, n.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id, notifications.c.id.type)),
+        ]
+    recently_replayed = sa.select(sa.literal(1)).where(r.notification_id == n.id, r.requested_at > replayed_since)
+    conditions.append(~sa.exists(recently_replayed))
+    return (
+        sa.select(n.id, n.notification_type, n.created_at)
+        .where(*conditions)
+        .order_by(n.created_at, n.id)
+        .limit(limit)
+    )
+
+
+def to_replay(
+    conn: sa.Connection, notification_type: str, window: Window, *, replayed_since: dt.datetime, after: Created | None, limit: int
+) -> list[Created]:
+    query = select_to_replay(notification_type, window, replayed_since=replayed_since, after=after, limit=limit)
+    return [Created(row.id, str(row.notification_type), row.created_at) for row in conn.execute(query)]
+
+
+def _with_first_replay(notification_type: str, window: Window) -> sa.Subquery:
+    """The notifications in created in the window, each with when it was first replayed (NULL if never): a lateral
+    min() per row, which reads one entry of the ledger's (notification_id, requested_at) index. Lateral, so that it
+    is computed once per row however often the caller refers to it."""
+    n, r = notifications.c, notification_replays.c
+    first = sa.select(sa.func.min(r.requested_at).label("first_replay")).where(r.notification_id == n.id).lateral("first")
+    return (
+        sa.select(n.id, n.created_at, first.c.first_replay)
+        .select_from(notifications.join(first, sa.true()))
+        .where(*_matching(notification_type, "created", window))
+        .subquery("stuck")
+    )
+
+
+def _unfixed(first_replay: sa.ColumnElement, replayed_before: dt.datetime, newly_from: dt.datetime | None):
+    unfixed = first_replay < replayed_before
+    newly = unfixed if newly_from is None else sa.and_(unfixed, first_replay >= newly_from)
+    return unfixed, newly
+
+
+def select_stuck_after_replay_counts(
+    notification_type: str, window: Window, *, replayed_before: dt.datetime, newly_from: dt.datetime | None
+) -> sa.Select:
+    """In one pass over the notifications in created in the window: how many there are, how many of them were first
+    replayed before `replayed_before` (replay did not fix them), and how many of those were first replayed at or
+    after `newly_from` (became unfixed since the previous check)."""
+    stuck = _with_first_replay(notification_type, window)
+    unfixed, newly = _unfixed(stuck.c.first_replay, replayed_before, newly_from)
+    return sa.select(
+        sa.func.count().label("in_created"),
+        sa.func.count().filter(stuck.c.first_replay.is_(None)).label("not_replayed"),
+        sa.func.count().filter(unfixed).label("unfixed"),
+        sa.func.count().filter(newly).label("newly_unfixed"),
+    ).select_from(stuck)
+
+
+def select_newly_unfixed(
+    notification_type: str, window: Window, *, replayed_before: dt.datetime, newly_from: dt.datetime | None, limit: int
+) -> sa.Select:
+    stuck = _with_first_replay(notification_type, window)
+    _, newly = _unfixed(stuck.c.first_replay, replayed_before, newly_from)
+    return sa.select(stuck).where(newly).order_by(stuck.c.created_at).limit(limit)
+
+
+@dataclass(frozen=True)
+class Unfixed:
+    id: uuid.UUID
+    notification_type: str
+    created_at: dt.datetime
+    first_replay: dt.datetime
+
+
+@dataclass(frozen=True)
+class StuckAfterReplay:
+    """Email/SMS in created in the window: all of them, those never replayed, those replay did not fix (first replay
+    over an hour old) and, of those, the ones new since the previous check with the oldest of them named."""
+
+    in_created: int
+    not_replayed: int
+    unfixed: int
+    newly_unfixed: int
+    sample: list[Unfixed]
+
+
+def stuck_after_replay(
+    conn: sa.Connection, window: Window, *, replayed_before: dt.datetime, newly_from: dt.datetime | None
+) -> StuckAfterReplay:
+    totals = dict(in_created=0, not_replayed=0, unfixed=0, newly_unfixed=0)
+    sample: list[Unfixed] = []
+    for ntype in ("email", "sms"):
+        kwargs = dict(replayed_before=replayed_before, newly_from=newly_from)
+        row = conn.execute(select_stuck_after_replay_counts(ntype, window, **kwargs)).one()
+        for key in totals:
+            totals[key] += row._mapping[key]
+        if row.newly_unfixed:
+            query = select_newly_unfixed(ntype, window, limit=SAMPLE_SIZE, **kwargs)
+            sample += [Unfixed(r.id, ntype, r.created_at, r.first_replay) for r in conn.execute(query)]
+    return StuckAfterReplay(**totals, sample=sorted(sample, key=lambda row: row.created_at)[:SAMPLE_SIZE])
 
 
 def explain(conn: sa.Connection, query: sa.Select) -> str:

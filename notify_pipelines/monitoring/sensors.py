@@ -11,12 +11,15 @@ forwarder (alerts.py) turns that failed tick into one alert. What is reported wh
 - letters_still_in_created (Mon-Fri 07:00 UTC), letters_in_technical_failure (daily 07:00 UTC): once a day, like the
   reference's cron; the state is the day last checked, so the ticks after a failing check skip (saying what the
   check found) instead of failing again.
-- notifications_stuck_in_created (every 15 min): fails when email/SMS crossed one hour old in 'created' since the
-  previous tick (watermark), counting all that are stuck (up to 7 days old).
-State is kept where a failed tick cannot lose it (sensor_state.py). No sensor requests runs: the only action, the
-re-submission, happens inside the tick, because a failing tick drops its run requests.
-All default to RUNNING: a check that is off protects nobody; they only read, except the re-submission, which is
-harmless to repeat. Alerts leave the machine only where NOTIFY_ALERTS_ENABLED=true.
+- replay_created_notifications (every 15 min): a repair, never a failure: email/SMS in 'created' 1 hour-7 days old
+  go back to provider_queue, unrendered letters to letter_renderer, each at most once an hour (replay.py).
+- notifications_stuck_in_created (every 15 min): the alert for what replay did not fix: fails when email/SMS are still
+  in 'created' more than an hour after their first replay, once per notification (watermark on that first replay),
+  counting all such (up to 7 days old).
+State is kept where a failed tick cannot lose it (sensor_state.py). No sensor requests runs: the only actions, the
+re-submission and the replay, happen inside the tick, because a failing tick drops its run requests.
+All default to RUNNING: a check that is off protects nobody; they only read, except the re-submission and the
+replay, which are harmless to repeat. Alerts leave the machine only where NOTIFY_ALERTS_ENABLED=true.
 """
 
 from __future__ import annotations
@@ -26,13 +29,19 @@ import datetime as dt
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.monitoring import queries
+from notify_pipelines.monitoring import queries, replay
 from notify_pipelines.monitoring.alerts import (
     AlertChannel,
     alert_channel_from_env,
     alert_forwarder,
 )
 from notify_pipelines.monitoring.queries import Findings, Letter, Window
+from notify_pipelines.monitoring.replay import (
+    LetterRenderer,
+    ProviderQueue,
+    RecordedLetterRenderer,
+    RecordedProviderQueue,
+)
 from notify_pipelines.monitoring.sensor_state import (
     MonitoringClock,
     daily_check_due,
@@ -265,15 +274,102 @@ def letters_in_technical_failure(context: dg.SensorEvaluationContext, notify_db:
     )
 
 
-# ---- email and SMS stuck in created ---------------------------------------------------------------------------------
+# ---- email, SMS and letters stuck in created: replay, then alert for what replay did not fix --------------------------
+
+REPLAY = "replay_created_notifications"
+
+
+class _ReplayLog:
+    """One warning per replayed notification for the first SAMPLE_SIZE of a tick (as the reference logs each), then
+    one line per chunk: a backlog of thousands must not flood the tick's log."""
+
+    def __init__(self, log):
+        self.log, self.logged = log, 0
+
+    def chunk(self, chunk: list[queries.Created]) -> None:
+        named = max(0, queries.SAMPLE_SIZE - self.logged)
+        for row in chunk[:named]:
+            what = "letter PDF for notification" if row.notification_type == "letter" else f"{row.notification_type} notification"
+            self.log.warning(f"Re-sending {what} {row.id} created {_fmt(row.created_at)}: still in 'created' over an hour old")
+        rest = chunk[named:]
+        if rest:
+            self.log.warning(
+                f"Re-sending {len(rest)} more {rest[0].notification_type} notification(s) created from "
+                f"{_fmt(rest[0].created_at)} to {_fmt(rest[-1].created_at)}: still in 'created' over an hour old"
+            )
+        self.logged += len(chunk)
+
+
+def _replayed_summary(outcomes: list[replay.SweepOutcome], window: Window) -> str:
+    counts = {o.notification_type: o.replayed for o in outcomes}
+    which = f"in 'created', {window.describe()}, and not replayed in the last hour"
+    if not sum(counts.values()):
+        return f"nothing to replay: no email/SMS or unrendered letter is {which}"
+    limited = [f"{o.notification_type} ({o.replayed})" for o in outcomes if o.limit_reached]
+    return (
+        f"replayed {counts['email']} email and {counts['sms']} SMS notification(s) to provider_queue and "
+        f"{counts['letter']} unrendered letter(s) to letter_renderer: {which}. A replay is a repair, not a failure; "
+        f"each notification is replayed at most once an hour"
+        + (f". Tick limit reached for {', '.join(limited)}: the rest follow at the next ticks" if limited else "")
+    )
+
+
+@dg.sensor(
+    name=REPLAY,
+    minimum_interval_seconds=900,
+    default_status=RUNNING,
+    description="Every 15 min: email/SMS in 'created' 1 hour-7 days old go back to provider_queue, unrendered letters "
+    "(normal key) to letter_renderer; each at most once an hour, recorded in notification_replays (reference §4.5).",
+)
+def replay_created_notifications(
+    context: dg.SensorEvaluationContext,
+    notify_db: NotifyDatabase,
+    provider_queue: ProviderQueue,
+    letter_renderer: LetterRenderer,
+    monitoring_clock: MonitoringClock,
+):
+    now = monitoring_clock.now()
+    state = load_state(context, REPLAY)
+    positions = {t: replay.position_from_state(state.get(t), t) for t in ("email", "sms", "letter")}
+    log = _ReplayLog(context.log)
+    outcomes = []
+    try:
+        for ntype, replayer in (("email", provider_queue), ("sms", provider_queue), ("letter", letter_renderer)):
+
+            def advance(chunk, ntype=ntype):
+                positions[ntype] = chunk[-1]
+                log.chunk(chunk)
+
+            outcome = replay.sweep(notify_db, replayer, ntype, now, positions[ntype], on_chunk=advance)
+            positions[ntype] = outcome.position
+            outcomes.append(outcome)
+    finally:  # also when a send fails: the chunks already recorded are not looked at again first
+        save_state(context, REPLAY, {t: replay.position_to_state(p) for t, p in positions.items() if p is not None})
+    return dg.SkipReason(_replayed_summary(outcomes, queries.created_window(now)))
+
+
+def _unfixed_message(found: queries.StuckAfterReplay, window: Window) -> str:
+    lines = [
+        f"  - {row.notification_type} {row.id}, created {_fmt(row.created_at)}, first replayed {_fmt(row.first_replay)}"
+        for row in found.sample
+    ]
+    return (
+        f"{found.unfixed} email/SMS notification(s) are still in 'created' more than an hour after {REPLAY} handed "
+        f"them back to provider_queue ({window.describe()}); {found.newly_unfixed} of them since the previous check:\n"
+        f"{_listed(lines, found.newly_unfixed)}\n"
+        f"What to do: replay did not get them sent. Check that provider_queue is bound to the real delivery queue (the "
+        f"default RecordedProviderQueue only records requests in notification_replays), that the delivery workers "
+        f"consume it and that the providers are up. They are replayed again each hour until 7 days old; one that can "
+        f"never be sent should be set to technical-failure."
+    )
 
 
 @dg.sensor(
     name="notifications_stuck_in_created",
     minimum_interval_seconds=900,
     default_status=RUNNING,
-    description="Email and SMS in 'created' for over an hour (up to 7 days old): fail when more became stuck since "
-    "the previous tick (reference §4.5-4.6).",
+    description=f"Every 15 min: fails when email/SMS (1 hour-7 days old) are still in 'created' more than an hour "
+    f"after {REPLAY} first replayed them, naming those new since the previous tick (reference §4.5-4.6).",
 )
 def notifications_stuck_in_created(
     context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock
@@ -281,23 +377,20 @@ def notifications_stuck_in_created(
     name = "notifications_stuck_in_created"
     now = monitoring_clock.now()
     state = load_state(context, name)
-    stuck_window = Window.of_ages(now, min_age=queries.CREATED_MIN_AGE, max_age=queries.CREATED_MAX_AGE)
-    covered = parse_time(state.get("covered_before"))
-    new_from = max(covered, stuck_window.created_from) if covered else stuck_window.created_from
-    new_window = Window(min(new_from, stuck_window.created_before), stuck_window.created_before)
+    window = queries.created_window(now)
+    replayed_before = now - queries.REPLAY_EVERY
+    covered = parse_time(state.get("replayed_before"))
+    newly_from = min(covered, replayed_before) if covered else None
     with notify_db.begin() as conn:
-        new = queries.notifications_stuck_in_created(conn, new_window)
-        stuck = queries.notifications_stuck_in_created(conn, stuck_window) if new.count else new
-    save_state(context, name, {"covered_before": stuck_window.created_before.isoformat()})
-    if new.count:
-        more = f" (showing the oldest {len(new.sample)})" if new.count > len(new.sample) else ""
-        raise CheckFailed(
-            f"{stuck.count} email/SMS notification(s) are still in 'created' more than an hour after they were "
-            f"created ({stuck_window.describe()}); {new.count} of them became stuck since the previous check{more}: "
-            f"{', '.join(new.ids())}.\nWhat to do: check the provider tasks are running and the providers are up; "
-            f"the notifications are sent once they are re-queued to their provider."
-        )
-    return dg.SkipReason(f"no email/SMS became stuck in 'created' {new_window.describe()}{NOT_REPEATED}")
+        found = queries.stuck_after_replay(conn, window, replayed_before=replayed_before, newly_from=newly_from)
+    save_state(context, name, {"replayed_before": replayed_before.isoformat()})
+    if found.newly_unfixed:
+        raise CheckFailed(_unfixed_message(found, window))
+    return dg.SkipReason(
+        f"none newly unfixed by replay: {found.in_created} email/SMS in 'created' {window.describe()}, "
+        f"{found.unfixed} of them still there over an hour after a replay (reported earlier), "
+        f"{found.not_replayed} not replayed yet{NOT_REPEATED}"
+    )
 
 
 # ---- the monitoring domain's sensors and their resources ------------------------------------------------------------
@@ -307,6 +400,8 @@ def sensor_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources of the sensors beyond the base ones (notify_db, s3, letter_buckets)."""
     return {
         "virus_scan": RecordedVirusScanRequests(notify_db=NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))),
+        "provider_queue": RecordedProviderQueue(),
+        "letter_renderer": RecordedLetterRenderer(),
         "monitoring_clock": MonitoringClock(),
         "alert_channel": alert_channel_from_env(),
     }
@@ -317,6 +412,7 @@ CHECK_SENSORS = [
     letters_pending_virus_check_nightly,
     letters_still_in_created,
     letters_in_technical_failure,
+    replay_created_notifications,
     notifications_stuck_in_created,
 ]
 

@@ -18,7 +18,6 @@ from notify_pipelines.monitoring.sensors import (
     letters_pending_virus_check,
     letters_pending_virus_check_nightly,
     letters_still_in_created,
-    notifications_stuck_in_created,
 )
 from notify_pipelines.monitoring.virus_scan import (
     RecordedVirusScanRequests,
@@ -251,42 +250,12 @@ def test_letters_in_technical_failure_none(engine, templates, instance, resource
     assert tick(letters_in_technical_failure, instance, resources, dt.datetime(2021, 6, 19, 7, 0)) == "none found"
 
 
-# ---- email and SMS stuck in created: 1 hour to 7 days ---------------------------------------------------------------
-
-
-def test_notifications_stuck_in_created_edges_and_no_repeat(engine, templates, instance, resources):
-    counted = [
-        add(engine, templates["email"], NOW - dt.timedelta(hours=1) - S, "created"),
-        add(engine, templates["sms"], NOW - dt.timedelta(days=7), "created"),
-    ]
-    not_counted = [
-        add(engine, templates["sms"], NOW - dt.timedelta(hours=1), "created"),
-        add(engine, templates["email"], NOW - dt.timedelta(days=7) - S, "created"),
-        add(engine, templates["letter"], NOW - dt.timedelta(hours=2), "created"),
-        add(engine, templates["sms"], NOW - dt.timedelta(hours=2), "sending"),
-    ]
-
-    with pytest.raises(CheckFailed) as failure:
-        tick(notifications_stuck_in_created, instance, resources, NOW)
-    text = str(failure.value)
-    assert text.startswith("2 email/SMS notification(s) are still in 'created'")
-    assert all(str(l.id) in text for l in counted) and not any(str(l.id) in text for l in not_counted)
-
-    # Nothing new crossed the hour: no repeat. Then one more does: fail again, counting all stuck ones.
-    assert tick(notifications_stuck_in_created, instance, resources, NOW).startswith("no email/SMS became stuck")
-    later = NOW + dt.timedelta(minutes=15)
-    with pytest.raises(CheckFailed) as failure:
-        tick(notifications_stuck_in_created, instance, resources, later)
-    # (the 7-day-old one has aged out of the window meanwhile)
-    assert failure.value.args[0].startswith("2 email/SMS notification(s)") and "1 of them became stuck" in str(failure.value)
-    assert str(not_counted[0].id) in str(failure.value)
-
-
 # ---- every query on the type/status/created_at index ----------------------------------------------------------------
 
 
 def test_every_sensor_query_uses_the_type_status_index(engine):
-    """On seeded data with fresh statistics, as the planner would see a real table (the benchmark does 10M rows)."""
+    """On seeded data with fresh statistics, as the planner would see a real table (the benchmark does 10M rows).
+    The replay sensor's and notifications_stuck_in_created's queries: test_replay.py."""
     seed.generate(engine, days=2, per_day=10_000, services=3, seed=5, start=dt.date(2021, 6, 13))
     now = dt.datetime(2021, 6, 15, 7, 0)
     windows = {
@@ -294,7 +263,6 @@ def test_every_sensor_query_uses_the_type_status_index(engine):
         "nightly": (("letter",), "pending-virus-check", queries.Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.NIGHTLY_REPORT_MAX_AGE)),
         "still in created": (("letter",), "created", queries.letters_still_in_created_window(now)),
         "technical failure": (("letter",), "technical-failure", queries.letters_in_technical_failure_window(now)),
-        "stuck in created": (("email", "sms"), "created", queries.Window.of_ages(now, min_age=queries.CREATED_MIN_AGE, max_age=queries.CREATED_MAX_AGE)),
     }
     with engine.begin() as conn:
         for label, (types, status, window) in windows.items():
