@@ -2,17 +2,17 @@
 
 import dagster as dg
 
-from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
+from notify_pipelines.reporting.assets import daily_fact_assets
 from notify_pipelines.reporting.checks import reporting_checks
-from notify_pipelines.reporting.schedules import (
-    ft_billing_job,
-    ft_notification_status_job,
-    reporting_schedules,
-)
+from notify_pipelines.reporting.freshness import freshness_checks, reporting_freshness
+from notify_pipelines.reporting.schedules import reporting_jobs, reporting_schedules
+from notify_pipelines.reporting.sources import source_specs
+from notify_pipelines.reporting.usage_asset import ft_monthly_usage
 
 defs = dg.Definitions(
-    assets=[ft_notification_status, ft_billing],
-    asset_checks=reporting_checks,
+    assets=[*source_specs, *daily_fact_assets, ft_monthly_usage],
+    asset_checks=[*reporting_checks, *freshness_checks],
     schedules=reporting_schedules,
-    jobs=[ft_notification_status_job, ft_billing_job],
+    sensors=[reporting_freshness],
+    jobs=reporting_jobs,
 )

@@ -104,5 +104,6 @@ def day_metadata(
         metadata[f"{ntype}_{count_label}"] = dg.MetadataValue.int(count)
     for name, value in build.extra.items():
         metadata[name] = dg.MetadataValue.int(value)
-    metadata["preview"] = dg.MetadataValue.md(preview_markdown)
+    if preview_markdown:
+        metadata["preview"] = dg.MetadataValue.md(preview_markdown)
     return metadata

@@ -66,7 +66,57 @@ def test_schedules_run_in_london_time_in_the_agreed_order():
         "nightly_ft_billing": ("15 0 * * *", "Europe/London"),
         "nightly_ft_notification_status": ("30 0 * * *", "Europe/London"),
         "hourly_ft_billing_today": ("0 * * * *", "Europe/London"),
+        "nightly_ft_processing_time": ("45 0 * * *", "Europe/London"),
+        "nightly_ft_billing_letter_despatch": ("0 1 * * *", "Europe/London"),
+        "nightly_ft_monthly_usage": ("30 1 * * *", "Europe/London"),
     }
+
+
+def test_every_nightly_daily_fact_runs_before_its_freshness_deadline():
+    from notify_pipelines.reporting.assets import DAILY_FACTS
+
+    runs_at = {"ft_billing": dt.time(0, 15), "ft_notification_status": dt.time(0, 30),
+               "ft_processing_time": dt.time(0, 45), "ft_billing_letter_despatch": dt.time(1, 0)}
+    by_job = {s.job_name: s.cron_schedule for s in schedules.reporting_schedules if s.name.startswith("nightly_")}
+    for fact in DAILY_FACTS:
+        minute, hour = by_job[f"{fact.name}_job"].split()[:2]
+        assert dt.time(int(hour), int(minute)) == runs_at[fact.name] < fact.deadline
+
+
+@pytest.mark.parametrize(
+    "at, first, last",
+    [
+        (dt.datetime(2021, 3, 29, 0, 45), "2021-03-28", "2021-03-28"),  # after the 23-hour day
+        (dt.datetime(2021, 11, 1, 0, 45), "2021-10-31", "2021-10-31"),
+    ],
+)
+def test_nightly_processing_time_is_london_yesterday(at, first, last):
+    request = evaluate(schedules.nightly_ft_processing_time, at)
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        first, last,
+    )
+
+
+def test_nightly_despatch_looks_back_ten_days():
+    request = evaluate(schedules.nightly_ft_billing_letter_despatch, dt.datetime(2021, 3, 29, 1, 0))
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        "2021-03-19", "2021-03-28",
+    )
+
+
+@pytest.mark.parametrize(
+    "at, first, last",
+    [
+        (dt.datetime(2021, 6, 20, 1, 30), "2021-06", "2021-06"),  # the current month only
+        (dt.datetime(2021, 6, 5, 1, 30), "2021-05", "2021-06"),  # billing's look-back still reaches May
+        (dt.datetime(2021, 4, 1, 1, 30), "2021-03", "2021-04"),  # the first night of a financial year
+    ],
+)
+def test_nightly_usage_rebuilds_the_current_month_and_the_month_billing_still_changes(at, first, last):
+    request = evaluate(schedules.nightly_ft_monthly_usage, at)
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        first, last,
+    )
 
 
 def test_todays_partition_is_open_for_the_hourly_billing():
