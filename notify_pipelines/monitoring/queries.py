@@ -165,16 +165,23 @@ def select_to_replay(
     notification_type: str, window: Window, *, replayed_since: dt.datetime, after: Created | None, limit: int
 ) -> sa.Select:
     """The next `limit` notifications to replay, in (created_at, id) order after `after` (from the window's start when
-    None), leaving out any replayed after `replayed_since`: NOT EXISTS probes the ledger's (notification_id,
-    requested_at) index once per row. The explicit `created_at >= after.created_at` makes the
-    keyset position an index bound (the row comparison alone would only filter)."""
+    None or older than it), leaving out any replayed after `replayed_since`: NOT EXISTS probes the ledger's
+    (notification_id, requested_at) index once per row.
+
+    After a position, the row comparison is the only lower bound: PostgreSQL makes `created_at >= after.created_at`
+    an index bound from it by itself, and a second lower bound would be counted twice in the row estimate, which
+    turned the plan from an index scan stopping after `limit` rows (incremental sort on id) into a full sort of the
+    rest of the window."""
     n, r = notifications.c, notification_replays.c
-    conditions = _replayable(notification_type, window)
-    if after is not None:
-        conditions += [
-            n.created_at >= after.created_at,
-            sa.tuple_(n.created_at, n.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id, notifications.c.id.type)),
-        ]
+    if after is not None and window.created_from is not None and after.created_at < window.created_from:
+        after = None
+    if after is None:
+        conditions = _replayable(notification_type, window)
+    else:
+        conditions = _replayable(notification_type, Window(None, window.created_before))
+        conditions.append(
+            sa.tuple_(n.created_at, n.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id, n.id.type))
+        )
     recently_replayed = sa.select(sa.literal(1)).where(r.notification_id == n.id, r.requested_at > replayed_since)
     conditions.append(~sa.exists(recently_replayed))
     return (
