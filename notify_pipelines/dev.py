@@ -23,7 +23,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from notify_pipelines.settings import ConfigError, LetterBuckets, normalise_database_url
+from notify_pipelines.settings import (
+    ConfigError,
+    LetterBuckets,
+    csv_upload_bucket,
+    normalise_database_url,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_DIR = REPO / ".dev"
@@ -195,9 +200,10 @@ def start_s3(port: int, buckets: LetterBuckets):
     host, bound = server.get_host_and_port()
     endpoint = f"http://{host}:{bound}"
     client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
-    for name in buckets.all():
+    names = [*buckets.all(), csv_upload_bucket()]
+    for name in names:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": client.meta.region_name})
-    say(f"local S3 (moto) at {endpoint} with buckets {', '.join(buckets.all())}")
+    say(f"local S3 (moto) at {endpoint} with buckets {', '.join(names)}")
     return server, endpoint
 
 

@@ -1,4 +1,4 @@
-"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource) and the letter buckets.
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter and CSV buckets.
 
 Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
 """
@@ -45,6 +45,12 @@ class LetterBucketsResource(dg.ConfigurableResource):
         return LetterBuckets(self.letters_pdf, self.letters_scan, self.invalid_pdf, self.test_letters)
 
 
+class CsvUploadBucketResource(dg.ConfigurableResource):
+    """The bucket holding services' bulk-job CSV files (NOTIFY_CSV_UPLOAD_BUCKET)."""
+
+    name: str = DEFAULT_BUCKETS["NOTIFY_CSV_UPLOAD_BUCKET"]
+
+
 _S3_CLIENTS: dict[str, object] = {}
 
 
@@ -86,4 +92,5 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "notify_db": NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL")),
         "s3": s3_resource(),
         "letter_buckets": letter_buckets_resource(),
+        "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
     }

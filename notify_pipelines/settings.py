@@ -16,6 +16,7 @@ DEFAULT_BUCKETS = {
     "NOTIFY_LETTERS_SCAN_BUCKET": "development-letters-scan",
     "NOTIFY_LETTERS_INVALID_PDF_BUCKET": "development-letters-invalid-pdf",
     "NOTIFY_TEST_LETTERS_BUCKET": "development-test-letters",
+    "NOTIFY_CSV_UPLOAD_BUCKET": "development-csv-upload",  # services' bulk-job CSVs (reference §1.11)
 }
 DEFAULT_PARTITIONS_START = "2016-01-01"
 
@@ -46,6 +47,11 @@ def s3_endpoint_url() -> str | None:
 
 def bucket(env_name: str) -> str:
     return os.environ.get(env_name) or DEFAULT_BUCKETS[env_name]
+
+
+def csv_upload_bucket() -> str:
+    """NOTIFY_CSV_UPLOAD_BUCKET: where a job's CSV lives, key service-<service_id>-notify/<job_id>.csv."""
+    return bucket("NOTIFY_CSV_UPLOAD_BUCKET")
 
 
 @dataclass(frozen=True)

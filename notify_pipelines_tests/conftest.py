@@ -18,7 +18,11 @@ from moto.server import ThreadedMotoServer
 
 from notify_pipelines.db import migrate, schema
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.resources import (
+    CsvUploadBucketResource,
+    LetterBucketsResource,
+    NotifyDatabase,
+)
 from notify_pipelines.settings import LetterBuckets
 
 ADMIN_URL = os.environ.get("NOTIFY_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -28,6 +32,7 @@ TEST_BUCKETS = LetterBuckets(
     invalid_pdf="test-letters-invalid-pdf",
     test_letters="test-test-letters",
 )
+TEST_CSV_BUCKET = "test-csv-upload"
 DATA_TABLES = [t for t in schema.metadata.sorted_tables if t not in schema.LOOKUP_VALUES]
 
 
@@ -100,10 +105,10 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3_client(s3_endpoint):
-    """A boto3 client on empty letter buckets (TEST_BUCKETS)."""
+    """A boto3 client on empty letter buckets (TEST_BUCKETS) and an empty CSV upload bucket (TEST_CSV_BUCKET)."""
     requests.post(f"{s3_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2")
-    for name in TEST_BUCKETS.all():
+    for name in [*TEST_BUCKETS.all(), TEST_CSV_BUCKET]:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
     return client
 
@@ -125,6 +130,7 @@ def resources(database_url, s3_endpoint, s3_client) -> dict:
             invalid_pdf=TEST_BUCKETS.invalid_pdf,
             test_letters=TEST_BUCKETS.test_letters,
         ),
+        "csv_upload_bucket": CsvUploadBucketResource(name=TEST_CSV_BUCKET),
     }
 
 
