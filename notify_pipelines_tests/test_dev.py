@@ -102,7 +102,8 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
         assert locations["data"]["repositoriesOrError"]["nodes"][0]["location"]["name"] == "notify_pipelines.definitions"
         s3_client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3}", region_name="eu-west-2",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
-        assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == {*LetterBuckets.from_env().all(), csv_upload_bucket()}
+        assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == {*LetterBuckets.from_env().all(),
+                                                                            csv_upload_bucket()}
         started = psutil.Process(process.pid).children(recursive=True)
         assert len(started) >= 2  # dagster dev and its webserver and daemon (and the API when it imports)
 

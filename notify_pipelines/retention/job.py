@@ -16,6 +16,7 @@ from notify_pipelines.resources import (
     NotifyDatabase,
     shared_s3_client,
 )
+from notify_pipelines.retention.cleanup_ops import delete_old_events
 from notify_pipelines.retention.executor import retention_executor
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.summary import summarise
@@ -83,7 +84,8 @@ def summarise_retention(context: dg.OpExecutionContext, per_service: list[list[d
     executor_def=retention_executor,
     tags=RETENTION_TAGS,
     description="Nightly retention for one London day: archive notifications past retention to "
-    "notification_history, delete test-key notifications and finished letters' PDFs.",
+    "notification_history, delete test-key notifications and finished letters' PDFs, and events older than 52 weeks.",
 )
 def nightly_retention():
     summarise_retention(find_retention_work().map(clean_service).collect())
+    delete_old_events()  # independent of the services: events older than 52 weeks

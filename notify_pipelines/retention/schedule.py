@@ -1,10 +1,17 @@
-"""03:00 London time, after the reporting facts (00:15/00:30), run retention for today's London date."""
+"""Retention's schedules, London time, each launching today's London partition (the night of today):
+01:40 delete_inbound_sms, 03:00 nightly_retention (after the reporting facts at 00:15/00:30), 04:00
+remove_old_job_files. On 2021-03-28 01:40 does not exist: Dagster runs that tick at 02:00 BST, still that day; on
+2021-10-31 it runs once (at the second 01:40, GMT)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from notify_pipelines.calendar import LONDON
+from notify_pipelines.retention.cleanup_jobs import (
+    delete_inbound_sms,
+    remove_old_job_files,
+)
 from notify_pipelines.retention.job import nightly_retention
 
 
@@ -17,3 +24,20 @@ from notify_pipelines.retention.job import nightly_retention
 def nightly_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = context.scheduled_execution_time.astimezone(LONDON).date().isoformat()
     return dg.RunRequest(run_key=day, partition_key=day)
+
+
+def _tonight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = context.scheduled_execution_time.astimezone(LONDON).date().isoformat()
+    return dg.RunRequest(run_key=day, partition_key=day)
+
+
+@dg.schedule(job=delete_inbound_sms, cron_schedule="40 1 * * *", execution_timezone="Europe/London",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def delete_inbound_sms_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return _tonight(context)
+
+
+@dg.schedule(job=remove_old_job_files, cron_schedule="0 4 * * *", execution_timezone="Europe/London",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def remove_old_job_files_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return _tonight(context)

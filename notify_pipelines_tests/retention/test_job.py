@@ -58,7 +58,7 @@ def test_one_step_per_service_with_work_and_a_summary(engine, resources, night):
     result = run_retention(resources, DAY)
     assert result.success
     assert step_keys(result) == {
-        "find_retention_work", "summarise_retention",
+        "find_retention_work", "summarise_retention", "delete_old_events",
         f"clean_service[{services['custom'].hex}]", f"clean_service[{services['default'].hex}]",
     }
     live, history = where_is(engine)
@@ -92,7 +92,7 @@ def test_a_rerun_changes_nothing_more(engine, resources, night):
     first = where_is(engine)
     result = run_retention(resources, DAY)
     assert where_is(engine) == first
-    assert step_keys(result) == {"find_retention_work", "summarise_retention"}
+    assert step_keys(result) == {"find_retention_work", "summarise_retention", "delete_old_events"}
     assert result.output_for_node("summarise_retention")["services_with_work"] == 0
 
 
@@ -176,7 +176,8 @@ def test_beyond_max_steps_services_share_steps(engine, resources, night):
     services, rows = night
     result = run_retention(resources, DAY, max_steps=1)
     first = min(services["custom"], services["default"]).hex
-    assert step_keys(result) == {"find_retention_work", "summarise_retention", f"clean_service[{first}_2]"}
+    assert step_keys(result) == {"find_retention_work", "summarise_retention", "delete_old_events",
+                                 f"clean_service[{first}_2]"}
     assert where_is(engine)[1] == {rows["custom_old"], rows["default_old"]}
     assert result.output_for_node("summarise_retention")["services_touched"] == 2
 

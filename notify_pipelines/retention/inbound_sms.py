@@ -1,0 +1,108 @@
+"""Deleting inbound SMS past each service's SMS retention (reference §3.7, `delete_inbound_sms_older_than_retention`).
+
+For night D a service's messages received before London midnight of D - days are deleted, days being its
+`service_data_retention` row for `sms`, or 7. Discovery is one LIMIT 1 probe per service on
+ix_inbound_sms_service_id_created_at (as retention/work.py does for notifications), so services with nothing old cost
+one index descent; each service's rows then go in batches (10,000, as the reference), each an index range
+(service_id = s AND created_at < cutoff) and its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+import sqlalchemy as sa
+
+from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.retention.batches import delete_statement, delete_until_done
+from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention
+
+DEFAULT_BATCH_SIZE = 10_000
+
+logger = logging.getLogger(__name__)
+
+SERVICES_WITH_OLD_INBOUND_SMS = sa.text(
+    """
+    SELECT candidate.service_id, candidate.cutoff
+    FROM (
+        SELECT s.id AS service_id, coalesce(custom.cutoff, CAST(:default_cutoff AS timestamp)) AS cutoff
+        FROM services s
+        LEFT JOIN unnest(CAST(:custom_ids AS uuid[]), CAST(:custom_cutoffs AS timestamp[])) AS custom(service_id, cutoff)
+            ON custom.service_id = s.id
+    ) AS candidate
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM inbound_sms i
+        WHERE i.service_id = candidate.service_id AND i.created_at < candidate.cutoff
+        LIMIT 1
+    ) AS has_rows
+    ORDER BY candidate.service_id
+    """
+)
+
+DELETE_BATCH = delete_statement(
+    "inbound_sms",
+    """
+    SELECT ctid FROM inbound_sms
+    WHERE service_id = :service_id AND created_at < :cutoff
+    ORDER BY created_at
+    LIMIT :limit
+    """,
+)
+
+
+@dataclass(frozen=True)
+class ServiceCutoff:
+    service_id: uuid.UUID
+    cutoff: dt.datetime  # naive UTC: messages received strictly before it go
+    days_of_retention: int
+
+
+@dataclass
+class InboundSmsResult:
+    deleted: int = 0
+    batches: int = 0
+    services: list[dict] = field(default_factory=list)  # one per service that lost messages
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def services_with_old_inbound_sms(conn: sa.Connection, day: dt.date) -> list[ServiceCutoff]:
+    """Every service with inbound SMS received before its cutoff for night `day`, ordered by service id."""
+    custom_days = custom_retention(conn)["sms"]
+    ids = list(custom_days)
+    rows = conn.execute(SERVICES_WITH_OLD_INBOUND_SMS, {
+        "default_cutoff": retention_cutoff(day, DEFAULT_RETENTION_DAYS),
+        "custom_ids": ids,
+        "custom_cutoffs": [retention_cutoff(day, custom_days[i]) for i in ids],
+    })
+    return [ServiceCutoff(sid, cutoff, custom_days.get(sid, DEFAULT_RETENTION_DAYS)) for sid, cutoff in rows]
+
+
+def delete_inbound_sms_older_than_retention(engine: sa.Engine, day: dt.date, *,
+                                            batch_size: int = DEFAULT_BATCH_SIZE,
+                                            log: logging.Logger = logger) -> InboundSmsResult:
+    """Delete, for night `day`, every service's inbound SMS past its SMS retention; one transaction per batch."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    with engine.begin() as conn:
+        services = services_with_old_inbound_sms(conn, day)
+    result = InboundSmsResult()
+    for service in services:
+        started = time.perf_counter()
+        deleted, batches = delete_until_done(
+            engine, DELETE_BATCH, {"service_id": service.service_id, "cutoff": service.cutoff}, batch_size)
+        result.deleted += deleted
+        result.batches += batches
+        if deleted:
+            seconds = round(time.perf_counter() - started, 3)
+            log.info(f"delete-inbound-sms: service {service.service_id}: deleted {deleted} inbound sms received "
+                     f"before {service.cutoff.isoformat()} UTC ({service.days_of_retention} days), {seconds:.2f} s")
+            result.services.append({"service_id": str(service.service_id), "days_of_retention": service.days_of_retention,
+                                    "cutoff": service.cutoff.isoformat(), "deleted": deleted, "seconds": seconds})
+    log.info(f"Deleted {result.deleted} inbound sms")
+    return result
