@@ -100,6 +100,18 @@ class LetterRateCreate(StrictModel):
     post_class: Literal["first", "second", "economy", "europe", "rest-of-world"]
 
 
+class AnnualBillingSet(StrictModel):
+    financial_year_start: int = Field(ge=2016, le=2100, description="the April's year: 2021 is April 2021-March 2022")
+    free_sms_fragment_limit: int = Field(ge=0, le=2_147_483_647, description="free SMS fragments for that year")
+
+
+class AnnualBilling(BaseModel):
+    id: uuid.UUID
+    service_id: uuid.UUID
+    financial_year_start: int
+    free_sms_fragment_limit: int
+
+
 class Created(BaseModel):
     id: uuid.UUID
 

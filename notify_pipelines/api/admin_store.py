@@ -1,5 +1,5 @@
 """The SQL of the admin endpoints: services, templates (every change a new templates_history version), API keys,
-data retention and rates. Each function runs in the caller's transaction."""
+data retention, rates and free SMS allowances. Each function runs in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from notify_pipelines.api.errors import bad_request, not_found
 from notify_pipelines.api.store import utcnow
@@ -155,3 +156,17 @@ def create_letter_rate(conn: sa.Connection, values: dict) -> uuid.UUID:
     rate_id = uuid.uuid4()
     conn.execute(sa.insert(schema.letter_rates).values(id=rate_id, **values))
     return rate_id
+
+
+def set_annual_billing(conn: sa.Connection, service_id: uuid.UUID, year: int, limit: int) -> uuid.UUID:
+    """Upsert the service's free SMS allowance for the financial year starting in April of `year`; returns the row id."""
+    a = schema.annual_billing
+    _require_service(conn, service_id)
+    insert = pg_insert(a).values(id=uuid.uuid4(), service_id=service_id, financial_year_start=year,
+                                 free_sms_fragment_limit=limit, has_custom_allowance=True)
+    upsert = insert.on_conflict_do_update(
+        constraint="uix_service_id_financial_year_start",
+        set_={"free_sms_fragment_limit": insert.excluded.free_sms_fragment_limit, "has_custom_allowance": True,
+              "updated_at": utcnow()},
+    ).returning(a.c.id)
+    return conn.execute(upsert).scalar_one()

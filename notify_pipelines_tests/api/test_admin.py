@@ -130,3 +130,30 @@ def test_rates(api, db):
 def test_dates_out_of_range_are_400_not_500(api):
     response = api.admin("POST", "/admin/rates", {"valid_from": "9999-12-31T23:59:59-14:00", "rate": 0.1})
     assert only_error(response, 400) == "valid_from is out of range"
+
+
+def test_annual_billing_is_an_upsert_per_service_and_year(api, service, db):
+    path = f"/admin/services/{service.id}/annual-billing"
+    first = api.admin("POST", path, {"financial_year_start": 2021, "free_sms_fragment_limit": 150000}, expect=201).json()
+    again = api.admin("POST", path, {"financial_year_start": 2021, "free_sms_fragment_limit": 40000}, expect=201).json()
+    api.admin("POST", path, {"financial_year_start": 2022, "free_sms_fragment_limit": 0}, expect=201)
+    assert first["id"] == again["id"] and again["free_sms_fragment_limit"] == 40000
+    assert again["service_id"] == str(service.id) and again["financial_year_start"] == 2021
+    a = schema.annual_billing
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(a.c.financial_year_start, a.c.free_sms_fragment_limit, a.c.has_custom_allowance)
+                            .where(a.c.service_id == service.id).order_by(a.c.financial_year_start)).all()
+    assert [tuple(r) for r in rows] == [(2021, 40000, True), (2022, 0, True)]
+
+
+def test_annual_billing_refuses_bad_input_with_json_errors(api, service):
+    path = f"/admin/services/{service.id}/annual-billing"
+    for body in ({"financial_year_start": 2021}, {"financial_year_start": 2021, "free_sms_fragment_limit": -1},
+                 {"financial_year_start": "twenty", "free_sms_fragment_limit": 1},
+                 {"financial_year_start": 2021, "free_sms_fragment_limit": 1, "extra": True}):
+        response = api.admin("POST", path, body)
+        assert response.status_code == 400 and response.json()["errors"], (body, response.text)
+    assert only_error(api.admin("POST", f"/admin/services/{uuid.uuid4()}/annual-billing",
+                                {"financial_year_start": 2021, "free_sms_fragment_limit": 1}), 404) == "Service not found"
+    assert api.session.post(api.url + path, json={"financial_year_start": 2021, "free_sms_fragment_limit": 1},
+                            timeout=10).status_code == 401

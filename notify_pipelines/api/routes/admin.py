@@ -1,4 +1,4 @@
-"""Admin endpoints (contract.md): services, templates, API keys, data retention and rates.
+"""Admin endpoints (contract.md): services, templates, API keys, data retention, rates and free SMS allowances.
 
 Every request needs `Authorization: Bearer $NOTIFY_ADMIN_TOKEN`; when that variable is unset, every request is
 refused. Writes invalidate this process's caches for the service at once (other workers: within the cache TTL).
@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api import admin_store, auth
 from notify_pipelines.api.admin_schemas import (
+    AnnualBilling,
+    AnnualBillingSet,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRevoked,
@@ -161,3 +163,16 @@ async def create_rate(request: Request):
 async def create_letter_rate(request: Request):
     state, form = await _authorised_body(request, LetterRateCreate)
     return JsonResponse({"id": await _in_transaction(state, admin_store.create_letter_rate, form.model_dump())}, 201)
+
+
+@router.post("/services/{service_id}/annual-billing", status_code=201, response_model=AnnualBilling,
+             openapi_extra=documented(AnnualBillingSet))
+async def set_annual_billing(service_id: uuid.UUID, request: Request):
+    """The service's free SMS allowance for a financial year (an upsert): ft_monthly_usage uses it when rebuilt."""
+    state, form = await _authorised_body(request, AnnualBillingSet)
+    row_id = await _in_transaction(state, admin_store.set_annual_billing, service_id, form.financial_year_start,
+                                   form.free_sms_fragment_limit)
+    log.info("free sms allowance for service %s, year %s set to %s", service_id, form.financial_year_start,
+             form.free_sms_fragment_limit)
+    return JsonResponse({"id": row_id, "service_id": service_id, "financial_year_start": form.financial_year_start,
+                         "free_sms_fragment_limit": form.free_sms_fragment_limit}, 201)
