@@ -29,6 +29,7 @@ GROUPS = {
     "retention": ("/admin/services/{service}/data-retention", ["notification_type", "days_of_retention"]),
     "rates": ("/admin/rates", ["valid_from", "rate"]),
     "letter-rates": ("/admin/letter-rates", ["start_date", "sheet_count", "rate", "post_class"]),
+    "annual-billing": ("/admin/services/{service}/annual-billing", ["financial_year_start", "free_sms_fragment_limit"]),
 }
 
 
