@@ -7,6 +7,11 @@
 (c) row-by-row, as the reference did before 2022: read the day's groups into Python, insert them one at a time.
 (d) `dagster asset materialize --partition-range` over N days once, against N single-day commands.
 Targets from the issue: (b)/(a) <= 1.15, (c)/(b) >= 22.
+(e) ft_processing_time and ft_billing_letter_despatch: the day build against its bare INSERT ... SELECT (issue 10:
+    <= 1.15 each), at the same 1M notifications a day.
+(f) ft_monthly_usage: the 12 months of a financial year rebuilt one by one over a year of ft_billing at 550 services,
+    against the bare statements.
+Parts: NOTIFY_BENCH_REPORTING_PARTS=single,cli,new,usage (default: all).
 """
 
 from __future__ import annotations
@@ -34,7 +39,14 @@ from benchmarks.common import (
 from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.reporting import billing_facts, locks, status_facts
+from notify_pipelines.reporting import (
+    billing_facts,
+    letter_despatch,
+    locks,
+    monthly_usage,
+    processing_time,
+    status_facts,
+)
 
 DAY = dt.date(2026, 1, 14)
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,13 +199,147 @@ def cli_range(quick: bool) -> None:
     )
 
 
+def _bare(engine: sa.Engine, insert: Callable[[sa.Connection, dt.date], int], day: dt.date = DAY) -> None:
+    with engine.begin() as conn:
+        locks.set_work_mem(conn)
+        insert(conn, day)
+
+
+# Every letter created the day before DAY is despatched on DAY, sorted or unsorted by a hash of its id.
+DESPATCH_SQL = """
+INSERT INTO notifications_letter_despatch (notification_id, despatched_on, cost_threshold)
+SELECT id, :day, CASE WHEN abs(hashtext(id::text)) % 3 = 0 THEN 'sorted' ELSE 'unsorted' END
+FROM notifications WHERE notification_type = 'letter' AND created_at >= :start AND created_at < :end
+"""
+
+
+def new_daily_facts(quick: bool) -> None:
+    from notify_pipelines.calendar import day_window
+
+    per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 550, 7)
+    with scratch_database("notify_bench_reporting_new") as url:
+        engine = get_engine(url)
+        seconds, summary = timed(lambda: seed.generate(engine, days=5, per_day=per_day, services=services, seed=3,
+                                                       start=DAY - dt.timedelta(days=2)))
+        start, end = day_window(DAY - dt.timedelta(days=1))
+        with engine.begin() as conn:
+            letters = conn.execute(sa.text(DESPATCH_SQL), {"day": DAY, "start": start, "end": end}).rowcount
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("notifications", "notification_history", "notifications_letter_despatch"):
+                conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            samples = interleaved(
+                {
+                    "bare_time": (lambda: _bare(engine, processing_time.insert_processing_time),
+                                  lambda: _clear_day(engine, schema.ft_processing_time)),
+                    "build_time": (lambda: processing_time.rebuild_processing_time_day(engine, DAY), None),
+                    "bare_despatch": (lambda: _bare(engine, letter_despatch.insert_despatch),
+                                      lambda: _clear_day(engine, schema.ft_billing_letter_despatch)),
+                    "build_despatch": (lambda: letter_despatch.rebuild_despatch_day(engine, DAY), None),
+                },
+                repeats,
+            )
+        timing = processing_time.rebuild_processing_time_day(engine, DAY)
+        despatch = letter_despatch.rebuild_despatch_day(engine, DAY)
+
+    report(
+        f"reporting (e): new daily facts for {DAY}, {summary['notifications']:,} notifications in the tables "
+        f"({per_day:,} a day, seeded in {seconds:.0f} s); medians of {repeats}",
+        [
+            ("processing time: bare INSERT ... SELECT", f"{samples['bare_time']:.3f} s  "
+                                                        f"({timing.notifications:,} API messages counted)"),
+            ("processing time: the asset's day build", f"{samples['build_time']:.3f} s"),
+            ("processing time: build/bare  [target <= 1.15]", f"{samples['build_time'] / samples['bare_time']:.2f}"),
+            ("despatch: bare INSERT ... SELECT", f"{samples['bare_despatch']:.3f} s  ({letters:,} letters, "
+                                                 f"{despatch.inserted} groups)"),
+            ("despatch: the asset's day build", f"{samples['build_despatch']:.3f} s"),
+            ("despatch: build/bare  [target <= 1.15]", f"{samples['build_despatch'] / samples['bare_despatch']:.2f}"),
+        ],
+    )
+
+
+# A financial year (April 2025 - March 2026) of ft_billing: per service and day, SMS on 3 templates (one
+# international, multiplier 2), 2 email templates and a letter row; the daily numbers vary by service and day.
+YEAR_OF_BILLING_SQL = """
+INSERT INTO ft_billing (bst_date, template_id, service_id, notification_type, provider, rate_multiplier,
+                        international, rate, postage, billable_units, notifications_sent)
+SELECT d::date, md5(s::text || t.name)::uuid, md5('service' || s)::uuid, t.ntype, t.provider, t.multiplier,
+       t.multiplier > 1, t.rate, t.postage,
+       CASE t.ntype WHEN 'email' THEN 0 ELSE 1 + (s * 7 + extract(doy FROM d)::int * 13) % :spread END,
+       1 + (s * 11 + extract(doy FROM d)::int * 3) % :spread
+FROM generate_series(1, :services) s,
+     generate_series(date '2025-04-01', date '2026-03-31', interval '1 day') d,
+     (VALUES ('sms1', 'sms', 'mmg', 1, 0.0227, 'none'), ('sms2', 'sms', 'firetext', 1, 0.0227, 'none'),
+             ('sms3', 'sms', 'mmg', 2, 0.0227, 'none'), ('em1', 'email', 'ses', 0, 0, 'none'),
+             ('em2', 'email', 'ses', 0, 0, 'none'), ('let', 'letter', 'dvla', 1, 0.54, 'second'))
+         AS t(name, ntype, provider, multiplier, rate, postage)
+"""
+
+ALLOWANCES_SQL = """
+INSERT INTO services (id, name) SELECT md5('service' || s)::uuid, 'Bench service ' || s FROM generate_series(1, :services) s;
+INSERT INTO annual_billing (id, service_id, financial_year_start, free_sms_fragment_limit)
+SELECT gen_random_uuid(), md5('service' || s)::uuid, 2025, CASE WHEN s % 10 = 0 THEN 0 ELSE 40000 + s * 100 END
+FROM generate_series(1, :services) s WHERE s % 50 <> 0
+"""
+
+
+def usage_year(quick: bool) -> None:
+    services, spread, repeats = (60, 40, 1) if quick else (550, 400, 3)
+    months = [dt.date(2025, 4, 1)]
+    while len(months) < 12:
+        months.append(monthly_usage.next_month(months[-1]))
+    with scratch_database("notify_bench_reporting_usage") as url:
+        engine = get_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text(ALLOWANCES_SQL), {"services": services})
+            seconds, result = timed(lambda: conn.execute(sa.text(YEAR_OF_BILLING_SQL),
+                                                         {"services": services, "spread": spread}))
+            billing_rows = result.rowcount
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE ft_billing"))
+            conn.execute(sa.text("VACUUM ANALYZE annual_billing"))
+
+        def clear() -> None:
+            with engine.begin() as conn:
+                conn.execute(sa.delete(schema.ft_monthly_usage))
+
+        def bare_year() -> None:
+            for month in months:
+                _bare(engine, monthly_usage.insert_usage, month)
+
+        def build_year() -> None:
+            for month in months:
+                monthly_usage.rebuild_usage_month(engine, month)
+
+        samples = interleaved({"bare": (bare_year, clear), "build": (build_year, None)}, repeats)
+        per_month = {month: monthly_usage.rebuild_usage_month(engine, month) for month in months}
+
+    rows = sum(b.inserted for b in per_month.values())
+    report(
+        f"reporting (f): ft_monthly_usage for financial year 2025 over {billing_rows:,} ft_billing rows "
+        f"({services} services, written in {seconds:.0f} s); medians of {repeats}",
+        [
+            ("12 months rebuilt one by one (the asset's builds)", f"{samples['build']:.2f} s  ({rows:,} usage rows)"),
+            ("12 bare INSERT ... SELECTs", f"{samples['bare']:.2f} s"),
+            ("build/bare", f"{samples['build'] / samples['bare']:.2f}"),
+            ("April (1 month read), March (12 months read)",
+             f"{per_month[months[0]].seconds:.2f} s, {per_month[months[-1]].seconds:.2f} s"),
+        ],
+    )
+
+
 def main(quick: bool) -> None:
-    # NOTIFY_BENCH_REPORTING_PARTS=single (or cli) runs one half, e.g. to repeat the single-day figures alone.
-    parts = os.environ.get("NOTIFY_BENCH_REPORTING_PARTS", "single,cli").split(",")
+    # NOTIFY_BENCH_REPORTING_PARTS=single (or cli, new, usage) runs one part, e.g. to repeat its figures alone.
+    parts = os.environ.get("NOTIFY_BENCH_REPORTING_PARTS", "single,cli,new,usage").split(",")
     if "single" in parts:
         single_day(quick)
     if "cli" in parts:
         cli_range(quick)
+    if "new" in parts:
+        new_daily_facts(quick)
+    if "usage" in parts:
+        usage_year(quick)
 
 
 if __name__ == "__main__":
