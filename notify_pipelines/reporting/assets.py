@@ -9,7 +9,13 @@ import dagster as dg
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import billing_facts, letter_despatch, metadata, processing_time, status_facts
+from notify_pipelines.reporting import (
+    billing_facts,
+    letter_despatch,
+    metadata,
+    processing_time,
+    status_facts,
+)
 from notify_pipelines.reporting.daily_fact import DailyFact, daily_fact_asset
 from notify_pipelines.reporting.results import DayBuild
 

@@ -24,7 +24,11 @@ from notify_pipelines.reporting.assets import (
 )
 from notify_pipelines.reporting.freshness import freshness_checks
 from notify_pipelines.reporting.monthly_usage import month_start
-from notify_pipelines.reporting.usage_asset import ft_monthly_usage, month_key, monthly_partitions
+from notify_pipelines.reporting.usage_asset import (
+    ft_monthly_usage,
+    month_key,
+    monthly_partitions,
+)
 
 STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
 BILLING_LOOKBACK_DAYS = 10

@@ -18,7 +18,12 @@ from notify_pipelines.reporting.assets import (
     ft_notification_status,
     ft_processing_time,
 )
-from notify_pipelines.reporting.freshness import CHECK_NAME, freshness_checks, freshness_tick, owed_day
+from notify_pipelines.reporting.freshness import (
+    CHECK_NAME,
+    freshness_checks,
+    freshness_tick,
+    owed_day,
+)
 from notify_pipelines_tests.conftest import create_database, drop_database
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import letter_despatch
 from notify_pipelines.reporting.letter_despatch import rebuild_despatch_day
-from notify_pipelines.reporting.rates import MissingRateError, create_missing_rate_function
+from notify_pipelines.reporting.rates import (
+    MissingRateError,
+    create_missing_rate_function,
+)
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
 

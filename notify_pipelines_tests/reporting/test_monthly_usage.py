@@ -11,7 +11,10 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import monthly_usage
-from notify_pipelines.reporting.monthly_usage import DEFAULT_FREE_SMS_FRAGMENT_LIMIT, rebuild_usage_month
+from notify_pipelines.reporting.monthly_usage import (
+    DEFAULT_FREE_SMS_FRAGMENT_LIMIT,
+    rebuild_usage_month,
+)
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
 
