@@ -9,8 +9,15 @@ waits for that run's commit, then finds the row gone), so it is moved once, by o
 guards the rest; ctids are taken in the same order by every run, so they cannot deadlock. FOR UPDATE would add a
 write to every row (measured: about 40 % of the statement) and SKIP LOCKED would need it. A row updated under us
 (a late status callback) gets a new ctid and is skipped: the batch reports it (moved < selected) and the caller runs
-another batch. Letters do take FOR UPDATE (plain, waiting): their PDFs are deleted between choosing and moving the
-rows, so the same rows must stay chosen.
+another batch.
+
+Letters take no lock either, and no transaction stays open while S3 is called: a batch is chosen by a plain read
+(`choose_letters`), the caller deletes the PDFs outside any transaction, then `archive_letters` / `delete_test_letters`
+remove, in one short statement, exactly the chosen letters whose PDF is gone and that still meet the batch's
+conditions with the status they were chosen with. A letter that changed meanwhile (a late status callback) is left
+for a later batch to decide on its new status. Holding FOR UPDATE across S3 calls kept rows locked, idle in
+transaction, for as long as S3 took (95 s for 4,466 letters against a local S3), blocking every status callback for
+them.
 """
 
 from __future__ import annotations
@@ -52,24 +59,40 @@ class BatchResult:
         return self.selected >= limit or self.moved < self.selected
 
 
-def _oldest_rows(*, test_keys: bool, letters: bool, select: str, lock: bool = False) -> str:
-    """The oldest rows of one service and type before the cutoff (locked if `lock`). Uses
-    ix_notifications_service_id_ntype_created_at in created_at order; the other conditions filter that range."""
+def _batch_conditions(*, test_keys: bool, letters: bool) -> str:
+    """What makes a row part of one service and type's batch before the cutoff (parameters service_id,
+    notification_type, cutoff)."""
     key_filter = "key_type = 'test'" if test_keys else "key_type IN ('normal', 'team')"  # IN, not !=: index use
     status_filter = ""
     if letters and not test_keys:
         kept = ", ".join(f"'{s}'" for s in LETTER_STATUSES_KEPT)
         status_filter = f"AND notification_status NOT IN ({kept})"
-    return f"""
-        SELECT {select} FROM notifications
-        WHERE service_id = :service_id
+    return f"""service_id = :service_id
           AND notification_type = CAST(:notification_type AS notification_type)
           AND created_at < :cutoff
           AND {key_filter}
-          {status_filter}
+          {status_filter}"""
+
+
+def _oldest_rows(*, test_keys: bool, letters: bool, select: str) -> str:
+    """The oldest rows of one service and type before the cutoff. Uses ix_notifications_service_id_ntype_created_at
+    in created_at order; the other conditions filter that range."""
+    return f"""
+        SELECT {select} FROM notifications
+        WHERE {_batch_conditions(test_keys=test_keys, letters=letters)}
         ORDER BY created_at
         LIMIT :limit
-        {"FOR UPDATE" if lock else ""}
+    """
+
+
+def _still_chosen(*, test_keys: bool) -> str:
+    """The chosen letters (parameters ids, statuses) that still have the status they were chosen with and still meet
+    the batch's conditions; each is found by its primary key."""
+    return f"""
+        SELECT n.ctid FROM notifications n
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[])) AS chosen(id, status)
+          ON n.id = chosen.id AND n.notification_status = chosen.status
+        WHERE {_batch_conditions(test_keys=test_keys, letters=True)}
     """
 
 
@@ -107,9 +130,6 @@ def _delete(batch_sql: str) -> sa.TextClause:
     )
 
 
-_BY_IDS = "SELECT ctid FROM notifications WHERE id = ANY(CAST(:ids AS uuid[]))"
-
-
 def _params(service_id: uuid.UUID, notification_type: str, cutoff: dt.datetime, limit: int) -> dict:
     return {"service_id": service_id, "notification_type": notification_type, "cutoff": cutoff, "limit": limit}
 
@@ -130,21 +150,40 @@ def delete_test_batch(conn: sa.Connection, service_id: uuid.UUID, notification_t
     return BatchResult(row.selected, row.moved)
 
 
-def lock_letter_batch(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.datetime, limit: int, *,
-                      test_keys: bool) -> list[LetterRow]:
-    """Lock the letters the next batch will remove, and return what their PDFs' names need. The caller deletes the
-    PDFs, then removes exactly these rows with `archive_letters` / `delete_letters` in the same transaction."""
-    batch = _oldest_rows(test_keys=test_keys, letters=True, lock=True,
+def choose_letters(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.datetime, limit: int, *,
+                   test_keys: bool) -> list[LetterRow]:
+    """The letters the next batch will remove, with what their PDFs' names need. A plain read, no lock: the caller
+    commits (or closes) before calling S3, and the removal re-checks each letter."""
+    batch = _oldest_rows(test_keys=test_keys, letters=True,
                          select="id, notification_status, key_type, reference, created_at")
     rows = conn.execute(sa.text(batch), _params(service_id, "letter", cutoff, limit))
     return [LetterRow(*row) for row in rows]
 
 
-def archive_letters(conn: sa.Connection, ids: list[uuid.UUID]) -> BatchResult:
-    row = conn.execute(_move_to_history(_BY_IDS), {"ids": ids}).one()
-    return BatchResult(row.selected, row.moved, row.inserted)
+def _chosen_params(service_id: uuid.UUID, cutoff: dt.datetime, letters: list[LetterRow]) -> dict:
+    return {"service_id": service_id, "notification_type": "letter", "cutoff": cutoff,
+            "ids": [letter.id for letter in letters], "statuses": [letter.notification_status for letter in letters]}
 
 
-def delete_letters(conn: sa.Connection, ids: list[uuid.UUID]) -> BatchResult:
-    row = conn.execute(_delete(_BY_IDS), {"ids": ids}).one()
-    return BatchResult(row.selected, row.moved)
+def archive_letters(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.datetime,
+                    letters: list[LetterRow]) -> BatchResult:
+    """Move to history those of the chosen real-key `letters` that are unchanged and still past retention.
+    `selected` counts the letters given, so `moved < selected` says some changed and another batch should look."""
+    params = _chosen_params(service_id, cutoff, letters)
+    row = conn.execute(_move_to_history(_still_chosen(test_keys=False)), params).one()
+    return BatchResult(len(letters), row.moved, row.inserted)
+
+
+def delete_test_letters(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.datetime,
+                        letters: list[LetterRow]) -> BatchResult:
+    """Delete those of the chosen test-key `letters` that are unchanged and still past retention."""
+    row = conn.execute(_delete(_still_chosen(test_keys=True)), _chosen_params(service_id, cutoff, letters)).one()
+    return BatchResult(len(letters), row.moved)
+
+
+def count_letters_past_retention(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.datetime, *,
+                                 test_keys: bool) -> int:
+    """How many letters a batch could still choose: what a stopped letter loop leaves for the next night."""
+    sql = f"SELECT count(*) FROM notifications WHERE {_batch_conditions(test_keys=test_keys, letters=True)}"
+    params = {"service_id": service_id, "notification_type": "letter", "cutoff": cutoff}
+    return conn.execute(sa.text(sql), params).scalar_one()

@@ -11,15 +11,12 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.partitions import daily_partitions
-from notify_pipelines.resources import (
-    LetterBucketsResource,
-    NotifyDatabase,
-    shared_s3_client,
-)
+from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
 from notify_pipelines.retention.cleanup_ops import delete_old_events
 from notify_pipelines.retention.executor import retention_executor
+from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner
-from notify_pipelines.retention.summary import summarise
+from notify_pipelines.retention.summary import letters_left_failure, summarise
 from notify_pipelines.retention.work import (
     BATCH_SIZE,
     LETTER_BATCH_SIZE,
@@ -60,9 +57,14 @@ def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig,
 @dg.op(tags={"notify/db": "retention"})
 def clean_service(context: dg.OpExecutionContext, work: list, notify_db: NotifyDatabase, s3: S3Resource,
                   letter_buckets: LetterBucketsResource) -> list[dict]:
-    """Archive and delete one service's notifications past retention, every type (or each service's of a group)."""
-    cleaner = ServiceCleaner(notify_db.engine, lambda: shared_s3_client(s3), letter_buckets.as_buckets(), context.log)
+    """Archive and delete one service's notifications past retention, every type (or each service's of a group).
+    Fails, once done, if S3 errors left letters behind (see summary.letters_left_failure)."""
+    cleaner = ServiceCleaner(notify_db.engine, lambda: retention_s3_client(s3), letter_buckets.as_buckets(),
+                             context.log)
     outcomes = [outcome.as_dict() for service_work in work for outcome in cleaner.clean(service_work)]
+    failure = letters_left_failure(outcomes)
+    if failure:
+        raise failure  # after every service of the step is done: only the letters S3 refused are left
     context.add_output_metadata({
         "archived": sum(o["archived"] for o in outcomes),
         "test_deleted": sum(o["test_deleted"] for o in outcomes),

@@ -1,14 +1,22 @@
 """Deleting letter PDFs from S3 before their rows go (reference §3.4, §5.4, §5.5).
 
-A missing object is a warning and an S3 error is logged; neither stops the batch. `virus-scan-failed` PDFs sit in the
-scan bucket under FAILURE/ and are left to the bucket's lifecycle rules.
+Every letter of a batch gets a verdict. Its PDF is *gone*: deleted now, confirmed absent (a listing that succeeded
+and found nothing: a warning, as in the reference), or it has no PDF to delete (`virus-scan-failed` files sit in the
+scan bucket under FAILURE/ for the bucket's lifecycle rules). Or it *failed*: an S3 error for it, or S3 was found
+unreachable before its turn. Only gone letters may be archived: a row archived while its PDF is still in S3 leaves
+a name and address there that no later run would ever look for.
+
+An S3 error that says S3 cannot be reached at all (no connection, a timeout, no credentials: botocore's own
+exceptions, raised after the client's retries) trips the caller's `S3Breaker`: the calls not yet made are not made,
+so an unreachable S3 costs one round of timeouts per step, not one per letter. An S3 answer (AccessDenied,
+NoSuchBucket, a DeleteObjects per-key error) fails only the letters it was about.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -25,20 +33,36 @@ COMPLETED_STATUSES = frozenset({
 TEST_STATUSES_WITHOUT_PDF = frozenset({"virus-scan-failed", "pending-virus-check"})
 LOOKUP_THREADS = 16  # one S3 list per letter; in parallel so a 5,000-letter batch is not 5,000 round trips in a row
 DELETE_CHUNK = 1000  # S3 DeleteObjects limit
+NOT_LOOKED_UP = "<not looked up>"  # a lookup skipped because the breaker had tripped (compared by identity)
+ERROR_LINES = 10  # per batch, one log line per failed letter up to this many, then one line for the rest
 
 logger = logging.getLogger(__name__)
 
 
+class S3Breaker:
+    """Remembers that S3 could not be reached, so later calls are not made. One per step: a later run tries again."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def trip(self, error: BotoCoreError) -> None:
+        if self.reason is None:
+            self.reason = _describe(error)
+
+
 @dataclass
 class PdfResult:
+    """One batch's verdicts, and the counts the run reports."""
+
+    gone: list[LetterRow] = field(default_factory=list)
+    failed: list[LetterRow] = field(default_factory=list)
     deleted: int = 0
     missing: int = 0
-    errors: int = 0
+    first_error: str | None = None
 
-    def add(self, other: "PdfResult") -> None:
-        self.deleted += other.deleted
-        self.missing += other.missing
-        self.errors += other.errors
+    def fail(self, letter: LetterRow, reason: str) -> None:
+        self.failed.append(letter)
+        self.first_error = self.first_error or reason
 
 
 def has_pdf_to_delete(letter: LetterRow) -> bool:
@@ -47,56 +71,93 @@ def has_pdf_to_delete(letter: LetterRow) -> bool:
     return letter.notification_status in COMPLETED_STATUSES
 
 
-def delete_letter_pdfs(s3_client, buckets: LetterBuckets, letters: list[LetterRow],
-                       log: logging.Logger = logger) -> PdfResult:
-    """Find each letter's PDF by its '{folder}NOTIFY.{REFERENCE}' prefix in the right bucket and delete it."""
-    result = PdfResult()
-    wanted = [letter for letter in letters if has_pdf_to_delete(letter)]
+def _describe(error: Exception) -> str:
+    """S3's own code and message for an answer; 'S3 unreachable: ...' for botocore's transport errors."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {details.get('Message', error)}"
+    return f"S3 unreachable: {error}"
 
-    def find(letter: LetterRow) -> tuple[LetterRow, str, str | None]:
+
+def delete_letter_pdfs(s3_client, buckets: LetterBuckets, letters: list[LetterRow], breaker: S3Breaker,
+                       log: logging.Logger = logger) -> PdfResult:
+    """Find each letter's PDF by its '{folder}NOTIFY.{REFERENCE}' prefix in the right bucket and delete it; say which
+    letters' PDFs are gone. Makes no S3 call once `breaker` has tripped."""
+    result = PdfResult(gone=[letter for letter in letters if not has_pdf_to_delete(letter)])
+    wanted = [letter for letter in letters if has_pdf_to_delete(letter)]
+    failures: list[tuple[LetterRow, str]] = []
+
+    def find(letter: LetterRow) -> tuple[str, str | None]:
+        """(bucket, key or None when there is no such object); NOT_LOOKED_UP once the breaker has tripped."""
         bucket, prefix = bucket_and_prefix_for_letter(
             buckets, status=letter.notification_status, key_type=letter.key_type,
             reference=letter.reference or "", created_at=letter.created_at,
         )
         if not letter.reference:
-            return letter, bucket, None
-        listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+            return bucket, None
+        if breaker.reason:
+            return bucket, NOT_LOOKED_UP
+        try:
+            listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except BotoCoreError as error:
+            breaker.trip(error)
+            raise
         contents = listing.get("Contents") or []
-        return letter, bucket, contents[0]["Key"] if contents else None
+        return bucket, contents[0]["Key"] if contents else None
 
     keys_by_bucket: dict[str, list[tuple[LetterRow, str]]] = {}
     with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
         futures = [pool.submit(find, letter) for letter in wanted]
         for letter, future in zip(wanted, futures):
             try:
-                letter, bucket, key = future.result()
-            except (ClientError, BotoCoreError):
-                log.exception(f"Error deleting S3 object for letter notification {letter.id}")
-                result.errors += 1
+                bucket, key = future.result()
+            except (ClientError, BotoCoreError) as error:
+                failures.append((letter, _describe(error)))
                 continue
-            if key is None:
+            if key is NOT_LOOKED_UP:
+                failures.append((letter, f"not looked up: {breaker.reason}"))
+            elif key is not None:
+                keys_by_bucket.setdefault(bucket, []).append((letter, key))
+            else:
                 log.warning(f"No S3 object to delete for letter notification {letter.id}")
                 result.missing += 1
-            else:
-                keys_by_bucket.setdefault(bucket, []).append((letter, key))
+                result.gone.append(letter)
 
     for bucket, entries in keys_by_bucket.items():
         for start in range(0, len(entries), DELETE_CHUNK):
-            result.add(_delete_keys(s3_client, bucket, entries[start:start + DELETE_CHUNK], log))
+            _delete_keys(s3_client, bucket, entries[start:start + DELETE_CHUNK], breaker, result, failures)
+    for letter, reason in failures:
+        result.fail(letter, reason)
+    _log_failures(failures, log)
     return result
 
 
-def _delete_keys(s3_client, bucket: str, entries: list[tuple[LetterRow, str]], log: logging.Logger) -> PdfResult:
+def _delete_keys(s3_client, bucket: str, entries: list[tuple[LetterRow, str]], breaker: S3Breaker,
+                 result: PdfResult, failures: list[tuple[LetterRow, str]]) -> None:
+    if breaker.reason:
+        failures.extend((letter, f"not deleted: {breaker.reason}") for letter, _ in entries)
+        return
     try:
         response = s3_client.delete_objects(
             Bucket=bucket, Delete={"Objects": [{"Key": key} for _, key in entries], "Quiet": True}
         )
-    except (ClientError, BotoCoreError):
-        for letter, _ in entries:
-            log.exception(f"Error deleting S3 object for letter notification {letter.id}")
-        return PdfResult(errors=len(entries))
+    except (ClientError, BotoCoreError) as error:
+        if isinstance(error, BotoCoreError):
+            breaker.trip(error)
+        failures.extend((letter, _describe(error)) for letter, _ in entries)
+        return
     failed = {error["Key"]: error for error in response.get("Errors", [])}
     for letter, key in entries:
         if key in failed:
-            log.error(f"Error deleting S3 object for letter notification {letter.id}: {failed[key].get('Message')}")
-    return PdfResult(deleted=len(entries) - len(failed), errors=len(failed))
+            failures.append((letter, f"{failed[key].get('Code', 'error')}: {failed[key].get('Message')}"))
+        else:
+            result.deleted += 1
+            result.gone.append(letter)
+
+
+def _log_failures(failures: list[tuple[LetterRow, str]], log: logging.Logger) -> None:
+    """The reference's line per letter, but a few only: 5,000 lines per batch would bury the run's event log."""
+    for letter, reason in failures[:ERROR_LINES]:
+        log.error(f"Error deleting S3 object for letter notification {letter.id}: {reason}")
+    if len(failures) > ERROR_LINES:
+        log.error(f"... and {len(failures) - ERROR_LINES} more letters whose S3 objects could not be deleted")

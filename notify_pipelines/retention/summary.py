@@ -1,4 +1,5 @@
-"""The run's summary: totals per type and one table row per (service, type) touched."""
+"""The run's summary: totals per type and one table row per (service, type) touched; and the failure a step
+raises when S3 trouble left letters past retention in `notifications`."""
 
 from __future__ import annotations
 
@@ -36,3 +37,26 @@ def _table(rows: list[dict], total: int) -> str:
     if total > len(rows):
         lines.append(f"\n({total - len(rows)} more not shown)")
     return "\n".join(lines) if rows else "No service had anything past retention."
+
+
+def letters_left_failure(outcomes: list[dict]) -> dg.Failure | None:
+    """A step whose letters' PDFs could not all be deleted must fail, so the run is red and alerts; the letters stay
+    in `notifications` and the next run (or a re-execution of this step) tries them again."""
+    left = [o for o in outcomes if o.get("letters_left")]
+    if not left:
+        return None
+    total = sum(o["letters_left"] for o in left)
+    lines = [f"service {o['service_id']}: {o['letters_left']} letters left ({o['pdf_errors']} PDF deletions failed:"
+             f" {o['s3_error']})" for o in left[:TABLE_LIMIT]]
+    return dg.Failure(
+        description=f"{total} letters past retention were left in notifications because their PDFs could not be "
+        f"deleted from S3 (first error: {left[0]['s3_error']}). They are retried by the next run.\n" + "\n".join(lines),
+        metadata={
+            "letters_left": total,
+            "pdf_errors": sum(o["pdf_errors"] for o in left),
+            "first_s3_error": left[0]["s3_error"],
+            "archived": sum(o["archived"] for o in outcomes),
+            "test_deleted": sum(o["test_deleted"] for o in outcomes),
+            "pdfs_deleted": sum(o["pdfs_deleted"] for o in outcomes),
+        },
+    )

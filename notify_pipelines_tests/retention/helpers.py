@@ -22,12 +22,13 @@ def where_is(engine: sa.Engine) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
 
 
 def run_retention(resources: dict, day: str | dt.date, *, instance: dg.DagsterInstance | None = None,
-                  **config) -> dg.ExecuteInProcessResult:
+                  raise_on_error: bool = True, **config) -> dg.ExecuteInProcessResult:
     from notify_pipelines.retention.job import nightly_retention
 
     run_config = {"ops": {"find_retention_work": {"config": config}}} if config else None
     return nightly_retention.execute_in_process(
-        partition_key=str(day), resources=resources, run_config=run_config, raise_on_error=True, instance=instance
+        partition_key=str(day), resources=resources, run_config=run_config, raise_on_error=raise_on_error,
+        instance=instance,
     )
 
 
