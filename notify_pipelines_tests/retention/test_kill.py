@@ -96,7 +96,7 @@ def cli(database_url, s3_endpoint, tmp_path):
            "NOTIFY_LETTERS_INVALID_PDF_BUCKET": TEST_BUCKETS.invalid_pdf,
            "NOTIFY_TEST_LETTERS_BUCKET": TEST_BUCKETS.test_letters}
 
-    def start(run_config: dict | None, *, via_cli: bool = False) -> subprocess.Popen:
+    def start(run_config: dict | None, *, via_cli: bool = False, extra_env: dict | None = None) -> subprocess.Popen:
         """The documented CLI command, or (lighter to start) a script running the job in process."""
         if not via_cli:
             command = [sys.executable, "-m", "notify_pipelines_tests.retention.run_job", DAY, json.dumps(run_config)]
@@ -109,7 +109,8 @@ def cli(database_url, s3_endpoint, tmp_path):
                 config_file.write_text(json.dumps(run_config))
                 command += ["-c", str(config_file)]
         log = open(tmp_path / "cli.log", "ab")
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(command, cwd=ROOT, env={**env, **(extra_env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
     start.log = tmp_path / "cli.log"
     return start
@@ -151,6 +152,7 @@ def pdf_keys(s3_client) -> set[str]:
 
 
 def test_kill_inside_a_letter_batch_after_its_pdfs_went(engine, night, cli, resources, s3_client):
+    """The archive transaction of the first letter batch waits on the test's lock; its PDFs are already gone."""
     holder = engine.connect()
     holder.execute(sa.text("LOCK TABLE notification_history IN SHARE ROW EXCLUSIVE MODE"))
     process = cli(SMALL_BATCHES)
@@ -169,6 +171,37 @@ def test_kill_inside_a_letter_batch_after_its_pdfs_went(engine, night, cli, reso
     result = run_retention(resources, DAY, batch_size=20, letter_batch_size=5)
     assert_finished(engine, night)
     assert result.output_for_node("summarise_retention")["totals"]["letter"]["pdfs_missing"] == 5
+    assert len(pdf_keys(s3_client)) == 8  # the recent and the not-final letters keep theirs
+
+
+def test_kill_between_the_pdf_deletions_and_the_archive_transaction(engine, night, cli, resources, s3_client,
+                                                                     tmp_path):
+    """The first letter batch has deleted its PDFs and not yet begun the transaction that archives its letters."""
+    marker = tmp_path / "pdfs_deleted"
+    process = cli(SMALL_BATCHES, extra_env={"PAUSE_AFTER_PDF_DELETES": str(marker)})
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None, f"the run ended before the kill point:\n{cli.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "the run never reached the kill point"
+            time.sleep(0.05)
+        with engine.connect() as conn:
+            open_transactions = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar()
+    finally:
+        kill(process)
+    assert open_transactions == 0  # nothing held while S3 was called
+    gone = {uuid.UUID(i) for i in json.loads(marker.read_text())}
+    assert len(gone) == 5
+    assert_conserved(engine, night)
+    live, history = where_is(engine)
+    assert gone <= live and history == set()  # PDFs gone, letters not yet archived
+    assert len(pdf_keys(s3_client)) == 38 - 5
+
+    result = run_retention(resources, DAY, batch_size=20, letter_batch_size=5)
+    assert_finished(engine, night)
+    assert result.output_for_node("summarise_retention")["totals"]["letter"]["pdfs_missing"] == 5  # confirmed absent
     assert len(pdf_keys(s3_client)) == 8  # the recent and the not-final letters keep theirs
 
 
