@@ -17,7 +17,7 @@ from notify_pipelines.retention.letter_files import LOOKUP_THREADS
 
 RETENTION_S3_CONFIG = Config(
     connect_timeout=3,  # seconds; S3 answers a connect in milliseconds
-    read_timeout=30,  # a DeleteObjects of 1,000 keys can take seconds
+    read_timeout=10,  # a DeleteObjects of 1,000 keys takes a second or two
     retries={"mode": "standard", "total_max_attempts": 2},  # one retry, with standard mode's jittered backoff
     max_pool_connections=LOOKUP_THREADS,  # one connection per lookup thread (botocore's default pool is 10)
 )
