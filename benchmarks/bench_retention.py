@@ -5,8 +5,10 @@ Figures, each against a baseline from the same run:
      `INSERT INTO notification_history SELECT ...; DELETE ...` of the same rows, and against the reference's way
      (temporary table per batch, same batches);
   2. the same through the Dagster job in process, with the process's peak memory (and at 10M rows, full mode only);
-  3. a fan-out over 1,000 services with two rows each: the job's wall time against the same work without Dagster.
-Letters are left out of the rates: their batches wait on S3, which is a different figure.
+  3. a fan-out over 1,000 services with two rows each: the job's wall time against the same work without Dagster;
+  4. letters against S3, new flow against the old lock-across-S3 one, and the demo data's PDF upload
+     (benchmarks/retention_letters.py; alone: `python -m benchmarks.retention_letters [--quick]`).
+Letters are left out of the rates: their batches wait on S3, which is figure 4.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Iterator
 import dagster as dg
 import sqlalchemy as sa
 
+from benchmarks import retention_letters
 from benchmarks.common import ADMIN_URL, peak_rss_mb, report, scratch_database, timed
 from notify_pipelines.calendar import retention_cutoff
 from notify_pipelines.db.engine import get_engine
@@ -221,7 +224,9 @@ def main(quick: bool) -> None:
     if quick:
         report("retention: archive rate (quick: 40k rows)", rate_figures(services=20, old_rows=40_000))
         report("retention: fan-out (quick: 100 services)", fan_out_figures(100))
+        retention_letters.main(quick=True)
         return
     report("retention: archive rate", rate_figures(services=200, old_rows=1_000_000))
     report("retention: fan-out", fan_out_figures(1_000))
+    retention_letters.main(quick=False)
     report("retention: memory at 10M rows", memory_figures(10_000_000))
