@@ -87,12 +87,17 @@ def _oldest_rows(*, test_keys: bool, letters: bool, select: str) -> str:
 
 def _still_chosen(*, test_keys: bool) -> str:
     """The chosen letters (parameters ids, statuses) that still have the status they were chosen with and still meet
-    the batch's conditions; each is found by its primary key."""
+    the batch's conditions. Each is found by its primary key: the LIMIT keeps the lateral subquery from being
+    flattened into a join, which the planner answered with a scan of the service's whole index range before the
+    cutoff (every letter the service has past retention) to hash-join a few thousand ids."""
     return f"""
-        SELECT n.ctid FROM notifications n
-        JOIN unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[])) AS chosen(id, status)
-          ON n.id = chosen.id AND n.notification_status = chosen.status
-        WHERE {_batch_conditions(test_keys=test_keys, letters=True)}
+        SELECT found.ctid FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[])) AS chosen(id, status)
+        CROSS JOIN LATERAL (
+            SELECT ctid FROM notifications
+            WHERE id = chosen.id AND notification_status = chosen.status
+              AND {_batch_conditions(test_keys=test_keys, letters=True)}
+            LIMIT 1
+        ) AS found
     """
 
 

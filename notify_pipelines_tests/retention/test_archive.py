@@ -211,3 +211,18 @@ def test_a_row_updated_while_the_batch_waits_for_it_is_moved_by_the_next_batch(e
         status = conn.execute(sa.select(schema.notification_history.c.notification_status)
                               .where(schema.notification_history.c.id == ids[0])).scalar_one()
     assert status == "delivered"
+
+
+@pytest.mark.parametrize("test_keys", [False, True])
+def test_removing_chosen_letters_finds_them_by_primary_key(engine, many_services, test_keys):
+    with engine.connect() as conn:
+        letters = archive.choose_letters(conn, many_services, CUTOFF, 5_000, test_keys=False)
+        statement = archive._delete if test_keys else archive._move_to_history
+        plan = "\n".join(conn.execute(
+            sa.text(f"EXPLAIN {statement(archive._still_chosen(test_keys=test_keys)).text}"),
+            archive._chosen_params(many_services, CUTOFF, letters),
+        ).scalars())
+    assert letters
+    assert "Seq Scan on notifications" not in plan, plan
+    assert "notifications_pkey" in plan, plan
+    assert "Tid Scan on notifications n" in plan, plan

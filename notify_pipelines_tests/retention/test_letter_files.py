@@ -119,3 +119,30 @@ def test_letter_batches_smaller_than_the_data(engine, s3_client, letter_buckets,
     assert where_is(engine) == (set(), {notification_id for notification_id, _ in made})
     assert keys(s3_client, letter_buckets.letters_pdf) == set()
     assert (outcome.archived, outcome.pdfs_deleted) == (5, 5)
+
+
+def test_two_runs_at_once_move_each_letter_once_and_leave_no_pdf(engine, s3_client, letter_buckets, letters):
+    """No lock is held across S3: both runs may choose the same letters; one archives each, the other finds its
+    PDF already absent and its row already gone."""
+    import threading
+
+    service_id, template_id = letters
+    made = {letter_with_pdf(engine, s3_client, template_id, "delivered", letter_buckets.letters_pdf)[0]
+            for _ in range(20)}
+    outcomes, errors = [], []
+
+    def one_run():
+        try:
+            outcomes.extend(clean(engine, s3_client, letter_buckets, service_id, letter_batch_size=3))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert errors == []
+    assert where_is(engine) == (set(), made)
+    assert keys(s3_client, letter_buckets.letters_pdf) == set()
+    assert sum(o.archived for o in outcomes) == 20 and sum(o.letters_left for o in outcomes) == 0
