@@ -4,11 +4,18 @@ Data: three realistic London days from `notify_pipelines.seed`, then copied furt
 PostgreSQL until the table holds the target row count (10M; quick: 200k). The baseline, measured in the same run, is
 the same queries with index scans switched off (what the sensors would cost without the type/status/created_at
 index): ratios are baseline / sensor.
+
+replay_created_notifications is timed against its bare SQL (the same selection as one statement per type, no chunks,
+no sends, no ledger writes): its first tick (everything due), a tick 15 minutes later (nothing due), and both again
+with a backlog (100k email stuck in created; quick: 20k). notifications_stuck_in_created is counted before any
+replay, an hour after one, and an hour after one that half of the notifications were sent by.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +29,11 @@ from benchmarks.common import median_seconds, report, scratch_database, timed
 from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.monitoring import queries
+from notify_pipelines.monitoring import queries, replay
+from notify_pipelines.monitoring.replay import (
+    RecordedLetterRenderer,
+    RecordedProviderQueue,
+)
 from notify_pipelines.monitoring.sensor_state import KEY_PREFIX, MonitoringClock
 from notify_pipelines.monitoring.sensors import (
     CheckFailed,
@@ -31,6 +42,7 @@ from notify_pipelines.monitoring.sensors import (
     letters_pending_virus_check_nightly,
     letters_still_in_created,
     notifications_stuck_in_created,
+    replay_created_notifications,
 )
 from notify_pipelines.monitoring.virus_scan import (
     HEAD_CONCURRENCY,
@@ -92,27 +104,149 @@ def sensor_cases() -> list[tuple]:
     report_only = queries.Window(night - queries.NIGHTLY_REPORT_MAX_AGE, rescan.created_from)
     created = queries.letters_still_in_created_window(morning)
     failed = queries.letters_in_technical_failure_window(morning)
-    stuck = of_ages(afternoon, min_age=queries.CREATED_MIN_AGE, max_age=queries.CREATED_MAX_AGE)
+    stuck = queries.created_window(afternoon)
+    unfixed = {"replayed_before": afternoon - queries.REPLAY_EVERY, "newly_from": None}
 
     def found(ntype, status, window):
         return [queries.select_count(ntype, status, window), queries.select_letters(ntype, status, window, queries.SAMPLE_SIZE)]
+
+    def stuck_after_replay(ntype):
+        return [queries.select_stuck_after_replay_counts(ntype, stuck, **unfixed),
+                queries.select_newly_unfixed(ntype, stuck, limit=queries.SAMPLE_SIZE, **unfixed)]
 
     return [
         (letters_pending_virus_check, afternoon, [queries.select_letters("letter", "pending-virus-check", pending)]),
         (letters_pending_virus_check_nightly, night, [queries.select_letters("letter", "pending-virus-check", w) for w in (rescan, report_only)]),
         (letters_still_in_created, morning, found("letter", "created", created)),
         (letters_in_technical_failure, morning, found("letter", "technical-failure", failed)),
-        (notifications_stuck_in_created, afternoon, found("email", "created", stuck) + found("sms", "created", stuck)),
+        (notifications_stuck_in_created, afternoon, stuck_after_replay("email") + stuck_after_replay("sms")),
+    ]
+
+
+REPLAY_TYPES = ("email", "sms", "letter")
+
+
+def replay_statements(now: dt.datetime) -> list[sa.Select]:
+    """The replay tick's selection as bare SQL: per type, the rows it hands back, in one statement (no chunks)."""
+    window, since = queries.created_window(now), now - queries.REPLAY_EVERY
+    return [queries.select_to_replay(t, window, replayed_since=since, after=None, limit=replay.MAX_PER_TICK) for t in REPLAY_TYPES]
+
+
+def clear_replays(engine: sa.Engine, instance: dg.DagsterInstance) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE notification_replays"))
+    forget(instance, replay_created_notifications)
+    forget(instance, notifications_stuck_in_created)
+
+
+def make_email_backlog(engine: sa.Engine, now: dt.datetime, size: int) -> int:
+    """`size` email in the replay window set back to created (spread over the window by their ids), as if the email
+    provider queue had been lost for days."""
+    window = queries.created_window(now)
+    with engine.begin() as conn:
+        moved = conn.execute(
+            sa.text(
+                "UPDATE notifications SET notification_status = 'created' WHERE id IN ("
+                " SELECT id FROM notifications WHERE notification_type = 'email' AND notification_status <> 'created'"
+                " AND created_at >= :start AND created_at < :end ORDER BY md5(id::text) LIMIT :size)"
+            ),
+            {"start": window.created_from, "end": window.created_before, "size": size},
+        ).rowcount
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE notifications"))
+    return moved
+
+
+def record_in_chunks(notify_db: NotifyDatabase, rows: list, at: dt.datetime) -> None:
+    for start in range(0, len(rows), replay.CHUNK_SIZE):
+        replay.record_replays(notify_db, rows[start:start + replay.CHUNK_SIZE], at)
+
+
+def replayed_per_type(engine: sa.Engine, at: dt.datetime) -> str:
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.text(
+            "SELECT notification_type::text, count(*) FROM notification_replays WHERE requested_at = :at GROUP BY 1"), {"at": at}).all())
+    return ", ".join(f"{counts.get(t, 0)} {t}" for t in REPLAY_TYPES)
+
+
+def replay_figures(engine, resources, instance, now: dt.datetime, label: str, quick: bool) -> list[tuple[str, str]]:
+    """The first replay tick (ledger empty) against its bare SQL; the next tick 15 minutes later, which continues the
+    sweep; then, once everything due has been handed back, a tick with nothing due (it still reads the window)."""
+    later = now + dt.timedelta(minutes=15)
+    clear_replays(engine, instance)
+    run_queries(engine, replay_statements(now), index_scans=True)  # untimed: the same cache for SQL and ticks
+    first_sql_s = median_seconds(lambda: run_queries(engine, replay_statements(now), index_scans=True), repeats=3,
+                                 setup=lambda: clear_replays(engine, instance))
+    first_base_s = median_seconds(lambda: run_queries(engine, replay_statements(now), index_scans=False),
+                                  repeats=1 if not quick else 3)
+    with engine.connect() as conn:
+        rows = [queries.Created(r.id, r.notification_type, r.created_at) for s in replay_statements(now) for r in conn.execute(s)]
+    ledger_s = median_seconds(lambda: record_in_chunks(resources["notify_db"], rows, now), repeats=3,
+                              setup=lambda: clear_replays(engine, instance))
+    said: list[str] = []
+    first_s = median_seconds(lambda: said.append(tick(replay_created_notifications, now, resources, instance)), repeats=3,
+                             setup=lambda: clear_replays(engine, instance))
+    first_replayed = replayed_per_type(engine, now)  # the state one first tick leaves
+    second_s, second_said = timed(lambda: tick(replay_created_notifications, later, resources, instance))
+    second_replayed = replayed_per_type(engine, later)
+    drained = 1
+    while not tick(replay_created_notifications, later, resources, instance).startswith("nothing to replay"):
+        drained += 1
+    idle_s = median_seconds(lambda: tick(replay_created_notifications, later, resources, instance), repeats=3)
+    idle_sql_s = median_seconds(lambda: run_queries(engine, replay_statements(later), index_scans=True), repeats=3)
+    with engine.connect() as conn:
+        ledger = conn.execute(sa.text("SELECT count(*) FROM notification_replays")).scalar_one()
+    return [
+        (f"replay tick, {label}: first (ledger empty)", f"{first_s * 1000:7.1f} ms; replayed {first_replayed}"),
+        ("  bare SQL: the same selection, one statement a type", f"{first_sql_s * 1000:7.1f} ms: the tick is {first_s / max(first_sql_s, 1e-6):.1f}x it"),
+        ("  baseline: that SQL with no index scans", f"{first_base_s * 1000:7.1f} ms = {first_base_s / max(first_sql_s, 1e-6):.1f}x the indexed SQL"),
+        ("  of the tick: the ledger rows alone, in chunks", f"{ledger_s * 1000:7.1f} ms for {len(rows):,} rows"),
+        ("  tick said", said[-1][:160]),
+        ("replay tick 15 min later (continues the sweep)", f"{second_s * 1000:7.1f} ms (one sample); replayed {second_replayed}"),
+        ("  tick said", second_said[:160]),
+        (f"replay tick with nothing due (after {drained} more tick(s))", f"{idle_s * 1000:7.1f} ms; bare SQL {idle_sql_s * 1000:.1f} ms: the tick is {idle_s / max(idle_sql_s, 1e-6):.1f}x it; ledger {ledger:,} rows"),
+    ]
+
+
+def stuck_count(now: dt.datetime, resources, instance) -> str:
+    forget(instance, notifications_stuck_in_created)
+    return tick(notifications_stuck_in_created, now, resources, instance)
+
+
+def alert_figures(engine, resources, instance, now: dt.datetime) -> list[tuple[str, str]]:
+    """How many notifications notifications_stuck_in_created fires for: the old rule (every email/SMS over an hour in
+    created) against the new one (still created over an hour after a replay), before and after a replay."""
+    window = queries.created_window(now)
+    with engine.connect() as conn:
+        old_rule = sum(conn.execute(queries.select_count(t, "created", window)).scalar_one() for t in ("email", "sms"))
+    clear_replays(engine, instance)
+    before = stuck_count(now, resources, instance)
+    tick(replay_created_notifications, now, resources, instance)
+    hour_on = now + queries.REPLAY_EVERY + dt.timedelta(minutes=1)
+    after = stuck_count(hour_on, resources, instance)
+    with engine.begin() as conn:  # half of the replayed email/SMS got sent
+        conn.execute(sa.text(
+            "UPDATE notifications SET notification_status = 'sending' WHERE id IN (SELECT notification_id FROM"
+            " notification_replays WHERE notification_type <> 'letter' AND get_byte(uuid_send(notification_id), 15) % 2 = 0)"
+        ))
+    half = stuck_count(hour_on, resources, instance)
+    return [
+        ("stuck alert, old rule (all email/SMS > 1 h in created)", f"would fire for {old_rule}"),
+        ("stuck alert before any replay", before[:160]),
+        ("stuck alert 61 min after a replay, none sent", after[:160]),
+        ("stuck alert 61 min after a replay, half sent", half[:160]),
     ]
 
 
 def tick(sensor, now: dt.datetime, resources: dict, instance: dg.DagsterInstance) -> str:
-    # Only the resources the sensor asks for, as the daemon builds them.
+    # Only the resources the sensor asks for, as the daemon builds them. The tick's log goes to a buffer (the
+    # replay sensor writes one warning per notification for the first 50), not to the benchmark's output.
     provided = {**resources, "monitoring_clock": MonitoringClock(fixed_utc=now.isoformat())}
-    context = dg.build_sensor_context(
-        instance=instance, resources={key: provided[key] for key in sensor.required_resource_keys}
-    )
-    with context:
+    with contextlib.redirect_stderr(io.StringIO()):
+        context = dg.build_sensor_context(
+            instance=instance, resources={key: provided[key] for key in sensor.required_resource_keys}
+        )
+    with context, contextlib.redirect_stderr(io.StringIO()):
         try:
             return sensor.evaluate_tick(context).skip_message or "ok"
         except CheckFailed as failure:
@@ -175,6 +309,8 @@ def main(quick: bool) -> None:
                 "s3": s3,
                 "letter_buckets": LetterBucketsResource(letters_scan=SCAN_BUCKET),
                 "virus_scan": RecordedVirusScanRequests(notify_db=database),
+                "provider_queue": RecordedProviderQueue(),
+                "letter_renderer": RecordedLetterRenderer(),
             }
             client_s = median_seconds(s3.get_client, repeats=3)
             heads_s = median_seconds(lambda: head_pending_letters(engine, s3, cases[0][1]), repeats=3)
@@ -199,6 +335,49 @@ def main(quick: bool) -> None:
                         compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
                         plan = conn.execute(sa.text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {compiled}")).scalars()
                         plans.append(f"-- {sensor.name}\n" + "\n".join(plan))
+            now = cases[-1][1]
+
+            def explain(title, statements):
+                with engine.connect() as conn:
+                    for statement in statements:
+                        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                        plan = conn.execute(sa.text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {compiled}")).scalars()
+                        plans.append(f"-- {title}\n" + "\n".join(plan))
+
+            clear_replays(engine, instance)
+            explain("replay bare SQL (one statement a type), ledger empty", replay_statements(now))
+            figures += replay_figures(engine, resources, instance, now, "seeded data", quick)
+            figures += alert_figures(engine, resources, instance, now)
+            backlog = make_email_backlog(engine, now, 20_000 if quick else 100_000)
+            figures.append(("email set back to created in the window (backlog)", f"{backlog:,}"))
+            figures += replay_figures(engine, resources, instance, now, "backlog", quick)
+            hour_on = now + queries.REPLAY_EVERY + dt.timedelta(minutes=1)
+            stuck_statements = [
+                statement
+                for ntype in ("email", "sms")
+                for statement in (
+                    queries.select_stuck_after_replay_counts(ntype, queries.created_window(hour_on), replayed_before=now + dt.timedelta(minutes=1), newly_from=None),
+                    queries.select_newly_unfixed(ntype, queries.created_window(hour_on), replayed_before=now + dt.timedelta(minutes=1), newly_from=None, limit=queries.SAMPLE_SIZE),
+                )
+            ]
+            stuck_s = median_seconds(lambda: tick(notifications_stuck_in_created, hour_on, resources, instance), repeats=3,
+                                     setup=lambda: forget(instance, notifications_stuck_in_created))
+            stuck_sql_s = median_seconds(lambda: run_queries(engine, stuck_statements, index_scans=True), repeats=3)
+            figures.append(("stuck alert tick with the backlog, 61 min after", f"{stuck_s * 1000:7.1f} ms; bare SQL {stuck_sql_s * 1000:.1f} ms"))
+            figures.append(("  tick said", stuck_count(hour_on, resources, instance)[:160]))
+            with engine.connect() as conn:
+                middle = conn.execute(sa.text(
+                    "SELECT id, created_at FROM notifications WHERE notification_type = 'email' AND notification_status = 'created'"
+                    " ORDER BY created_at OFFSET :n LIMIT 1"), {"n": backlog // 2}).one()
+            window, since = queries.created_window(now), now - queries.REPLAY_EVERY
+            chunk_statements = [
+                queries.select_to_replay("email", window, replayed_since=since, after=after, limit=replay.CHUNK_SIZE)
+                for after in (None, queries.Created(middle.id, "email", middle.created_at))
+            ]
+            explain("stuck alert counts with the backlog, ledger filled", stuck_statements[:1])
+            explain("replay chunks with the backlog, every row replayed in the last hour (a tick with nothing due)", chunk_statements)
+            clear_replays(engine, instance)
+            explain("replay chunks with the backlog, ledger empty (a first sweep)", chunk_statements)
             report(f"sensors: tick time on {total:,} notifications ({'quick' if quick else 'full'})", figures)
             print("\n  Query plans (EXPLAIN ANALYZE):")
             for plan in plans:
