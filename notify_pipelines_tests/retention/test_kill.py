@@ -1,7 +1,9 @@
 """kill -9 of the job's process (the documented CLI command) at several points, then conservation and a re-run.
 
 Deterministic kill points: the test holds a lock the run must wait on, sees the run's backend waiting on it in
-pg_stat_activity, kills the process group, then checks every notification is in exactly one table.
+pg_stat_activity, kills the process group, then checks every notification is in exactly one table. Between a letter
+batch's S3 deletions and its archive transaction there is no lock to wait on: there the run pauses itself
+(run_job.py's PAUSE_AFTER_PDF_DELETES).
 """
 
 from __future__ import annotations
