@@ -1,4 +1,5 @@
-"""The stuck-letter and stuck-notification sensors (reference §4.2-4.6); thin wrappers over queries.py/virus_scan.py.
+"""The stuck-letter and stuck-notification sensors (reference §4.2-4.6); thin wrappers over queries.py, virus_scan.py
+and replay.py.
 
 A check that finds trouble fails its tick, with a message that names what is stuck and says what to do; the alert
 forwarder (alerts.py) turns that failed tick into one alert. What is reported when:
