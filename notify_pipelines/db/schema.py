@@ -536,6 +536,7 @@ notification_replays = Table(
     Column("notification_type", notification_type_enum, nullable=False),
     Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
     Index("ix_notification_replays_notification_id_requested_at", "notification_id", "requested_at"),
+    Index("ix_notification_replays_requested_at", "requested_at"),  # pruning the ledger by age
 )
 
 SOURCE_TABLES = (notifications, notification_history)
