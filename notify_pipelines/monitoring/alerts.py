@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -110,8 +111,8 @@ def root_message(error: SerializableErrorInfo | None) -> str:
     while error.cause is not None:
         error = error.cause
     message = error.message.strip()
-    prefix = f"{error.cls_name}: " if error.cls_name else ""
-    message = message[len(prefix):] if prefix and message.startswith(prefix) else message
+    if error.cls_name:  # "Failure: ..." or, from a step, "dagster._core.definitions.events.Failure: ..."
+        message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error.cls_name)}: ", "", message, count=1)
     return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + " ... (cut)"
 
 
