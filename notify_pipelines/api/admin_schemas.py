@@ -123,7 +123,8 @@ class TemplateVersion(BaseModel):
 
 class ApiKeyCreated(BaseModel):
     id: uuid.UUID
-    secret: str = Field(description="shown only in this response")
+    secret: str = Field(description="shown only in this response (a UUID)")
+    key: str = Field(description="the combined key Notify's client libraries take: `<name>-<service id>-<secret>`")
 
 
 class ApiKeyRevoked(BaseModel):

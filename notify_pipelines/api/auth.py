@@ -13,7 +13,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,13 @@ CLOCK_SKEW_SECONDS = 30
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """A UUID, as Notify's: the client libraries read the secret as the last 36 characters of the combined key."""
+    return str(uuid.uuid4())
+
+
+def combined_key(name: str, service_id: uuid.UUID, secret: str) -> str:
+    """What Notify's client libraries take: `<key name>-<service id>-<secret>` (they read the last 73 characters)."""
+    return f"{name}-{service_id}-{secret}"
 
 
 def _signature(secret: str, signing_key: str) -> str:

@@ -78,6 +78,7 @@ class Key:
     id: str
     secret: str
     key_type: str
+    combined: str = ""  # `<name>-<service id>-<secret>`, for the official client
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Api:
         for key_type in ("normal", "team", "test"):
             created = self.admin("POST", f"/admin/services/{service_id}/api-keys",
                                  {"name": f"{key_type} key", "key_type": key_type}, expect=201).json()
-            keys[key_type] = Key(created["id"], created["secret"], key_type)
+            keys[key_type] = Key(created["id"], created["secret"], key_type, created["key"])
         templates = {}
         for template_type, extra in (("sms", {}), ("email", {"subject": "Hi ((name))"}),
                                      ("letter", {"subject": "Letter", "postage": "first"})):

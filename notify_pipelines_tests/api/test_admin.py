@@ -89,6 +89,29 @@ def test_api_key_secret_shown_once_and_stored_signed(api, service, db):
     assert unsign_secret(stored, "another-key") is None
     detail = api.admin("GET", f"/admin/services/{service.id}", expect=200).text
     assert created["secret"] not in detail
+    # Notify's format: the secret is a UUID and `key` is what the client libraries take (they read its last 73
+    # characters as service id and secret).
+    assert str(uuid.UUID(created["secret"])) == created["secret"]
+    assert created["key"] == f"k-{service.id}-{created['secret']}"
+    assert (created["key"][-73:-37], created["key"][-36:]) == (service.id, created["secret"])
+
+
+def test_keys_made_before_the_uuid_format_keep_working(api, service, db):
+    """A 43-character secret (the format before keys followed Notify's) still authenticates."""
+    from notify_pipelines.api.auth import sign_secret
+    from notify_pipelines_tests.api.conftest import token
+
+    old_secret = "x" * 43
+    with db.begin() as conn:
+        conn.execute(sa.insert(schema.api_keys).values(id=uuid.uuid4(), service_id=service.id, name="old",
+                                                       key_type="normal",
+                                                       secret=sign_secret(old_secret, "test-signing-key")))
+    api.admin("POST", f"/admin/services/{service.id}", {"name": f"renamed {uuid.uuid4().hex[:6]}"}, expect=200)
+    response = api.post("/v2/notifications/sms", {"phone_number": "07700900123",
+                                                  "template_id": service.templates["sms"],
+                                                  "personalisation": {"name": "Jo"}},
+                        headers={"Authorization": f"Bearer {token(service.id, old_secret)}"})
+    assert response.status_code == 201, response.text
 
 
 def test_revoke_is_idempotent_and_scoped_to_the_service(api, service):

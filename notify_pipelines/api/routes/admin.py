@@ -125,7 +125,7 @@ async def create_api_key(service_id: uuid.UUID, request: Request):
     key_id = await _in_transaction(state, admin_store.create_api_key, service_id, form.name, form.key_type, signed,
                                    forget=service_id)
     log.info("api key %s (%s) created for service %s", key_id, form.key_type, service_id)
-    return JsonResponse({"id": key_id, "secret": secret}, 201)
+    return JsonResponse({"id": key_id, "secret": secret, "key": auth.combined_key(form.name, service_id, secret)}, 201)
 
 
 @router.post("/services/{service_id}/api-keys/{key_id}/revoke", response_model=ApiKeyRevoked)
