@@ -19,7 +19,7 @@ import psycopg2
 import psycopg2.extensions as pgext
 import sqlalchemy as sa
 
-from notify_pipelines.api import store
+from notify_pipelines.notifications import store
 
 log = logging.getLogger("notify_pipelines.api.writer")
 

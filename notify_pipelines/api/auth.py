@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from notify_pipelines.api.errors import auth_error
-from notify_pipelines.api.store import ServiceCredentials
+from notify_pipelines.notifications.store import ServiceCredentials
 
 CLOCK_SKEW_SECONDS = 30
 

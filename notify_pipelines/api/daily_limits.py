@@ -15,7 +15,7 @@ from typing import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import store
+from notify_pipelines.notifications import store
 from notify_pipelines.api.errors import ApiError
 from notify_pipelines.calendar import local_today, london_midnight
 

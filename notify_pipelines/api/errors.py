@@ -14,6 +14,14 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notify_pipelines.api.responses import JsonResponse
+from notify_pipelines.notifications.errors import (  # noqa: F401  (re-exported for the routes)
+    ApiError,
+    auth_error,
+    bad_request,
+    not_found,
+    unavailable,
+    validation_error,
+)
 
 log = logging.getLogger("notify_pipelines.api.errors")
 
@@ -33,30 +41,6 @@ class LegacyErrorResponse(BaseModel):
 
     result: str
     message: list[str] | dict[str, list[str]]
-
-
-class ApiError(Exception):
-    def __init__(self, status_code: int, error: str, message: str | list[str]):
-        super().__init__(message)
-        self.status_code = status_code
-        self.error = error
-        self.messages = [message] if isinstance(message, str) else list(message)
-
-
-def bad_request(message: str | list[str]) -> ApiError:
-    return ApiError(400, "BadRequestError", message)
-
-
-def validation_error(message: str | list[str]) -> ApiError:
-    return ApiError(400, "ValidationError", message)
-
-
-def auth_error(status_code: int, message: str) -> ApiError:
-    return ApiError(status_code, "AuthError", message)
-
-
-def not_found(message: str = "No result found") -> ApiError:
-    return ApiError(404, "NoResultFound", message)
 
 
 class LegacyCallbackError(Exception):

@@ -13,7 +13,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from notify_pipelines.api.recipients import (
+from notify_pipelines.notifications.recipients import (
     PhoneNumber,
     normalise_email,
     parse_phone_number,

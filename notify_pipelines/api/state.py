@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import auth, store
+from notify_pipelines.api import auth
+from notify_pipelines.notifications import store
 from notify_pipelines.api.async_writer import GroupCommitWriter
 from notify_pipelines.api.cache import TtlCache
 from notify_pipelines.api.config import ApiConfig

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import store
+from notify_pipelines.notifications import store
 
 
 class DirectWriter:

@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from notify_pipelines.api import status_updates, store
+from notify_pipelines.notifications import status_updates, store
 from notify_pipelines.db import schema
 
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import admin_store, auth
+from notify_pipelines.api import auth
+from notify_pipelines.notifications import admin_store
 from notify_pipelines.api.admin_schemas import (
     AnnualBilling,
     AnnualBillingSet,

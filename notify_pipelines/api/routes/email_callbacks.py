@@ -10,7 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import status_maps, status_updates
+from notify_pipelines.notifications import status_maps, status_updates
 from notify_pipelines.api.bodies import documented
 from notify_pipelines.api.errors import not_found, validation_error, validation_messages
 from notify_pipelines.api.responses import JsonResponse

@@ -11,7 +11,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import status_updates
+from notify_pipelines.notifications import status_updates
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import not_found, validation_error
 from notify_pipelines.api.responses import JsonResponse

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.api import content, store
+from notify_pipelines.notifications import content, store
 from notify_pipelines.api.auth import ApiUser
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import (
@@ -29,7 +29,7 @@ from notify_pipelines.api.errors import (
     not_found,
     validation_error,
 )
-from notify_pipelines.api.recipients import (
+from notify_pipelines.notifications.recipients import (
     SIMULATED_EMAIL_ADDRESSES,
     SIMULATED_PHONE_NUMBERS,
     postal_address,

@@ -15,8 +15,8 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.api import status_maps
-from notify_pipelines.api.store import utcnow
+from notify_pipelines.notifications import status_maps
+from notify_pipelines.notifications.store import utcnow
 from notify_pipelines.db import schema
 
 log = logging.getLogger("notify_pipelines.api.callbacks")

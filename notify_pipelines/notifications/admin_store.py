@@ -9,8 +9,8 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.api.errors import bad_request, not_found
-from notify_pipelines.api.store import utcnow
+from notify_pipelines.notifications.errors import bad_request, not_found
+from notify_pipelines.notifications.store import utcnow
 from notify_pipelines.db import schema
 
 

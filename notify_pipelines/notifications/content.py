@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from notify_pipelines.api.errors import bad_request
+from notify_pipelines.notifications.errors import bad_request
 
 _PLACEHOLDER = re.compile(r"\(\(([^()]+)\)\)")
 # GSM 03.38 basic set plus the extension characters (which count double).
