@@ -487,6 +487,21 @@ ft_monthly_usage = Table(
 
 # ---- Inbound SMS and audit events (reference §3.7) -------------------------------------------------------------------
 
+# The numbers services receive text messages on: the inbound SMS callbacks find the service by number (revision 0006).
+inbound_numbers = Table(
+    "inbound_numbers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("number", String(255), nullable=False),
+    Column("provider", String(255), nullable=False),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id", ondelete="CASCADE"), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+    UniqueConstraint("number", name="uix_inbound_numbers_number"),
+    UniqueConstraint("service_id", name="uix_inbound_numbers_service_id"),
+)
+
 inbound_sms = Table(
     "inbound_sms",
     metadata,

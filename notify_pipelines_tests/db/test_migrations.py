@@ -99,7 +99,7 @@ def test_a_database_created_at_0001_with_data_upgrades_to_head(empty_database, h
 
 def test_every_revision_downgrades_and_upgrades_again(empty_database):
     migrate.upgrade(empty_database)
-    for target in ("0004", "0003", "0002", "0001", "base"):
+    for target in ("0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(empty_database, target)
     engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
     assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
