@@ -33,6 +33,10 @@ from notify_pipelines.resources import NotifyDatabase
 
 CHUNK_SIZE = 1_000
 MAX_PER_TICK = 10_000  # per notification type: bounds a tick's sends (a real queue may take ms per message)
+# The ledger is read for notifications up to CREATED_MAX_AGE old (the replay window and the stuck alert's first
+# replay); older rows only grow the table, up to 168 a week per notification stuck all week. A day's margin.
+LEDGER_KEPT_FOR = queries.CREATED_MAX_AGE + dt.timedelta(days=1)
+PRUNE_PER_TICK = 50_000  # rows deleted per tick at most: one short statement
 
 
 class NotificationReplayer(dg.ConfigurableResource):
@@ -152,3 +156,22 @@ def sweep(
         after = position = chunk[-1]
         on_chunk(chunk)
     return SweepOutcome(notification_type, replayed, position, replayed >= max_per_tick)
+
+
+# Whole days, on ix_notification_replays_requested_day: a row is kept for 8 to 9 days.
+PRUNE_SQL = sa.text(
+    """
+    DELETE FROM notification_replays
+    WHERE id IN (
+        SELECT id FROM notification_replays
+        WHERE date_trunc('day', requested_at) < date_trunc('day', CAST(:before AS timestamp))
+        LIMIT :limit
+    )
+    """
+)
+
+
+def prune_ledger(notify_db: NotifyDatabase, now: dt.datetime, limit: int = PRUNE_PER_TICK) -> int:
+    """Delete up to `limit` ledger rows from days wholly before `now - LEDGER_KEPT_FOR`; the rows deleted."""
+    with notify_db.begin() as conn:
+        return conn.execute(PRUNE_SQL, {"before": now - LEDGER_KEPT_FOR, "limit": limit}).rowcount

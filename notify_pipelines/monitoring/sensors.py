@@ -346,7 +346,9 @@ def replay_created_notifications(
             outcomes.append(outcome)
     finally:  # also when a send fails: the chunks already recorded are not looked at again first
         save_state(context, REPLAY, {t: replay.position_to_state(p) for t, p in positions.items() if p is not None})
-    return dg.SkipReason(_replayed_summary(outcomes, queries.created_window(now)))
+    pruned = replay.prune_ledger(notify_db, now)
+    summary = _replayed_summary(outcomes, queries.created_window(now))
+    return dg.SkipReason(summary + (f"; {pruned} ledger row(s) older than 8 days pruned" if pruned else ""))
 
 
 def _unfixed_message(found: queries.StuckAfterReplay, window: Window) -> str:
