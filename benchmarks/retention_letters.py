@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from botocore.config import Config
 
 from benchmarks.common import report, scratch_database, timed
-from notify_pipelines import seed, seed_letter_files
+from notify_pipelines import seed, seed_files
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.retention import archive
 from notify_pipelines.retention.letter_files import (
@@ -171,7 +171,7 @@ def _restore(engine: sa.Engine, client) -> int:
         conn.execute(sa.text("INSERT INTO notifications SELECT * FROM bench_source"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE notifications"))
-    return seed_letter_files.upload_seeded_letter_pdfs(engine, client, BUCKETS, reference_prefix=REFERENCE_PREFIX)["files"]
+    return seed_files.upload_seeded_letter_pdfs(engine, client, BUCKETS, reference_prefix=REFERENCE_PREFIX)["files"]
 
 
 def _measure(engine: sa.Engine, client, way, day) -> dict:
@@ -229,8 +229,8 @@ def demo_pdf_figures(demo: dict) -> list[tuple[str, str]]:
         try:
             host, port = server.get_host_and_port()
             client = s3_client(f"http://{host}:{port}")
-            one = seed_letter_files.upload_seeded_letter_pdfs(engine, client, BUCKETS, threads=1)
-            threaded = seed_letter_files.upload_seeded_letter_pdfs(engine, client, BUCKETS)
+            one = seed_files.upload_seeded_letter_pdfs(engine, client, BUCKETS, threads=1)
+            threaded = seed_files.upload_seeded_letter_pdfs(engine, client, BUCKETS)
         finally:
             server.stop()
     return [
@@ -238,7 +238,7 @@ def demo_pdf_figures(demo: dict) -> list[tuple[str, str]]:
                       f"seeded in {seed_seconds:.1f} s"),
         ("letter PDFs put", f"{threaded['files']:,} ({', '.join(f'{b}: {n:,}' for b, n in threaded['per_bucket'].items())})"),
         ("one put at a time", f"{one['seconds']:.1f} s = 1.00"),
-        (f"{seed_letter_files.PUT_THREADS} threads (dev's way)", f"{threaded['seconds']:.1f} s = {threaded['seconds'] / one['seconds']:.2f}"),
+        (f"{seed_files.PUT_THREADS} threads (dev's way)", f"{threaded['seconds']:.1f} s = {threaded['seconds'] / one['seconds']:.2f}"),
     ]
 
 

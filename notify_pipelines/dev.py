@@ -29,6 +29,7 @@ from notify_pipelines.settings import (
     ConfigError,
     LetterBuckets,
     csv_upload_bucket,
+    letters_print_bucket,
     normalise_database_url,
 )
 
@@ -202,7 +203,7 @@ def start_s3(port: int, buckets: LetterBuckets):
     host, bound = server.get_host_and_port()
     endpoint = f"http://{host}:{bound}"
     client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
-    names = [*buckets.all(), csv_upload_bucket()]
+    names = [*buckets.all(), csv_upload_bucket(), letters_print_bucket()]
     for name in names:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": client.meta.region_name})
     say(f"local S3 (moto) at {endpoint} with buckets {', '.join(names)}")
@@ -308,8 +309,9 @@ def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
     from botocore.config import Config
 
     from notify_pipelines.db.engine import get_engine
-    from notify_pipelines.seed_letter_files import (
+    from notify_pipelines.seed_files import (
         PUT_THREADS,
+        upload_seeded_job_csvs,
         upload_seeded_letter_pdfs,
     )
 
@@ -319,11 +321,13 @@ def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
                                   config=Config(max_pool_connections=PUT_THREADS))
             summary = upload_seeded_letter_pdfs(get_engine(url), client, LetterBuckets.from_env())
             say(f"put {summary['files']:,} demo letter PDFs in S3 in {summary['seconds']} s")
+            summary = upload_seeded_job_csvs(get_engine(url), client, csv_upload_bucket())
+            say(f"put {summary['files']:,} demo job CSVs in S3 in {summary['seconds']} s")
         except Exception as exc:  # noqa: BLE001 - a demo convenience: say so, never stop the stack for it
             if not _stopping:
-                say(f"demo letter PDFs not all put in S3: {exc}")
+                say(f"demo letter PDFs and job CSVs not all put in S3: {exc}")
 
-    say("putting the demo letters' PDFs in S3 in the background")
+    say("putting the demo letters' PDFs and jobs' CSVs in S3 in the background")
     thread = threading.Thread(target=put, name="demo-letter-pdfs", daemon=True)
     thread.start()
     return thread

@@ -1,5 +1,7 @@
-"""A small PDF in S3 for every seeded letter that retention or the sensors would look for, at the key the API and
-retention use, so a demo night is quiet: no 'No S3 object to delete' warnings, no 'upload missing' sensor failures.
+"""The S3 files that seeded data implies, so a demo night is quiet: a small PDF for every seeded letter that retention
+or the sensors would look for (at the key the API and retention use), and a CSV for every seeded bulk job that
+`remove_old_job_files` will delete. Without them: 'No S3 object to delete' and 'no file' warnings, 'upload missing'
+sensor failures.
 
 Which letters have a file, by the rules of the code that looks for them:
 - a letter retention deletes a PDF for (`letter_files.has_pdf_to_delete`): in the bucket and under the name
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
 from notify_pipelines.retention.archive import LetterRow
+from notify_pipelines.retention.job_files import csv_key
 from notify_pipelines.retention.letter_files import (
     COMPLETED_STATUSES,
     TEST_STATUSES_WITHOUT_PDF,
@@ -77,3 +80,19 @@ def upload_seeded_letter_pdfs(engine: sa.Engine, s3_client, buckets: LetterBucke
     for bucket, _ in files:
         per_bucket[bucket] = per_bucket.get(bucket, 0) + 1
     return {"files": len(files), "per_bucket": per_bucket, "seconds": round(time.perf_counter() - started, 2)}
+
+
+# Every bulk job whose CSV may still be looked for: the unarchived ones (seed.py writes none archived).
+_JOBS_WITH_FILES = sa.text("SELECT id, service_id FROM jobs WHERE NOT archived")
+DEMO_CSV = b"phone number,name\n07700900000,Demo\n"
+
+
+def upload_seeded_job_csvs(engine: sa.Engine, s3_client, bucket: str, *, threads: int = PUT_THREADS) -> dict:
+    """Put DEMO_CSV at every unarchived job's key in the CSV upload bucket; the count and seconds. Safe to repeat."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        keys = [csv_key(service_id, job_id) for job_id, service_id in conn.execute(_JOBS_WITH_FILES)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda key: s3_client.put_object(Bucket=bucket, Key=key, Body=DEMO_CSV, ContentType="text/csv"),
+                      keys))
+    return {"files": len(keys), "seconds": round(time.perf_counter() - started, 2)}
