@@ -148,3 +148,8 @@ class ServiceDetail(BaseModel):
     rate_limit: int
     permissions: list[str]
     api_keys: list[ApiKeySummary]
+
+
+class InboundNumberSet(StrictModel):
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{5,20}$")]
+    provider: Literal["mmg", "firetext"] = "mmg"

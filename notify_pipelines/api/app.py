@@ -7,6 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
 from notify_pipelines.api.errors import install_handlers
@@ -19,7 +20,10 @@ from notify_pipelines.api.routes import (
     email_callbacks,
     letter_callbacks,
     notifications,
+    received_texts,
     sms_callbacks,
+    status,
+    templates,
 )
 from notify_pipelines.api.state import ApiState
 
@@ -28,7 +32,9 @@ log = logging.getLogger("notify_pipelines.api")
 DESCRIPTION = """The thin API that feeds notify-pipelines' source tables (GOV.UK Notify reference §6).
 
 * `/v2/notifications/...`: create and read notifications, authenticated by a service JWT.
-* `/notifications/...`: provider callbacks (no auth, as the reference).
+* `/v2/template(s)/...`, `/v2/received-text-messages`: templates and inbound texts, with the same JWT.
+* `/notifications/...`: provider callbacks, inbound texts among them (no auth, as the reference).
+* `/_status` (liveness), `/_ready` (readiness: the database answers), `/metrics` (Prometheus).
 * `/admin/...`: services, templates, API keys, data retention and rates (`Bearer $NOTIFY_ADMIN_TOKEN`).
 
 Every error is `{"status_code": n, "errors": [{"error": ..., "message": ...}]}`; every response carries `X-Request-Id`.
@@ -61,17 +67,19 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
     )
     app.state.api = ApiState(config)
     install_handlers(app)
+    app.include_router(status.router)
     app.include_router(notifications.router)
+    app.include_router(templates.router)
+    app.include_router(received_texts.router)
     app.include_router(sms_callbacks.router)
     app.include_router(email_callbacks.router)
     app.include_router(letter_callbacks.router)
     app.include_router(admin.router)
 
-    @app.get("/_status", tags=["status"])
-    async def status() -> dict[str, str]:
-        """Liveness: answers without touching the database."""
-        return {"status": "ok"}
-
-    app.add_middleware(RequestMiddleware, max_body_bytes=config.max_body_bytes, access_log=config.access_log)
+    # Request counts and latencies per route template (not per raw path: ids would explode the label set).
+    Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False)
+    app.add_middleware(RequestMiddleware, max_body_bytes=config.max_body_bytes,
+                       max_header_bytes=config.max_header_bytes, access_log=config.access_log)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

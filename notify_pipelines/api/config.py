@@ -22,9 +22,10 @@ class ApiConfig:
     signing_key: str = DEVELOPMENT_SIGNING_KEY
     cache_ttl_seconds: float = 5.0  # services, keys and templates cached per process (admin writes invalidate)
     max_body_bytes: int = 5 * 1024 * 1024  # precompiled letters are base64 PDFs; anything bigger is refused (413)
-    workers: int = 1  # the per-service rate limit is split between worker processes
+    workers: int = 1  # without Redis, the per-service rate limit is split between this machine's worker processes
     access_log: bool = True
-    group_commit: bool = True  # False: one INSERT and COMMIT per request (the benchmark's naive baseline)
+    redis_url: str | None = None  # rate and daily limits shared by every API process (NOTIFY_REDIS_URL)
+    max_header_bytes: int = 16 * 1024  # all request headers together; more is refused (431) before any decoding
 
     @classmethod
     def from_env(cls) -> "ApiConfig":
@@ -38,5 +39,5 @@ class ApiConfig:
             max_body_bytes=int(os.environ.get("NOTIFY_API_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
             workers=int(os.environ.get("NOTIFY_API_WORKERS", "1")),
             access_log=os.environ.get("NOTIFY_API_ACCESS_LOG", "1") not in ("0", "false", "no"),
-            group_commit=os.environ.get("NOTIFY_API_GROUP_COMMIT", "1") not in ("0", "false", "no"),
+            redis_url=os.environ.get("NOTIFY_REDIS_URL") or None,
         )

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from limits.errors import StorageError
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from notify_pipelines.api.request_context import escape_for_log
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.notifications.errors import (  # noqa: F401  (re-exported for the routes)
     ApiError,
@@ -80,11 +84,23 @@ def validation_messages(errors) -> list[str]:
         else:
             text = str(err.get("msg", "is not valid"))
             text = text.removeprefix("Value error, ")
+            # FastAPI validates the parsed JSON (python mode): say it in JSON's terms, as the v2 schema errors do.
+            text = text.replace("a valid dictionary", "an object").replace("a valid list", "an array")
             messages.append(f"{field} {text}" if field else text)
     return messages or ["Request is not valid"]
 
 
-_HTTP_ERROR_NAMES = {404: "NoResultFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}
+def _unavailable(request: Request, exc: Exception, what: str) -> JsonResponse:
+    """503 in the v2 shape and one log line naming the class (no traceback: an outage is not a bug, and it would
+    otherwise log one traceback per request); nothing acknowledged is lost, since a row is acknowledged only once
+    committed."""
+    log.error("%s unavailable (%s) while serving %s %s", what, type(exc).__name__, request.method,
+              escape_for_log(request.url.path))
+    return error_response(503, "ServiceUnavailableError", [f"The {what} is unavailable: try again shortly"],
+                          headers={"Retry-After": "5"})
+
+
+_HTTP_ERROR_NAMES = {404: "NoResultFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 431: "RequestTooLarge"}
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -111,8 +127,26 @@ def install_handlers(app: FastAPI) -> None:
         name = _HTTP_ERROR_NAMES.get(exc.status_code, "HTTPError")
         return error_response(exc.status_code, name, messages, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(sa.exc.IntegrityError)
+    async def _conflict(request: Request, exc: sa.exc.IntegrityError):
+        # A concurrent write won a uniqueness race, or a reference points nowhere: the transaction wrote nothing.
+        return error_response(400, "BadRequestError", ["The change conflicts with existing data; nothing was written"])
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database_unavailable(request: Request, exc: sa.exc.DBAPIError):
+        return _unavailable(request, exc, "database")
+
+    @app.exception_handler(psycopg2.Error)  # the group-commit writer's own connections
+    async def _writer_unavailable(request: Request, exc: psycopg2.Error):
+        return _unavailable(request, exc, "database")
+
+    @app.exception_handler(StorageError)  # Redis, for the limits
+    async def _limits_unavailable(request: Request, exc: StorageError):
+        return _unavailable(request, exc, "limits store")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Last resort: log the class only (the message may carry values), answer generically.
-        log.error("unexpected error %s while serving %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unexpected error %s while serving %s %s", type(exc).__name__, request.method,
+                  escape_for_log(request.url.path))
         return error_response(500, "InternalServerError", ["Internal server error"])

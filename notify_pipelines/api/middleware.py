@@ -8,15 +8,16 @@ import time
 import orjson
 
 from notify_pipelines.api.errors import error_body
-from notify_pipelines.api.request_context import new_request_id, request_id_var
+from notify_pipelines.api.request_context import escape_for_log, new_request_id, request_id_var
 
 log = logging.getLogger("notify_pipelines.api.access")
 
 
 class RequestMiddleware:
-    def __init__(self, app, *, max_body_bytes: int, access_log: bool = True):
+    def __init__(self, app, *, max_body_bytes: int, max_header_bytes: int = 16 * 1024, access_log: bool = True):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.access_log = access_log
 
     async def __call__(self, scope, receive, send):
@@ -24,7 +25,9 @@ class RequestMiddleware:
             return await self.app(scope, receive, send)
         incoming = None
         length = None
+        header_bytes = 0
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
             elif name == b"content-length":
@@ -43,6 +46,10 @@ class RequestMiddleware:
 
         try:
             too_large = False
+            if header_bytes > self.max_header_bytes:  # before anything reads (let alone decodes) them
+                await self._refuse(send_with_id, 431, f"Request headers are larger than the limit of "
+                                                      f"{self.max_header_bytes} bytes")
+                return
             if length is not None:
                 try:
                     too_large = int(length) > self.max_body_bytes
@@ -59,8 +66,8 @@ class RequestMiddleware:
                 # Method, path and status only: query strings and bodies may carry personal data.
                 log.info(
                     "%s %s %s %.1fms",
-                    scope["method"],
-                    scope["path"],
+                    escape_for_log(scope["method"]),
+                    escape_for_log(scope["path"]),
                     status_holder[0],
                     (time.perf_counter() - started) * 1000,
                 )
@@ -93,13 +100,14 @@ class RequestMiddleware:
         return replay, False
 
     async def _refuse_too_large(self, send):
-        body = orjson.dumps(
-            error_body(413, "RequestTooLarge", [f"Request body is larger than the limit of {self.max_body_bytes} bytes"])
-        )
+        await self._refuse(send, 413, f"Request body is larger than the limit of {self.max_body_bytes} bytes")
+
+    async def _refuse(self, send, status: int, message: str):
+        body = orjson.dumps(error_body(status, "RequestTooLarge", [message]))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")],
             }

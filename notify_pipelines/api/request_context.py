@@ -24,6 +24,15 @@ def new_request_id(incoming: str | None) -> str:
     return f"{_PREFIX}{next(_counter):016x}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_for_log(text: str, limit: int = 512) -> str:
+    """Control characters (a decoded %0A, ESC sequences) shown escaped, so a value cannot forge or hide log lines."""
+    text = text[:limit]
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
 def install_request_id_on_records() -> None:
     """Every LogRecord made in this process gets `request_id` from the context (idempotent).
 

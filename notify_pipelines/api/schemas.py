@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 from pydantic_core import PydanticCustomError
 
 from notify_pipelines.notifications.recipients import (
@@ -93,6 +93,21 @@ class PrecompiledLetterRequest(StrictModel):
     postage: Postage | None = None
 
 
+def _letter_kind(value) -> str:
+    # Reference: a letter body with `content` is a precompiled PDF upload.
+    return "precompiled" if isinstance(value, dict) and "content" in value else "templated"
+
+
+AnyLetterRequest = Annotated[
+    Annotated[LetterRequest, Tag("templated")] | Annotated[PrecompiledLetterRequest, Tag("precompiled")],
+    Discriminator(_letter_kind),
+]
+
+
+class PreviewRequest(StrictModel):
+    personalisation: Personalisation | None = None
+
+
 # ---- Responses ----------------------------------------------------------------------------------------------------
 
 
@@ -146,13 +161,81 @@ class PrecompiledLetterResponse(BaseModel):
 
 
 class NotificationResponse(BaseModel):
+    """Reference: Notification.serialize()."""
     id: uuid.UUID
     reference: str | None
+    email_address: str | None
+    phone_number: str | None
+    line_1: str | None
+    line_2: str | None
+    line_3: str | None
+    line_4: str | None
+    line_5: str | None
+    line_6: str | None
+    postcode: str | None
     type: str
     status: str
     template: TemplateRef
+    body: str
+    subject: str | None
     created_at: str
+    created_by_name: None = None
     sent_at: str | None
     completed_at: str | None
+    scheduled_for: None = None
     postage: str | None
+    one_click_unsubscribe_url: str | None
     billable_units: int
+
+
+class Links(BaseModel):
+    current: str
+    next: str | None = None
+
+
+class NotificationsPage(BaseModel):
+    notifications: list[NotificationResponse]
+    links: Links
+
+
+class TemplateResponse(BaseModel):
+    """Reference: v2 template_schema."""
+    id: uuid.UUID
+    type: str
+    created_at: str
+    updated_at: str | None
+    created_by: None = None
+    version: int
+    body: str
+    subject: str | None
+    name: str
+    letter_contact_block: None = None
+    postage: str | None
+
+
+class TemplatesResponse(BaseModel):
+    templates: list[TemplateResponse]
+
+
+class PreviewResponse(BaseModel):
+    id: uuid.UUID
+    type: str
+    version: int
+    body: str
+    subject: str | None
+    html: str | None
+    postage: str | None
+
+
+class ReceivedText(BaseModel):
+    id: uuid.UUID
+    user_number: str
+    notify_number: str
+    created_at: str
+    service_id: uuid.UUID
+    content: str
+
+
+class ReceivedTextsPage(BaseModel):
+    received_text_messages: list[ReceivedText]
+    links: Links

@@ -8,11 +8,16 @@ import uvicorn
 
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.api.request_context import configure_logging
+from notify_pipelines.api.startup import DatabaseNotReady, check_database
 
 
 def serve(host: str, port: int, workers: int) -> None:
     os.environ["NOTIFY_API_WORKERS"] = str(workers)  # read by each worker: the rate limit is shared between them
-    ApiConfig.from_env()  # fail here, in one line, if the configuration is wrong (ConfigError)
+    config = ApiConfig.from_env()  # fail here, in one line, if the configuration is wrong (ConfigError)
+    try:
+        check_database(config.database_url)
+    except DatabaseNotReady as exc:
+        raise SystemExit(f"notify-pipelines api: not starting: {exc}") from None
     configure_logging()
     uvicorn.run(
         "notify_pipelines.api.app:create_app",

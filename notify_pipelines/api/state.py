@@ -1,7 +1,5 @@
-"""What one API process holds: the engine, caches, rate and daily limits, group-commit writer and S3 client.
-
-Routes reach it with `get_state(request)`; every v2 endpoint starts with `await authenticate(request)`.
-"""
+"""What one API process holds, behind one seam the routes call: the engine, the per-process caches of services'
+credentials and templates, the limits, the group-commit writer and the S3 client."""
 
 from __future__ import annotations
 
@@ -10,19 +8,15 @@ import uuid
 
 import boto3
 import sqlalchemy as sa
-from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api import auth
-from notify_pipelines.notifications import store
 from notify_pipelines.api.async_writer import GroupCommitWriter
 from notify_pipelines.api.cache import TtlCache
 from notify_pipelines.api.config import ApiConfig
-from notify_pipelines.api.daily_limits import DailyLimits
-from notify_pipelines.api.errors import ApiError
-from notify_pipelines.api.rate_limit import TokenBuckets
-from notify_pipelines.api.writer import DirectWriter
+from notify_pipelines.api.limits import Limits
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines.notifications import store
 
 
 class ApiState:
@@ -31,9 +25,8 @@ class ApiState:
         self.engine: sa.Engine = get_engine(config.database_url)
         self.services: TtlCache = TtlCache(config.cache_ttl_seconds)
         self.templates: TtlCache = TtlCache(config.cache_ttl_seconds)
-        self.rate_limits = TokenBuckets(workers=config.workers)
-        self.daily_limits = DailyLimits(self.engine)
-        self.writer = GroupCommitWriter(config.database_url) if config.group_commit else DirectWriter(self.engine)
+        self.limits = Limits(self.engine, config.redis_url, config.workers)
+        self.writer = GroupCommitWriter(config.database_url)
         self._s3 = None
         self._loading: dict = {}
 
@@ -45,6 +38,26 @@ class ApiState:
 
     def close(self) -> None:
         self.writer.close()
+
+    async def in_transaction(self, fn, *args):
+        """The one transaction helper: `fn(conn, *args)` in a transaction on a thread-pool thread."""
+
+        def run():
+            with self.engine.begin() as conn:
+                return fn(conn, *args)
+
+        return await run_in_threadpool(run)
+
+    async def read(self, statement: sa.Executable) -> list[sa.Row]:
+        def run():
+            with self.engine.connect() as conn:
+                return conn.execute(statement).all()
+
+        return await run_in_threadpool(run)
+
+    async def write_notification(self, row: dict) -> None:
+        """Returns once the row is committed (group commit); raises the database error otherwise."""
+        await self.writer.insert(row)
 
     async def service_credentials(self, service_id: uuid.UUID):
         """(service, {key id: secret}) from the cache, or from the database on a miss."""
@@ -85,31 +98,8 @@ class ApiState:
         finally:
             del self._loading[(id(cache), key)]
 
-    def forget_service(self, service_id: uuid.UUID) -> None:
+    async def forget_service(self, service_id: uuid.UUID) -> None:
         """After an admin write: this process reads the service, its keys and templates afresh."""
         self.services.invalidate(lambda k: k == service_id)
-        self.daily_limits.forget_service(service_id)
         self.templates.invalidate(lambda k: k[0] == service_id)
-
-
-def get_state(request: Request) -> ApiState:
-    return request.app.state.api
-
-
-async def authenticate(request: Request) -> auth.ApiUser:
-    """The v2 auth dependency: a service JWT checked against the service's keys."""
-    state: ApiState = request.app.state.api
-    unverified = auth.read_bearer_token(request.headers.get("authorization"))
-    service, secrets = await state.service_credentials(unverified.service_id)
-    return auth.verify_service_token(unverified, service, secrets)
-
-
-def check_rate_limit(state: ApiState, user: auth.ApiUser) -> None:
-    """Reference: services.rate_limit requests per 60 s, per service and key type, for sending requests."""
-    service = user.service
-    if not state.rate_limits.allow((service.id, user.key_type), service.rate_limit):
-        raise ApiError(
-            429,
-            "RateLimitError",
-            f"Exceeded rate limit for key type {user.key_type.upper()} of {service.rate_limit} requests per 60 seconds",
-        )
+        await self.limits.forget_service(service_id)

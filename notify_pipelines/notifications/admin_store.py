@@ -14,7 +14,7 @@ from notify_pipelines.notifications.store import utcnow
 from notify_pipelines.db import schema
 
 
-def _require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:
+def require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:
     s = schema.services
     if conn.execute(sa.select(s.c.id).where(s.c.id == service_id).with_for_update()).first() is None:
         raise not_found("Service not found")
@@ -32,7 +32,7 @@ def create_service(conn: sa.Connection, values: dict, permissions: list[str]) ->
 
 def update_service(conn: sa.Connection, service_id: uuid.UUID, values: dict, permissions: list[str] | None) -> None:
     s = schema.services
-    _require_service(conn, service_id)
+    require_service(conn, service_id)
     if "name" in values and conn.execute(
         sa.select(s.c.id).where(s.c.name == values["name"], s.c.id != service_id)
     ).first():
@@ -73,7 +73,7 @@ def get_service(conn: sa.Connection, service_id: uuid.UUID) -> dict:
 
 
 def create_template(conn: sa.Connection, service_id: uuid.UUID, values: dict) -> tuple[uuid.UUID, int]:
-    _require_service(conn, service_id)
+    require_service(conn, service_id)
     template_id = uuid.uuid4()
     row = {**values, "id": template_id, "version": 1, "service_id": service_id}
     conn.execute(sa.insert(schema.templates_history).values(**row))
@@ -100,7 +100,7 @@ def update_template(conn: sa.Connection, service_id: uuid.UUID, template_id: uui
 
 
 def create_api_key(conn: sa.Connection, service_id: uuid.UUID, name: str, key_type: str, signed_secret: str) -> uuid.UUID:
-    _require_service(conn, service_id)
+    require_service(conn, service_id)
     key_id = uuid.uuid4()
     conn.execute(
         sa.insert(schema.api_keys).values(id=key_id, service_id=service_id, name=name, key_type=key_type,
@@ -125,7 +125,7 @@ def revoke_api_key(conn: sa.Connection, service_id: uuid.UUID, key_id: uuid.UUID
 
 def create_retention(conn: sa.Connection, service_id: uuid.UUID, notification_type: str, days: int) -> uuid.UUID:
     r = schema.service_data_retention
-    _require_service(conn, service_id)
+    require_service(conn, service_id)
     if conn.execute(
         sa.select(r.c.id).where(r.c.service_id == service_id, r.c.notification_type == notification_type)
     ).first():
@@ -161,7 +161,7 @@ def create_letter_rate(conn: sa.Connection, values: dict) -> uuid.UUID:
 def set_annual_billing(conn: sa.Connection, service_id: uuid.UUID, year: int, limit: int) -> uuid.UUID:
     """Upsert the service's free SMS allowance for the financial year starting in April of `year`; returns the row id."""
     a = schema.annual_billing
-    _require_service(conn, service_id)
+    require_service(conn, service_id)
     insert = pg_insert(a).values(id=uuid.uuid4(), service_id=service_id, financial_year_start=year,
                                  free_sms_fragment_limit=limit, has_custom_allowance=True)
     upsert = insert.on_conflict_do_update(

@@ -17,8 +17,9 @@ _GSM_BASIC = set(
 _GSM_EXTENDED = set("^{}\\[~]|€")
 
 
-def render(content: str, personalisation: dict | None) -> str:
-    """Fill ((placeholders)) (case-insensitive names); a missing one is a 400 naming the placeholder."""
+def render(content: str, personalisation: dict | None, *, strict: bool = True) -> str:
+    """Fill ((placeholders)) (case-insensitive names); a missing one is a 400 naming the placeholder (when strict;
+    otherwise it is left as written, for showing what was stored)."""
     values = {str(k).lower(): v for k, v in (personalisation or {}).items()}
     missing: list[str] = []
 
@@ -33,7 +34,7 @@ def render(content: str, personalisation: dict | None) -> str:
         return str(value)
 
     body = _PLACEHOLDER.sub(fill, content)
-    if missing:
+    if missing and strict:
         raise bad_request(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
     return body
 

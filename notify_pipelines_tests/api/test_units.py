@@ -12,7 +12,7 @@ import pytest
 
 from notify_pipelines.notifications import status_maps
 from notify_pipelines.api.cache import TtlCache
-from notify_pipelines.api.rate_limit import TokenBuckets
+from notify_pipelines.api.limits import Limits, TokenBuckets
 from notify_pipelines.api.state import ApiState
 from notify_pipelines_tests.api.conftest import api_config
 
@@ -76,7 +76,6 @@ def test_letter_sheets(pages, sheets):
 def test_daily_count_starts_at_london_midnight(database_url, today):
     """Rows from just before the London day began do not count; from its first instant they do (clock-change days
     included); test-key rows never count."""
-    from notify_pipelines.api.daily_limits import DailyLimits
     from notify_pipelines.notifications.store import load_service_credentials
     from notify_pipelines.calendar import london_midnight
     from notify_pipelines.db.engine import get_engine
@@ -92,11 +91,15 @@ def test_daily_count_starts_at_london_midnight(database_url, today):
         factories.create_notification(conn, template_id, created_at=start, key_type="test")
     service = load_service_credentials(engine, service_id)
     service = dataclasses.replace(service, daily_limits={**service.daily_limits, "sms": 2})
-    limits = DailyLimits(engine)
     now = london_midnight(today + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
-    asyncio.run(limits.check_and_count(service, "sms", "normal", now))  # 1 existing + this one = 2
+
+    async def two_sends():
+        limits = Limits(engine)
+        await limits.count_daily(service, "sms", "normal", now)  # 1 existing + this one = 2
+        await limits.count_daily(service, "sms", "normal", now)
+
     with pytest.raises(Exception, match="Exceeded send limits"):
-        asyncio.run(limits.check_and_count(service, "sms", "normal", now))
+        asyncio.run(two_sends())
 
 
 def test_the_api_does_not_import_dagster():

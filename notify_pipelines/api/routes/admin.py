@@ -9,18 +9,17 @@ from __future__ import annotations
 import logging
 import uuid
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from notify_pipelines.api import auth
-from notify_pipelines.notifications import admin_store
+from notify_pipelines.notifications import admin_store, inbound
 from notify_pipelines.api.admin_schemas import (
     AnnualBilling,
     AnnualBillingSet,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRevoked,
+    InboundNumberSet,
     Created,
     LetterRateCreate,
     RateCreate,
@@ -33,39 +32,24 @@ from notify_pipelines.api.admin_schemas import (
     TemplateUpdate,
     TemplateVersion,
 )
-from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.errors import bad_request
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.api.state import ApiState, get_state
+from notify_pipelines.api.dependencies import AdminToken, State
+from notify_pipelines.api.state import ApiState
 
 log = logging.getLogger("notify_pipelines.api.admin")
-router = APIRouter(prefix="/admin", tags=["admin"])
-
-
-async def _authorised_body(request: Request, model=None):
-    state = get_state(request)
-    auth.check_admin_token(request.headers.get("authorization"), state.config.admin_token)
-    return state, (parse(model, await request.body()) if model else None)
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminToken])
 
 
 async def _in_transaction(state: ApiState, fn, *args, forget: uuid.UUID | None = None):
-    def run():
-        try:
-            with state.engine.begin() as conn:
-                return fn(conn, *args)
-        except sa.exc.IntegrityError:
-            # A concurrent write won a uniqueness race, or a reference points nowhere: nothing was written.
-            raise bad_request("The change conflicts with existing data; nothing was written") from None
-
-    result = await run_in_threadpool(run)
+    result = await state.in_transaction(fn, *args)  # an IntegrityError is a 400 (errors.py): nothing was written
     if forget is not None:
-        state.forget_service(forget)
+        await state.forget_service(forget)
     return result
 
 
-@router.post("/services", status_code=201, response_model=Created, openapi_extra=documented(ServiceCreate))
-async def create_service(request: Request):
-    state, form = await _authorised_body(request, ServiceCreate)
+@router.post("/services", status_code=201, response_model=Created)
+async def create_service(form: ServiceCreate, state: State):
     values = form.model_dump(exclude={"permissions"})
     service_id = await _in_transaction(state, admin_store.create_service, values, form.permissions)
     log.info("service %s created", service_id)
@@ -73,14 +57,12 @@ async def create_service(request: Request):
 
 
 @router.get("/services/{service_id}", response_model=ServiceDetail)
-async def get_service(service_id: uuid.UUID, request: Request):
-    state, _ = await _authorised_body(request)
+async def get_service(service_id: uuid.UUID, state: State):
     return JsonResponse(await _in_transaction(state, admin_store.get_service, service_id))
 
 
-@router.post("/services/{service_id}", response_model=Created, openapi_extra=documented(ServiceUpdate))
-async def update_service(service_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, ServiceUpdate)
+@router.post("/services/{service_id}", response_model=Created)
+async def update_service(service_id: uuid.UUID, form: ServiceUpdate, state: State):
     values = form.model_dump(exclude={"permissions"}, exclude_unset=True)
     for required in ("name", "restricted", "active", "rate_limit", "sms_message_limit", "email_message_limit",
                      "letter_message_limit"):
@@ -91,10 +73,8 @@ async def update_service(service_id: uuid.UUID, request: Request):
     return JsonResponse({"id": service_id})
 
 
-@router.post("/services/{service_id}/templates", status_code=201, response_model=TemplateVersion,
-             openapi_extra=documented(TemplateCreate))
-async def create_template(service_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, TemplateCreate)
+@router.post("/services/{service_id}/templates", status_code=201, response_model=TemplateVersion)
+async def create_template(service_id: uuid.UUID, form: TemplateCreate, state: State):
     if form.template_type in ("email", "letter") and not form.subject:
         raise bad_request(f"subject is required for {form.template_type} templates")
     if form.template_type != "letter" and form.postage:
@@ -107,20 +87,16 @@ async def create_template(service_id: uuid.UUID, request: Request):
     return JsonResponse({"id": template_id, "version": version}, 201)
 
 
-@router.post("/services/{service_id}/templates/{template_id}", response_model=TemplateVersion,
-             openapi_extra=documented(TemplateUpdate))
-async def update_template(service_id: uuid.UUID, template_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, TemplateUpdate)
+@router.post("/services/{service_id}/templates/{template_id}", response_model=TemplateVersion)
+async def update_template(service_id: uuid.UUID, template_id: uuid.UUID, form: TemplateUpdate, state: State):
     changes = {k: v for k, v in form.model_dump(exclude_unset=True).items() if v is not None}
     version = await _in_transaction(state, admin_store.update_template, service_id, template_id, changes,
                                     forget=service_id)
     return JsonResponse({"id": template_id, "version": version})
 
 
-@router.post("/services/{service_id}/api-keys", status_code=201, response_model=ApiKeyCreated,
-             openapi_extra=documented(ApiKeyCreate))
-async def create_api_key(service_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, ApiKeyCreate)
+@router.post("/services/{service_id}/api-keys", status_code=201, response_model=ApiKeyCreated)
+async def create_api_key(service_id: uuid.UUID, form: ApiKeyCreate, state: State):
     secret = auth.new_secret()
     signed = auth.sign_secret(secret, state.config.signing_key)
     key_id = await _in_transaction(state, admin_store.create_api_key, service_id, form.name, form.key_type, signed,
@@ -130,50 +106,49 @@ async def create_api_key(service_id: uuid.UUID, request: Request):
 
 
 @router.post("/services/{service_id}/api-keys/{key_id}/revoke", response_model=ApiKeyRevoked)
-async def revoke_api_key(service_id: uuid.UUID, key_id: uuid.UUID, request: Request):
-    state, _ = await _authorised_body(request)
+async def revoke_api_key(service_id: uuid.UUID, key_id: uuid.UUID, state: State):
     revoked_at = await _in_transaction(state, admin_store.revoke_api_key, service_id, key_id, forget=service_id)
     log.info("api key %s revoked for service %s", key_id, service_id)
     return JsonResponse({"id": key_id, "revoked_at": revoked_at.isoformat()})
 
 
-@router.post("/services/{service_id}/data-retention", status_code=201, response_model=Created,
-             openapi_extra=documented(RetentionCreate))
-async def create_retention(service_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, RetentionCreate)
+@router.post("/services/{service_id}/data-retention", status_code=201, response_model=Created)
+async def create_retention(service_id: uuid.UUID, form: RetentionCreate, state: State):
     retention_id = await _in_transaction(state, admin_store.create_retention, service_id, form.notification_type,
                                          form.days_of_retention)
     return JsonResponse({"id": retention_id}, 201)
 
 
-@router.post("/services/{service_id}/data-retention/{retention_id}", response_model=Created,
-             openapi_extra=documented(RetentionUpdate))
-async def update_retention(service_id: uuid.UUID, retention_id: uuid.UUID, request: Request):
-    state, form = await _authorised_body(request, RetentionUpdate)
+@router.post("/services/{service_id}/data-retention/{retention_id}", response_model=Created)
+async def update_retention(service_id: uuid.UUID, retention_id: uuid.UUID, form: RetentionUpdate, state: State):
     await _in_transaction(state, admin_store.update_retention, service_id, retention_id, form.days_of_retention)
     return JsonResponse({"id": retention_id})
 
 
-@router.post("/rates", status_code=201, response_model=Created, openapi_extra=documented(RateCreate))
-async def create_rate(request: Request):
-    state, form = await _authorised_body(request, RateCreate)
+@router.post("/rates", status_code=201, response_model=Created)
+async def create_rate(form: RateCreate, state: State):
     return JsonResponse({"id": await _in_transaction(state, admin_store.create_rate, form.model_dump())}, 201)
 
 
-@router.post("/letter-rates", status_code=201, response_model=Created, openapi_extra=documented(LetterRateCreate))
-async def create_letter_rate(request: Request):
-    state, form = await _authorised_body(request, LetterRateCreate)
+@router.post("/letter-rates", status_code=201, response_model=Created)
+async def create_letter_rate(form: LetterRateCreate, state: State):
     return JsonResponse({"id": await _in_transaction(state, admin_store.create_letter_rate, form.model_dump())}, 201)
 
 
-@router.post("/services/{service_id}/annual-billing", status_code=201, response_model=AnnualBilling,
-             openapi_extra=documented(AnnualBillingSet))
-async def set_annual_billing(service_id: uuid.UUID, request: Request):
+@router.post("/services/{service_id}/annual-billing", status_code=201, response_model=AnnualBilling)
+async def set_annual_billing(service_id: uuid.UUID, form: AnnualBillingSet, state: State):
     """The service's free SMS allowance for a financial year (an upsert): ft_monthly_usage uses it when rebuilt."""
-    state, form = await _authorised_body(request, AnnualBillingSet)
     row_id = await _in_transaction(state, admin_store.set_annual_billing, service_id, form.financial_year_start,
                                    form.free_sms_fragment_limit)
     log.info("free sms allowance for service %s, year %s set to %s", service_id, form.financial_year_start,
              form.free_sms_fragment_limit)
     return JsonResponse({"id": row_id, "service_id": service_id, "financial_year_start": form.financial_year_start,
                          "free_sms_fragment_limit": form.free_sms_fragment_limit}, 201)
+
+
+@router.post("/services/{service_id}/inbound-number", status_code=201, response_model=Created)
+async def set_inbound_number(service_id: uuid.UUID, form: InboundNumberSet, state: State):
+    """The number the service receives text messages on (it also needs the inbound_sms permission)."""
+    await _in_transaction(state, admin_store.require_service, service_id)
+    number_id = await _in_transaction(state, inbound.assign_number, service_id, form.number, form.provider)
+    return JsonResponse({"id": number_id}, 201)

@@ -20,7 +20,8 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
 )
 from notify_pipelines.api.schemas import Text
-from notify_pipelines.api.state import ApiState, get_state
+from notify_pipelines.api.dependencies import get_state
+from notify_pipelines.api.state import ApiState
 
 router = callbacks_router()
 

@@ -21,7 +21,7 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
     in_transaction,
 )
-from notify_pipelines.api.state import get_state
+from notify_pipelines.api.dependencies import get_state
 from notify_pipelines.calendar import local_today
 
 router = callbacks_router()

@@ -6,16 +6,18 @@ receipt is understood, even for an unknown notification (logged), as the referen
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.notifications import status_maps, status_updates
+from notify_pipelines.calendar import LONDON, to_naive_utc
+from notify_pipelines.notifications import inbound, status_maps, status_updates
 from notify_pipelines.api.bodies import documented
 from notify_pipelines.api.errors import LegacyCallbackError, LegacyErrorResponse
 from notify_pipelines.api.responses import JsonResponse
@@ -24,7 +26,8 @@ from notify_pipelines.api.routes.callback_common import (
     CallbackResult,
     callbacks_router,
 )
-from notify_pipelines.api.state import ApiState, get_state
+from notify_pipelines.api.dependencies import get_state
+from notify_pipelines.api.state import ApiState
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 router = callbacks_router()
@@ -133,3 +136,71 @@ async def reach_callback(request: Request):
 
     await run_in_threadpool(_sms_update, get_state(request), notification_id, decide, "reach")
     return JsonResponse(SUCCESS)
+
+
+class MmgInbound(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    MSISDN: str
+    Number: str
+    Message: str
+    ID: str | None = None
+    DateRecieved: str | None = None  # sic: the provider's spelling
+
+
+class FiretextInbound(BaseModel):
+    source: str
+    destination: str
+    message: str
+    time: str | None = None
+
+
+def _provider_date(raw: str | None) -> dt.datetime | None:
+    """Providers send UK local time ("2017-05-21 11:56:11", MMG with '+' for the space); stored as naive UTC."""
+    if not raw:
+        return None
+    try:
+        local = dt.datetime.strptime(unquote_plus(raw)[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return to_naive_utc(local.replace(tzinfo=LONDON))
+
+
+def _receive(state: ApiState, **message) -> None:
+    with state.engine.begin() as conn:
+        inbound_id = inbound.receive(conn, **message)
+    if inbound_id is not None:
+        log.info("%s inbound sms %s stored", message["provider"], inbound_id)
+
+
+@router.post("/sms/receive/mmg", response_model=CallbackResult, responses=LEGACY_400,
+             openapi_extra=documented(MmgInbound))
+async def mmg_inbound_sms(request: Request):
+    """Reference receive_mmg_sms: a text a user sent to one of our numbers (the message URL-encoded)."""
+    body = _json_object(await request.body(), "MMG")
+    _required(body, ("MSISDN", "Number", "Message"), "MMG inbound")
+    if not all(isinstance(body[f], (str, int)) for f in ("MSISDN", "Number", "Message")):
+        raise LegacyCallbackError(["MMG inbound callback failed: fields must be strings"])
+    message = _storable(unquote_plus(str(body["Message"])))
+    await run_in_threadpool(_receive, get_state(request), provider="mmg", notify_number=_storable(str(body["Number"])),
+                            user_number=_storable(str(body["MSISDN"])), content=message,
+                            provider_reference=_storable(str(body.get("ID") or "")) or None,
+                            provider_date=_provider_date(str(body.get("DateRecieved") or "")))
+    return JsonResponse(SUCCESS)
+
+
+@router.post("/sms/receive/firetext", response_model=CallbackResult, responses=LEGACY_400,
+             openapi_extra=documented(FiretextInbound, media_type="application/x-www-form-urlencoded"))
+async def firetext_inbound_sms(request: Request):
+    """Reference receive_firetext_sms: form fields source (the user), destination (our number), message, time."""
+    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    _required(fields, ("source", "destination", "message"), "Firetext inbound")
+    await run_in_threadpool(_receive, get_state(request), provider="firetext",
+                            notify_number=_storable(fields["destination"]), user_number=_storable(fields["source"]),
+                            content=_storable(fields["message"]), provider_reference=None,
+                            provider_date=_provider_date(fields.get("time")))
+    return JsonResponse(SUCCESS)
+
+
+def _storable(text: str, limit: int = 255 * 4) -> str:
+    # PostgreSQL text takes no NUL; numbers and references are varchar(255).
+    return text.replace("\x00", "")[:limit]
