@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from notify_pipelines.notifications import status_updates, store
+from notify_pipelines.notifications import reads, status_updates, store
 from notify_pipelines.db import schema
 
 
@@ -30,7 +30,21 @@ def test_callback_and_read_queries_use_indexes(api, service, db):
                 FROM generate_series(1, 20000) g"""),
                 {"service_id": service.id, "template_id": service.templates["email"]})
             conn.execute(sa.text(f"ANALYZE {table}"))
+        conn.execute(sa.text("""
+            INSERT INTO inbound_sms (id, created_at, service_id, notify_number, user_number, provider, content)
+            SELECT gen_random_uuid(), now() - g * interval '1 minute', :service_id, '07700900000', '447700900123',
+                'mmg', 'hi' FROM generate_series(1, 20000) g"""), {"service_id": service.id})
+        conn.execute(sa.text("ANALYZE inbound_sms"))
+        sid = uuid.UUID(service.id)
         plans = {
+            "list": explain(conn, reads.notifications_page(sid, "normal")),
+            "list by type and status": explain(conn, reads.notifications_page(
+                sid, "normal", template_types=["email"], statuses=["failed"])),
+            "list by reference": explain(conn, reads.notifications_page(sid, "normal", reference="ref-7")),
+            "list older than": explain(conn, reads.notifications_page(sid, "normal", older_than=uuid.uuid4())),
+            "received texts": explain(conn, reads.received_texts_page(sid)),
+            "received texts older than": explain(conn, reads.received_texts_page(sid, uuid.uuid4())),
+            "templates": explain(conn, reads.templates_of_service(sid, "sms")),
             "lock by id": explain(conn, status_updates.lock_by_id(uuid.uuid4())),
             "ses notifications": explain(conn, status_updates.lock_email_by_reference(schema.notifications, "ref-7")),
             "ses history": explain(conn, status_updates.lock_email_by_reference(schema.notification_history, "ref-7")),
