@@ -1,12 +1,12 @@
 """POST /v2/notifications/sms throughput and latency under `wrk` on this machine (goal: >= 2,000 requests/s, p99 < 50 ms).
 
 The server is `notify-pipelines api` in a subprocess (uvicorn, uvloop + httptools) on a scratch database. Figures:
-  * ceiling: GET /_status on the same server (no auth, no database): what the HTTP stack alone can do;
-  * naive: the same app with no cache (auth and template read from the database on every request) and one
-    INSERT + COMMIT per request (NOTIFY_API_CACHE_TTL=0, NOTIFY_API_GROUP_COMMIT=0), 1 worker;
-  * tuned: cached keys and templates, group commit, 1 and 2 workers (and 2x, 4x the connections in the full run).
+  * before: the API at the commit before the issue-13 re-cut (NOTIFY_BENCH_API_BASELINE), checked out in a git
+    worktree and served from the same venv (PYTHONPATH), on the same scratch database;
+  * after: this tree's API;
+  * ceiling: GET /_status on this tree's server (no auth, no database): what the HTTP stack alone can do.
 Each line also gives the server's own CPU time per request (all its processes, from /proc), which does not depend
-on what else the machine is running. Ratios are against the naive run in the same invocation; the ceiling shows what the HTTP stack alone does in the
+on what else the machine is running. Ratios are after / before in the same invocation; the ceiling shows what the HTTP stack alone does in the
 same conditions (this machine is shared, so absolute figures move with its load). The JWT is minted at the start of each run; runs are
 shorter than the 30 s the token's iat allows. Needs `wrk` (Debian: apt-get install -y wrk).
 """
@@ -45,18 +45,18 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, *, workers: int, naive: bool = False):
+    def __init__(self, url: str, *, workers: int, source: str | None = None):
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NOTIFY_DATABASE_URL": url, "NOTIFY_ADMIN_TOKEN": ADMIN_TOKEN,
                "NOTIFY_API_ACCESS_LOG": "0"}
-        if naive:
-            env.update(NOTIFY_API_CACHE_TTL="0", NOTIFY_API_GROUP_COMMIT="0")
+        if source:  # another checkout of the project (the baseline commit), run from the same venv
+            env["PYTHONPATH"] = source
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "notify_pipelines.cli", "api", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, cwd=source or None, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
     def __enter__(self) -> "Server":
@@ -140,10 +140,21 @@ def _post_sms(server: Server, seconds: int, connections: int, rounds: int = 1) -
 
 
 def _line(result: dict, baseline: dict | None = None) -> str:
-    ratio = f", {result['rps'] / baseline['rps']:.1f}x naive" if baseline else ""
+    ratio = f", {result['rps'] / baseline['rps']:.2f}x the baseline commit" if baseline else ""
     cpu = f", server CPU {result['cpu_ms']:.3f} ms/request" if result.get("cpu_ms") is not None else ""
     return (f"{result['rps']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms{ratio}{cpu} "
             f"({result['requests']:,} requests, non-2xx {result['non_2xx']}, socket errors {result['socket_errors']})")
+
+
+BASELINE_COMMIT = os.environ.get("NOTIFY_BENCH_API_BASELINE", "cccf9af")  # the API before the issue-13 re-cut
+
+
+def _baseline_checkout() -> str:
+    """The baseline commit in a temporary worktree (same machine, same venv, same database server)."""
+    path = os.path.join(tempfile.gettempdir(), f"notify-api-baseline-{BASELINE_COMMIT}")
+    if not os.path.exists(path):
+        subprocess.run(["git", "worktree", "add", "--detach", path, BASELINE_COMMIT], check=True, capture_output=True)
+    return path
 
 
 def main(quick: bool = False) -> None:
@@ -154,25 +165,20 @@ def main(quick: bool = False) -> None:
     rounds = 1 if quick else 3  # the machine is shared: the median of three rounds steadies the figure
     connections = 16
     rows: list[tuple[str, str]] = []
+    baseline_source = _baseline_checkout()
     with scratch_database("notify_bench_api") as url:
-        with Server(url, workers=1, naive=True) as server:
-            naive = _post_sms(server, seconds, connections)
-        rows.append(("naive, 1 worker (no cache, commit per request)", _line(naive)))
-        for workers in (1, 2):
-            with Server(url, workers=workers) as server:
-                ceiling = _wrk(server.base + "/_status", seconds, connections, server=server)
-                tuned = _post_sms(server, seconds, connections, rounds)
-                more = [] if quick else [(c, _post_sms(server, seconds, c)) for c in (2 * connections, 4 * connections)]
-            rows.append((f"ceiling GET /_status, {workers} worker(s)", _line(ceiling, naive)))
-            rows.append((f"tuned POST sms, {workers} worker(s)", _line(tuned, naive)))
-            if tuned.get("cpu_ms"):
-                rows.append(("  what one free core of server CPU would carry", f"{1000 / tuned['cpu_ms']:,.0f} req/s"))
-            for more_connections, result in more:
-                rows.append((f"tuned POST sms, {workers} worker(s), -c{more_connections}", _line(result, naive)))
+        with Server(url, workers=1, source=baseline_source) as server:
+            before = _post_sms(server, seconds, connections, rounds)
+        rows.append((f"before (commit {BASELINE_COMMIT}), 1 worker", _line(before)))
+        with Server(url, workers=1) as server:
+            ceiling = _wrk(server.base + "/_status", seconds, connections, server=server)
+            after = _post_sms(server, seconds, connections, rounds)
+        rows.append(("after (this tree), 1 worker", _line(after, before)))
+        rows.append(("ceiling GET /_status, this tree", _line(ceiling)))
         with get_engine(url).connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(schema.notifications)).scalar_one()
         rows.append(("rows stored (all runs, incl. warm-ups)", f"{stored:,}"))
     rows.append(("server", "notify-pipelines api (uvicorn, uvloop + httptools), access log off, cache TTL 5 s, "
-                           "group commit on 2 async connections"))
-    report(f"API: POST /v2/notifications/sms under wrk -t2 -c{connections} -d{seconds}s, median of {rounds} round(s) "
-           f"(2 cores shared with wrk and PostgreSQL)", rows)
+                           "group commit, limits in process (no NOTIFY_REDIS_URL)"))
+    report(f"API: POST /v2/notifications/sms under wrk -t2 -c{connections} -d{seconds}s, median of {rounds} round(s), "
+           f"the baseline commit and this tree in the same run (2 cores shared with wrk and PostgreSQL)", rows)
