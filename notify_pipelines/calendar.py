@@ -7,6 +7,7 @@ Every timestamp in the database is naive UTC; every "day" is a Europe/London cal
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -64,3 +65,53 @@ def print_deadline_yesterday(now_utc: dt.datetime) -> dt.datetime:
 def days(first: dt.date, last: dt.date) -> list[dt.date]:
     """Every date from first to last inclusive."""
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+# ---- the print deadline and DVLA working days -----------------------------------------------------------------------
+
+
+def print_deadline(day: dt.date) -> dt.datetime:
+    """Naive UTC of 17:30 London time on `day`: the print run of `day` takes letters created strictly before it
+    (16:30 UTC in summer time, 17:30 UTC in winter)."""
+    return london_to_utc(dt.datetime.combine(day, PRINT_DEADLINE))
+
+
+def print_deadline_passed(day: dt.date, now_utc: dt.datetime) -> bool:
+    """True once `day`'s deadline is behind `now_utc`: before that, letters can still be created (or cancelled) for
+    that day's print run, so it must not be collated yet."""
+    return to_naive_utc(now_utc) >= print_deadline(day)
+
+
+@functools.cache
+def _england_and_wales_bank_holidays() -> frozenset[dt.date]:
+    """England and Wales bank holidays from the list bundled with govuk-bank-holidays (never downloaded: the
+    machines that run this may reach no network). The bundled list ends with the package's release; keep the
+    package up to date."""
+    from govuk_bank_holidays.bank_holidays import BankHolidays
+
+    holidays = BankHolidays(use_cached_holidays=True)
+    return frozenset(h["date"] for h in holidays.get_holidays(division=BankHolidays.ENGLAND_AND_WALES))
+
+
+def bank_holidays_known_until() -> dt.date:
+    """The last England and Wales bank holiday the bundled list knows: later years look holiday-free."""
+    return max(_england_and_wales_bank_holidays())
+
+
+def is_dvla_working_day(day: dt.date) -> bool:
+    """DVLA prints Monday to Friday, except England and Wales bank holidays."""
+    return day.weekday() < 5 and day not in _england_and_wales_bank_holidays()
+
+
+def dvla_working_day_offset(day: dt.date, days: int) -> dt.date:
+    """The DVLA working day `days` working days after `day` (before it when negative); `day` itself is not
+    counted, and need not be a working day (reference: get_dvla_working_day_offset_by)."""
+    if days == 0:
+        raise ValueError("days must not be 0")
+    step = 1 if days > 0 else -1
+    remaining = abs(days)
+    while remaining:
+        day += dt.timedelta(days=step)
+        if is_dvla_working_day(day):
+            remaining -= 1
+    return day

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from notify_pipelines.monitoring import definitions as monitoring
+from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
 from notify_pipelines.resources import base_resources
 from notify_pipelines.retention import definitions as retention
@@ -12,5 +13,6 @@ defs = dg.Definitions.merge(
     reporting.defs,
     retention.defs,
     monitoring.defs,
+    printing.defs,
     dg.Definitions(resources=base_resources()),
 )

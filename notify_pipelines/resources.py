@@ -1,4 +1,4 @@
-"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter and CSV buckets.
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV and print buckets.
 
 Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
 """
@@ -51,6 +51,12 @@ class CsvUploadBucketResource(dg.ConfigurableResource):
     name: str = DEFAULT_BUCKETS["NOTIFY_CSV_UPLOAD_BUCKET"]
 
 
+class LettersPrintBucketResource(dg.ConfigurableResource):
+    """The bucket the print collation writes DVLA's print files to (NOTIFY_LETTERS_PRINT_BUCKET)."""
+
+    name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
+
+
 _S3_CLIENTS: dict[str, object] = {}
 
 
@@ -93,4 +99,5 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "s3": s3_resource(),
         "letter_buckets": letter_buckets_resource(),
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
+        "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
     }

@@ -17,6 +17,7 @@ DEFAULT_BUCKETS = {
     "NOTIFY_LETTERS_INVALID_PDF_BUCKET": "development-letters-invalid-pdf",
     "NOTIFY_TEST_LETTERS_BUCKET": "development-test-letters",
     "NOTIFY_CSV_UPLOAD_BUCKET": "development-csv-upload",  # services' bulk-job CSVs (reference §1.11)
+    "NOTIFY_LETTERS_PRINT_BUCKET": "development-letters-print",  # print files (ZIPs and manifests) for DVLA
 }
 DEFAULT_PARTITIONS_START = "2016-01-01"
 
@@ -52,6 +53,11 @@ def bucket(env_name: str) -> str:
 def csv_upload_bucket() -> str:
     """NOTIFY_CSV_UPLOAD_BUCKET: where a job's CSV lives, key service-<service_id>-notify/<job_id>.csv."""
     return bucket("NOTIFY_CSV_UPLOAD_BUCKET")
+
+
+def letters_print_bucket() -> str:
+    """NOTIFY_LETTERS_PRINT_BUCKET: where collate_letters_for_print writes the print files for DVLA."""
+    return bucket("NOTIFY_LETTERS_PRINT_BUCKET")
 
 
 @dataclass(frozen=True)

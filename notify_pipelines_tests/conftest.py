@@ -21,6 +21,7 @@ from notify_pipelines.db.engine import get_engine
 from notify_pipelines.resources import (
     CsvUploadBucketResource,
     LetterBucketsResource,
+    LettersPrintBucketResource,
     NotifyDatabase,
 )
 from notify_pipelines.settings import LetterBuckets
@@ -33,6 +34,7 @@ TEST_BUCKETS = LetterBuckets(
     test_letters="test-test-letters",
 )
 TEST_CSV_BUCKET = "test-csv-upload"
+TEST_PRINT_BUCKET = "test-letters-print"
 DATA_TABLES = [t for t in schema.metadata.sorted_tables if t not in schema.LOOKUP_VALUES]
 
 
@@ -105,10 +107,11 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3_client(s3_endpoint):
-    """A boto3 client on empty letter buckets (TEST_BUCKETS) and an empty CSV upload bucket (TEST_CSV_BUCKET)."""
+    """A boto3 client on empty letter buckets (TEST_BUCKETS), CSV upload bucket (TEST_CSV_BUCKET) and print bucket
+    (TEST_PRINT_BUCKET)."""
     requests.post(f"{s3_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2")
-    for name in [*TEST_BUCKETS.all(), TEST_CSV_BUCKET]:
+    for name in [*TEST_BUCKETS.all(), TEST_CSV_BUCKET, TEST_PRINT_BUCKET]:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
     return client
 
@@ -131,6 +134,7 @@ def resources(database_url, s3_endpoint, s3_client) -> dict:
             test_letters=TEST_BUCKETS.test_letters,
         ),
         "csv_upload_bucket": CsvUploadBucketResource(name=TEST_CSV_BUCKET),
+        "letters_print_bucket": LettersPrintBucketResource(name=TEST_PRINT_BUCKET),
     }
 
 

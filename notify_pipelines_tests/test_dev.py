@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from notify_pipelines import dev, seed
 from notify_pipelines.db import migrate
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.settings import ConfigError, LetterBuckets, csv_upload_bucket
+from notify_pipelines.settings import ConfigError, LetterBuckets, csv_upload_bucket, letters_print_bucket
 from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
 
 
@@ -103,7 +103,7 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
         s3_client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3}", region_name="eu-west-2",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == {*LetterBuckets.from_env().all(),
-                                                                            csv_upload_bucket()}
+                                                                            csv_upload_bucket(), letters_print_bucket()}
         started = psutil.Process(process.pid).children(recursive=True)
         assert len(started) >= 2  # dagster dev and its webserver and daemon (and the API when it imports)
 

@@ -1,7 +1,8 @@
-"""The monitoring domain's Dagster objects: the timeout and repair jobs, and the sensors with their alert forwarder."""
+"""The monitoring domain's Dagster objects: the timeout and repair jobs, and the sensors with their alert forwarder,
+and letters_still_sending (still_sending.py)."""
 
 import dagster as dg
 
-from notify_pipelines.monitoring import jobs, sensors
+from notify_pipelines.monitoring import jobs, sensors, still_sending
 
-defs = dg.Definitions.merge(jobs.defs, sensors.defs)
+defs = dg.Definitions.merge(jobs.defs, sensors.defs, still_sending.defs)

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import print_deadline_yesterday
+from notify_pipelines.calendar import (
+    dvla_working_day_offset,
+    london_midnight,
+    print_deadline_yesterday,
+)
 from notify_pipelines.db.schema import notification_replays, notifications
 
 # Thresholds of the reference (§4.12).
@@ -132,6 +136,57 @@ def letters_in_technical_failure_window(now: dt.datetime) -> Window:
 def letters_in_technical_failure(conn: sa.Connection, now: dt.datetime) -> Findings:
     """Letters in technical-failure created in [now - 3 days, now) (§4.4)."""
     return _findings(conn, ("letter",), "technical-failure", letters_in_technical_failure_window(now))
+
+
+# ---- letters DVLA has had for too long (§4.10) ------------------------------------------------------------------------
+
+STILL_SENDING_WORKING_DAYS = 2  # letters sent this many DVLA working days ago or earlier should have left 'sending'
+
+
+def letters_still_sending_cutoff(today: dt.date) -> tuple[dt.date, dt.datetime]:
+    """(the London day STILL_SENDING_WORKING_DAYS DVLA working days before `today`, the naive-UTC end of that day):
+    a letter sent before the end is overdue. The reference compares date(sent_at), a UTC date; here the day is the
+    London day, like every other day in this project."""
+    expected = dvla_working_day_offset(today, -STILL_SENDING_WORKING_DAYS)
+    return expected, london_midnight(expected + dt.timedelta(days=1))
+
+
+def _still_sending(sent_before: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    """Normal-key letters in 'sending' sent before `sent_before`: a range of ix_notifications_notification_type_composite
+    on (type, status), the rest filters (letters in 'sending' are a few days' print runs)."""
+    n = notifications.c
+    return [n.notification_type == "letter", n.notification_status == "sending", n.key_type == "normal",
+            n.sent_at < sent_before]
+
+
+@dataclass(frozen=True)
+class SentLetter:
+    id: uuid.UUID
+    reference: str
+    sent_at: dt.datetime
+    postage: str | None
+
+
+@dataclass(frozen=True)
+class StillSending:
+    count: int
+    sample: list[SentLetter]
+
+
+def select_still_sending_count(sent_before: dt.datetime) -> sa.Select:
+    return sa.select(sa.func.count()).select_from(notifications).where(*_still_sending(sent_before))
+
+
+def select_still_sending(sent_before: dt.datetime, limit: int = SAMPLE_SIZE) -> sa.Select:
+    n = notifications.c
+    return (sa.select(n.id, n.reference, n.sent_at, n.postage).where(*_still_sending(sent_before))
+            .order_by(n.sent_at, n.id).limit(limit))
+
+
+def letters_still_sending(conn: sa.Connection, sent_before: dt.datetime) -> StillSending:
+    count = conn.execute(select_still_sending_count(sent_before)).scalar_one()
+    sample = [SentLetter(r.id, r.reference, r.sent_at, r.postage) for r in conn.execute(select_still_sending(sent_before))] if count else []
+    return StillSending(count, sample)
 
 
 # ---- replaying notifications stuck in created (§4.5), and what replay did not fix (§4.6) -----------------------------

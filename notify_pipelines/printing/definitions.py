@@ -1,0 +1,12 @@
+"""The printing domain's Dagster objects, assembled for notify_pipelines.definitions."""
+
+import dagster as dg
+
+from notify_pipelines.printing.job import collate_letters_for_print, letter_print_volumes
+from notify_pipelines.printing.schedule import collate_letters_for_print_schedule
+
+defs = dg.Definitions(
+    assets=[letter_print_volumes],
+    jobs=[collate_letters_for_print],
+    schedules=[collate_letters_for_print_schedule],
+)
