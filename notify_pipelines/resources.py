@@ -9,7 +9,10 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
+import boto3
 import dagster as dg
+from botocore.config import Config
+from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
@@ -57,17 +60,30 @@ class LettersPrintBucketResource(dg.ConfigurableResource):
     name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
 
 
-_S3_CLIENTS: dict[str, object] = {}
+_S3_CLIENTS: dict[tuple[str, int], object] = {}
 
 
-def shared_s3_client(s3: S3Resource):
-    """One boto3 client per S3 configuration for the life of the process: making one costs 125 ms or more (0.5 s on a
-    loaded machine), which a sensor tick or a per-service step should not pay each time. boto3 clients are
-    thread-safe and refresh their own credentials."""
-    key = s3.model_dump_json()
+def shared_s3_client(s3: S3Resource, config: Config | None = None):
+    """One boto3 client per S3 configuration (and botocore `config`) for the life of the process: making one costs
+    125 ms or more (0.5 s on a loaded machine), which a sensor tick or a per-service step should not pay each time.
+    boto3 clients are thread-safe and refresh their own credentials. Without `config`, dagster-aws's own client;
+    with one (bounded timeouts and retries, a connection pool per thread), the same settings under that config."""
+    key = (s3.model_dump_json(), id(config))
     if key not in _S3_CLIENTS:
-        _S3_CLIENTS[key] = s3.get_client()
+        _S3_CLIENTS[key] = s3.get_client() if config is None else _client_with_config(s3, config)
     return _S3_CLIENTS[key]
+
+
+def _client_with_config(s3: S3Resource, config: Config):
+    session = boto3.session.Session(profile_name=s3.profile_name)
+    client = session.client(
+        "s3", region_name=s3.region_name, endpoint_url=s3.endpoint_url, use_ssl=s3.use_ssl, verify=s3.verify,
+        aws_access_key_id=s3.aws_access_key_id, aws_secret_access_key=s3.aws_secret_access_key,
+        aws_session_token=s3.aws_session_token, config=config,
+    )
+    if s3.use_unsigned_session:
+        client.meta.events.register("choose-signer.s3.*", disable_signing)
+    return client
 
 
 def _env_or_default(name: str) -> str | dg.EnvVar:

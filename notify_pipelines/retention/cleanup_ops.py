@@ -10,9 +10,10 @@ from pydantic import Field
 from notify_pipelines.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
-    shared_s3_client,
 )
 from notify_pipelines.retention import events, inbound_sms, job_files
+from notify_pipelines.retention.executor import DB_POOL
+from notify_pipelines.retention.s3_client import retention_s3_client
 
 
 def _night(context: dg.OpExecutionContext) -> dt.date:
@@ -24,13 +25,13 @@ class JobFilesConfig(dg.Config):
                             description="Jobs per batch: one S3 DeleteObjects call and one UPDATE")
 
 
-@dg.op(tags={"notify/db": "retention"})
+@dg.op(pool=DB_POOL)
 def remove_job_csv_files(context: dg.OpExecutionContext, config: JobFilesConfig, notify_db: NotifyDatabase,
                          s3: S3Resource, csv_upload_bucket: CsvUploadBucketResource) -> dict:
     """Delete the CSV of every job past its service's retention for its template type, then mark the job archived.
     Jobs whose file S3 failed to delete stay unarchived, and the step fails once every other job is done."""
     day = _night(context)
-    result = job_files.remove_old_job_files(notify_db.engine, shared_s3_client(s3), csv_upload_bucket.name, day,
+    result = job_files.remove_old_job_files(notify_db.engine, retention_s3_client(s3), csv_upload_bucket.name, day,
                                             batch_size=config.batch_size, log=context.log)
     metadata = {**{k: dg.MetadataValue.int(v) for k, v in result.as_dict().items()},
                 "bucket": dg.MetadataValue.text(csv_upload_bucket.name)}
@@ -50,7 +51,7 @@ class InboundSmsConfig(dg.Config):
     batch_size: int = Field(default=inbound_sms.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 
-@dg.op(tags={"notify/db": "retention"})
+@dg.op(pool=DB_POOL)
 def delete_old_inbound_sms(context: dg.OpExecutionContext, config: InboundSmsConfig, notify_db: NotifyDatabase) -> dict:
     """Delete inbound SMS received before each service's SMS retention (or 7 days)."""
     result = inbound_sms.delete_inbound_sms_older_than_retention(notify_db.engine, _night(context),
@@ -67,7 +68,7 @@ class EventsConfig(dg.Config):
     batch_size: int = Field(default=events.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 
-@dg.op(tags={"notify/db": "retention"})
+@dg.op(pool=DB_POOL)
 def delete_old_events(context: dg.OpExecutionContext, config: EventsConfig, notify_db: NotifyDatabase) -> dict:
     """Delete `events` rows created before London midnight 52 weeks before the night."""
     result = events.delete_old_events(notify_db.engine, _night(context), batch_size=config.batch_size, log=context.log)
