@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--db-port", type=int, default=54320, help="embedded PostgreSQL port if NOTIFY_DATABASE_URL is unset (54320)"
     )
+    dev.add_argument(
+        "--env-file", default=None,
+        help="where to write the stack's settings for dagster/dg commands in another terminal (default .env at the "
+             "repository root, which they load; removed on exit)",
+    )
     dev.set_defaults(func=_cmd_dev)
     return parser
 

@@ -14,5 +14,7 @@ defs = dg.Definitions.merge(
     retention.defs,
     monitoring.defs,
     printing.defs,
-    dg.Definitions(resources=base_resources()),
+    # Jobs without an executor of their own, i.e. asset materialisations from the CLI (`dagster asset materialize`,
+    # `dg launch --assets`) and the UI, run in process: a fact's day is a few SQL statements.
+    dg.Definitions(resources=base_resources(), executor=dg.in_process_executor),
 )

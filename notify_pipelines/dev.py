@@ -13,7 +13,6 @@ import importlib
 import os
 import secrets
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -275,11 +274,38 @@ def _database(args, stack: ExitStack, env: dict) -> str:
     return server.url("notify")
 
 
+# The instance's storage: the root dagster.yaml holds only settings that need no variables (so `dg check defs` works
+# with nothing set); the stack's instance adds this, reading the DAGSTER_PG_* that `run` sets and writes to .env.
+INSTANCE_STORAGE = {
+    "postgres": {
+        "postgres_db": {
+            "username": {"env": "DAGSTER_PG_USERNAME"},
+            "hostname": {"env": "DAGSTER_PG_HOST"},
+            "port": {"env": "DAGSTER_PG_PORT"},
+            "db_name": {"env": "DAGSTER_PG_DB"},
+            "scheme": "postgresql+psycopg2",  # SQLAlchemy 2.1 maps a bare postgresql:// URL to psycopg 3
+        }
+    }
+}
+
+
+def write_instance_yaml(home: Path) -> Path:
+    """$DAGSTER_HOME/dagster.yaml: the root dagster.yaml's settings plus INSTANCE_STORAGE (PostgreSQL)."""
+    import yaml
+
+    settings = yaml.safe_load((REPO / "dagster.yaml").read_text()) or {}
+    settings["storage"] = INSTANCE_STORAGE
+    path = home / "dagster.yaml"
+    path.write_text("# Written by `notify-pipelines dev` from the repository's dagster.yaml plus PostgreSQL storage; "
+                    "edits here are overwritten.\n" + yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def _dagster_home(env: dict) -> str:
     home = Path(env.get("DAGSTER_HOME") or REPO / ".dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     if not env.get("DAGSTER_HOME") or not (home / "dagster.yaml").exists():
-        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        write_instance_yaml(home)
     return str(home)
 
 
@@ -370,7 +396,10 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
     env["DAGSTER_HOME"] = _dagster_home(env)
-    say(f"settings for CLI commands in another terminal: set -a; . {write_stack_env(env)}; set +a")
+    dotenv = Path(getattr(args, "env_file", None) or REPO / ".env")
+    if write_dotenv(env, dotenv):
+        stack.callback(remove_dotenv, dotenv)
+        say(f"settings for dagster/dg commands in another terminal are in {dotenv} (loaded from the repository root)")
     children: list[tuple[str, subprocess.Popen]] = []
     stack.callback(stop_all, children)
     if api_importable():
@@ -384,16 +413,35 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
 
 
 STACK_ENV_PREFIXES = ("NOTIFY_", "DAGSTER_", "AWS_")
+STACK_ENV_NAMES = ("PGPASSWORD",)
+DOTENV_MARK = "# Written by `notify-pipelines dev`"
 
 
-def write_stack_env(env: dict) -> Path:
-    """Write the stack's settings into $DAGSTER_HOME/stack.env, so CLI commands in another terminal reach the same
-    database, S3 and Dagster instance: `set -a; . .dagster_home/stack.env; set +a`."""
-    path = Path(env["DAGSTER_HOME"]) / "stack.env"
-    lines = [f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()) if key.startswith(STACK_ENV_PREFIXES)]
-    path.write_text("# Written by `notify-pipelines dev`; load with: set -a; . <this file>; set +a\n" + "\n".join(lines) + "\n")
-    path.chmod(0o600)  # it holds the admin token
-    return path
+def stack_settings(env: dict) -> dict[str, str]:
+    """What CLI commands need to reach the stack's database, S3 and Dagster instance."""
+    return {k: v for k, v in sorted(env.items()) if k.startswith(STACK_ENV_PREFIXES) or k in STACK_ENV_NAMES}
+
+
+def write_dotenv(env: dict, path: Path) -> bool:
+    """Write the stack's settings to `path` (the repository's .env, git-ignored, mode 600: it holds the admin token
+    and any password), which the dagster and dg CLIs load from their working directory before making the instance.
+    A .env that this command did not write is left alone (False)."""
+    if path.exists() and not path.read_text().startswith(DOTENV_MARK):
+        say(f"{path} exists and was not written by notify-pipelines dev: left alone, so dagster/dg commands in "
+            "another terminal will not reach this stack unless you add its settings there")
+        return False
+    lines = [f"{key}={shlex.quote(value)}" for key, value in stack_settings(env).items()]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(f"{DOTENV_MARK} (pid {os.getpid()}) for the stack it started; removed when it stops. If that "
+                    "stack is gone, this file is stale: delete it.\n" + "\n".join(lines) + "\n")
+    return True
+
+
+def remove_dotenv(path: Path) -> None:
+    if path.exists() and path.read_text().startswith(DOTENV_MARK):
+        path.unlink()
+        say(f"{path} removed")
 
 
 def _supervise(args, children: list[tuple[str, subprocess.Popen]]) -> None:

@@ -88,7 +88,7 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
     log = open(tmp_path / "dev.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "notify_pipelines.cli", "dev", "--ui-port", str(ui), "--api-port", str(api),
-         "--s3-port", str(s3)],
+         "--s3-port", str(s3), "--env-file", str(tmp_path / ".env")],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -104,6 +104,12 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == {*LetterBuckets.from_env().all(),
                                                                             csv_upload_bucket(), letters_print_bucket()}
+        dotenv = (tmp_path / ".env").read_text()
+        assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600  # it holds the admin token
+        assert f"NOTIFY_DATABASE_URL={notify_url}" in dotenv and f"DAGSTER_PG_DB={dagster_db}" in dotenv
+        assert f"NOTIFY_S3_ENDPOINT_URL=http://127.0.0.1:{s3}" in dotenv and "NOTIFY_ADMIN_TOKEN=" in dotenv
+        assert f"DAGSTER_HOME={tmp_path / 'dagster_home'}" in dotenv
+        assert "postgres" in (tmp_path / "dagster_home" / "dagster.yaml").read_text()
         started = psutil.Process(process.pid).children(recursive=True)
         assert len(started) >= 2  # dagster dev and its webserver and daemon (and the API when it imports)
 
@@ -112,9 +118,7 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
         output = (tmp_path / "dev.log").read_text()
         assert "no demo data added" in output and "NOTIFY_ADMIN_TOKEN=" in output
         assert "everything started here is stopped" in output
-        stack_env = (tmp_path / "dagster_home" / "stack.env").read_text()
-        assert f"NOTIFY_DATABASE_URL={notify_url}" in stack_env and f"DAGSTER_PG_DB={dagster_db}" in stack_env
-        assert f"NOTIFY_S3_ENDPOINT_URL=http://127.0.0.1:{s3}" in stack_env
+        assert not (tmp_path / ".env").exists()  # removed on exit: CLI commands no longer point at a dead stack
         time.sleep(0.5)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == []

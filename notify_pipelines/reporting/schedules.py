@@ -29,17 +29,21 @@ from notify_pipelines.reporting.usage_asset import (
     month_key,
     monthly_partitions,
 )
+from notify_pipelines.run_limits import max_runtime
 
 STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
 BILLING_LOOKBACK_DAYS = 10
 DESPATCH_LOOKBACK_DAYS = 10  # as the reference, which rebuilt despatch with each of billing's 10 days
-
+# A fact run is a few SQL statements per day: in process (a new Python per step would cost more than the work), and
+# terminated by run monitoring if it runs past this (a nightly look-back takes seconds to minutes).
+FACT_RUN_TAGS = max_runtime(hours=1)
 
 
 def fact_job(asset: dg.AssetsDefinition):
     """The asset and its data checks; the freshness check is the sensor's (freshness.py), not the build's."""
     selection = dg.AssetSelection.assets(asset) - dg.AssetSelection.checks(*freshness_checks)
-    return dg.define_asset_job(f"{asset.key.to_user_string()}_job", selection=selection, partitions_def=daily_partitions)
+    return dg.define_asset_job(f"{asset.key.to_user_string()}_job", selection=selection, partitions_def=daily_partitions,
+                               executor_def=dg.in_process_executor, tags=FACT_RUN_TAGS)
 
 
 ft_notification_status_job = fact_job(ft_notification_status)
@@ -47,7 +51,8 @@ ft_billing_job = fact_job(ft_billing)
 ft_processing_time_job = fact_job(ft_processing_time)
 ft_billing_letter_despatch_job = fact_job(ft_billing_letter_despatch)
 ft_monthly_usage_job = dg.define_asset_job(
-    "ft_monthly_usage_job", selection=[ft_monthly_usage], partitions_def=monthly_partitions
+    "ft_monthly_usage_job", selection=[ft_monthly_usage], partitions_def=monthly_partitions,
+    executor_def=dg.in_process_executor, tags=FACT_RUN_TAGS,
 )
 reporting_jobs = [
     ft_notification_status_job, ft_billing_job, ft_processing_time_job, ft_billing_letter_despatch_job,

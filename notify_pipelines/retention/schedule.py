@@ -13,6 +13,10 @@ from notify_pipelines.retention.cleanup_jobs import (
     remove_old_job_files,
 )
 from notify_pipelines.retention.job import nightly_retention
+from notify_pipelines.run_limits import max_runtime
+
+# On the run request, not the job: job.py is being reworked (issue 9); move it to RETENTION_TAGS's job tags then.
+NIGHTLY_RETENTION_MAX_RUNTIME = max_runtime(hours=4)
 
 
 @dg.schedule(
@@ -23,7 +27,7 @@ from notify_pipelines.retention.job import nightly_retention
 )
 def nightly_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = context.scheduled_execution_time.astimezone(LONDON).date().isoformat()
-    return dg.RunRequest(run_key=day, partition_key=day)
+    return dg.RunRequest(run_key=day, partition_key=day, tags=NIGHTLY_RETENTION_MAX_RUNTIME)
 
 
 def _tonight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
