@@ -1,0 +1,99 @@
+"""missed_nights: fails when a daily schedule's job has no successful run for its last night, passes again once one
+succeeds; runs are recorded by executing a job in process on a real (ephemeral) Dagster instance."""
+
+# No `from __future__ import annotations`: Dagster reads the op config annotation at runtime.
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from notify_pipelines.monitoring.missed_nights import missed_nights, missed_nights_sensor, nightly_schedules
+from notify_pipelines.run_limits import max_runtime
+
+LONDON = ZoneInfo("Europe/London")
+
+
+class WorkConfig(dg.Config):
+    fail: bool = False
+
+
+@dg.op
+def work(config: WorkConfig):
+    if config.fail:
+        raise dg.Failure("failed on purpose")
+
+
+@dg.job(tags=max_runtime(hours=1))
+def nightly_thing():
+    work()
+
+
+def definitions(tick: dt.datetime) -> dg.Definitions:
+    """A code location with one daily schedule at `tick`'s London time and one hourly schedule on the same job."""
+    local = tick.astimezone(LONDON)
+    daily = dg.ScheduleDefinition(name="nightly_thing_schedule", job=nightly_thing,
+                                  cron_schedule=f"{local.minute} {local.hour} * * *", execution_timezone="Europe/London")
+    hourly = dg.ScheduleDefinition(name="hourly_thing", job=nightly_thing, cron_schedule="0 * * * *")
+    return dg.Definitions(jobs=[nightly_thing], schedules=[daily, hourly], sensors=[missed_nights_sensor])
+
+
+def tick_sensor(instance, defs, watching_since: dt.datetime | None):
+    cursor = json.dumps({"watching_since": watching_since.isoformat()}) if watching_since else None
+    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def(), cursor=cursor)
+    return missed_nights_sensor(context)
+
+
+def test_the_real_code_locations_nightly_jobs_are_covered_and_hourly_ones_not():
+    from notify_pipelines.definitions import defs
+
+    nightly = {n.schedule: n for n in nightly_schedules(defs.get_repository_def())}
+    assert {n.job for n in nightly.values()} >= {
+        "timeout_sending_notifications", "nightly_retention", "remove_old_job_files", "delete_inbound_sms",
+        "ft_billing_job", "collate_letters_for_print",
+    }
+    assert "hourly_ft_billing_today" not in nightly
+    assert nightly["timeout_sending_notifications_schedule"].grace == dt.timedelta(hours=1, minutes=15)
+
+
+def test_fails_with_no_run_for_last_night_and_recovers_after_a_successful_run():
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    tick = now - dt.timedelta(hours=3)  # past the job's 1 h max runtime and the 15 min slack
+    defs = definitions(tick)
+    with dg.DagsterInstance.ephemeral() as instance:
+        # A new instance: nights before the sensor first ran are not judged.
+        assert isinstance(tick_sensor(instance, defs, None), dg.SkipReason)
+
+        with pytest.raises(RuntimeError) as failed:
+            tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+        first_line, detail = str(failed.value).split("\n", 1)
+        assert first_line == "1 nightly job(s) have no successful run for their last night: nightly_thing"
+        assert f"no successful run for the night of {tick.astimezone(LONDON).date()} (no run since its tick)" in detail
+
+        # The hourly schedule's run is not the night's; a failed run is not a success.
+        nightly_thing.execute_in_process(instance=instance, tags={"dagster/schedule_name": "hourly_thing"})
+        failed_run = nightly_thing.execute_in_process(
+            instance=instance, run_config={"ops": {"work": {"config": {"fail": True}}}}, raise_on_error=False)
+        assert not failed_run.success
+        with pytest.raises(RuntimeError, match="FAILURE"):
+            tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+
+        nightly_thing.execute_in_process(instance=instance, tags={"dagster/schedule_name": "nightly_thing_schedule"})
+        result = tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+        assert isinstance(result, dg.SkipReason) and "succeeded" in result.skip_message
+
+        # A day later that run belongs to the night before: the new night is missed again.
+        schedules = nightly_schedules(defs.get_repository_def())
+        later = missed_nights(instance, schedules, now + dt.timedelta(days=1), now - dt.timedelta(days=2))
+        assert [m.nightly.job for m in later] == ["nightly_thing"]
+
+
+def test_a_night_still_within_its_grace_period_is_not_judged_yet():
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    defs = definitions(now - dt.timedelta(minutes=30))  # tonight's tick was 30 min ago; the job may run for 1 h
+    with dg.DagsterInstance.ephemeral() as instance:
+        schedules = nightly_schedules(defs.get_repository_def())
+        (missed,) = missed_nights(instance, schedules, now, now - dt.timedelta(days=2))
+        assert missed.tick.date() == (now - dt.timedelta(minutes=30, days=1)).astimezone(LONDON).date()
