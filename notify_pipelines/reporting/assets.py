@@ -29,24 +29,30 @@ class StatusBuildConfig(dg.Config):
     SMS statuses are final after the 3-day timeout, letters can change for 10 days). Unset: every type, every day."""
 
 
-def status_types(day: dt.date, letters_only_before: str | None) -> tuple[str, ...]:
+def _letters_only_before(config: StatusBuildConfig) -> dt.date | None:
+    if config.letters_only_before is None:
+        return None
+    try:
+        return dt.date.fromisoformat(config.letters_only_before)
+    except ValueError:
+        raise ValueError(f"letters_only_before must be YYYY-MM-DD, got {config.letters_only_before!r}") from None
+
+
+def status_types(day: dt.date, letters_only_before: dt.date | None) -> tuple[str, ...]:
     if letters_only_before is None:
         return ALL_TYPES
-    try:
-        boundary = dt.date.fromisoformat(letters_only_before)
-    except ValueError as exc:
-        raise dg.Failure(f"letters_only_before must be YYYY-MM-DD, got {letters_only_before!r}") from exc
-    return ("letter",) if day < boundary else ALL_TYPES
+    return ("letter",) if day < letters_only_before else ALL_TYPES
 
 
 def _rebuild_status(engine: sa.Engine, day: dt.date, config: StatusBuildConfig) -> DayBuild:
-    return status_facts.rebuild_status_day(engine, day, status_types(day, config.letters_only_before))
+    return status_facts.rebuild_status_day(engine, day, status_types(day, _letters_only_before(config)))
 
 
 STATUS = DailyFact(
     table=schema.ft_notification_status,
     rebuild=_rebuild_status,
     config_type=StatusBuildConfig,
+    check_config=_letters_only_before,
     description="Notifications per London day, template, service, job, type, key type and status (test keys out).",
     reads=NOTIFICATION_SOURCES,
     preview_sql=metadata.STATUS_PREVIEW_SQL,

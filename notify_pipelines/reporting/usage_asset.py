@@ -14,6 +14,7 @@ from notify_pipelines.db import schema
 from notify_pipelines.partitions import LONDON_TZ
 from notify_pipelines.reporting import metadata, monthly_usage
 from notify_pipelines.reporting.assets import ft_billing
+from notify_pipelines.reporting.daily_fact import range_refused
 from notify_pipelines.reporting.sources import source_key
 from notify_pipelines.resources import NotifyDatabase
 
@@ -56,6 +57,8 @@ def window_months(window: dg.TimeWindow) -> list[dt.date]:
 def ft_monthly_usage(context: dg.AssetExecutionContext, notify_db: NotifyDatabase) -> dg.MaterializeResult:
     engine = notify_db.engine
     months = window_months(context.partition_time_window)
+    if not months:
+        raise range_refused("ft_monthly_usage", context, "months")
     context.log.info(f"rebuilding ft_monthly_usage for {month_key(months[0])} to {month_key(months[-1])}")
     for month in months:
         build = monthly_usage.rebuild_usage_month(engine, month)
