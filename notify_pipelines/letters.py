@@ -33,10 +33,6 @@ def letter_pdf_prefix(reference: str, created_at: dt.datetime, *, with_folder: b
     return f"{folder}NOTIFY.{reference}".upper()
 
 
-def reference_from_filename(filename: str) -> str:
-    return filename.split(".")[1]
-
-
 def bucket_and_prefix_for_letter(
     buckets: LetterBuckets, *, status: str, key_type: str, reference: str, created_at: dt.datetime
 ) -> tuple[str, str]:

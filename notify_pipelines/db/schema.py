@@ -557,4 +557,3 @@ notification_replays = Table(
 Index("ix_notification_replays_requested_day", func.date_trunc("day", notification_replays.c.requested_at))
 
 SOURCE_TABLES = (notifications, notification_history)
-FACT_TABLES = (ft_notification_status, ft_billing)

@@ -13,7 +13,6 @@ from notify_pipelines.reporting import source
 from notify_pipelines.reporting.billing_facts import BILLABLE_STATUSES
 
 status = schema.ft_notification_status
-billing = schema.ft_billing
 
 
 @dataclass(frozen=True)
