@@ -292,8 +292,11 @@ def read_pdfs(s3_client, pdf_bucket: str, letters: Iterable[LetterToPrint], *, t
 
 
 def upload_print_file(s3_client, print_bucket: str, zip_key: str, body) -> None:
-    """Step 3: once this returns, DVLA may have the file. (A module attribute, so tests can stop a run here.)"""
-    s3_client.upload_fileobj(body, print_bucket, zip_key)
+    """Step 3: once this returns, DVLA may have the file. (A module attribute, so tests can stop a run here.)
+
+    One PUT streamed from the file (a print file is at most 40 MB): upload_fileobj's multipart upload would hold
+    about 40 MB more in its part buffers."""
+    s3_client.put_object(Bucket=print_bucket, Key=zip_key, Body=body)
 
 
 def hand_over(engine: sa.Engine, s3_client, print_bucket: str, print_file: pf.PrintFile, sequence: int,
