@@ -76,9 +76,9 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
     app.include_router(letter_callbacks.router)
     app.include_router(admin.router)
 
-    # Request counts and latencies per route template (not per raw path: ids would explode the label set).
-    Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, include_in_schema=False)
+    # /metrics: prometheus-fastapi-instrumentator's exposition (multiprocess-aware, gzip when asked). The request
+    # metrics themselves (per route template, never per raw path) are recorded by RequestMiddleware: see there why.
+    Instrumentator().expose(app, include_in_schema=False)
     app.add_middleware(RequestMiddleware, max_body_bytes=config.max_body_bytes,
                        max_header_bytes=config.max_header_bytes, access_log=config.access_log)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

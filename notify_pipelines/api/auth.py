@@ -51,6 +51,12 @@ def unsign_secret(signed: str, signing_key: str) -> str | None:
     return None
 
 
+def prepared_key(signed: str, signing_key: str) -> bytes | None:
+    """A stored key as PyJWT's HS256 verifies with it (prepared once per credentials load, not per request)."""
+    secret = unsign_secret(signed, signing_key)
+    return _HS256.prepare_key(secret) if secret else None
+
+
 @dataclass(frozen=True)
 class ApiUser:
     service: ServiceCredentials
@@ -71,6 +77,13 @@ MAX_TOKEN_CHARS = 2048
 _HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
 
 
+# Parsed tokens by their text. A parse depends on the text alone, and clients mint one token a second or so (the
+# official clients put iat in whole seconds), so under load most requests skip it; the signature, the key's state
+# and the times are still checked on every request. Bounded: cleared when full.
+_PARSED: dict[str, UnverifiedToken] = {}
+_PARSED_MAX = 4096
+
+
 def read_bearer_token(authorization: str | None) -> UnverifiedToken:
     """Checks that need no database: the header, the scheme, the size, the algorithm and the issuer."""
     if not authorization:
@@ -81,6 +94,16 @@ def read_bearer_token(authorization: str | None) -> UnverifiedToken:
     token = token.strip()
     if len(token) > MAX_TOKEN_CHARS:
         raise auth_error(403, f"Invalid token: longer than {MAX_TOKEN_CHARS} characters")
+    parsed = _PARSED.get(token)
+    if parsed is None:
+        parsed = _parse(token)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[token] = parsed
+    return parsed
+
+
+def _parse(token: str) -> UnverifiedToken:
     # Parsed once (PyJWT), then each of the service's keys is tried on the parsed token with PyJWT's HS256.
     try:
         parsed = jwt.decode_complete(token, options={"verify_signature": False})
@@ -102,7 +125,7 @@ def read_bearer_token(authorization: str | None) -> UnverifiedToken:
 def verify_service_token(
     unverified: UnverifiedToken,
     service: ServiceCredentials | None,
-    secrets_by_key: dict[uuid.UUID, str | None],
+    keys: dict[uuid.UUID, bytes | None],
     now: float | None = None,
 ) -> ApiUser:
     """Check the signature against each of the service's keys; the first that verifies says who is calling."""
@@ -113,10 +136,10 @@ def verify_service_token(
     if not service.active:
         raise auth_error(403, "Invalid token: service is archived")
     for key in service.api_keys:
-        secret = secrets_by_key.get(key.id)
-        if not secret:
+        prepared = keys.get(key.id)
+        if not prepared:
             continue
-        if not _HS256.verify(unverified.signing_input, _HS256.prepare_key(secret), unverified.signature):
+        if not _HS256.verify(unverified.signing_input, prepared, unverified.signature):
             continue
         _check_times(unverified.claims, time.time() if now is None else now)
         if key.revoked:

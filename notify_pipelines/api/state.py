@@ -60,13 +60,13 @@ class ApiState:
         await self.writer.insert(row)
 
     async def service_credentials(self, service_id: uuid.UUID):
-        """(service, {key id: secret}) from the cache, or from the database on a miss."""
+        """(service, {key id: HS256 key, ready to verify with}) from the cache, or from the database on a miss."""
 
         def load():
             service = store.load_service_credentials(self.engine, service_id)
             if service is None:
                 return None, {}
-            return service, {k.id: auth.unsign_secret(k.signed_secret, self.config.signing_key)
+            return service, {k.id: auth.prepared_key(k.signed_secret, self.config.signing_key)
                              for k in service.api_keys}
 
         return await self._cached(self.services, service_id, load)

@@ -20,7 +20,7 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
 )
 from notify_pipelines.api.schemas import Text
-from notify_pipelines.api.dependencies import get_state
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.state import ApiState
 
 router = callbacks_router()
@@ -87,7 +87,7 @@ def _ses_update(state: ApiState, event: SesEvent):
 @router.post("/email/ses", response_model=CallbackResult, openapi_extra=documented(SesEvent, SnsEnvelope))
 async def ses_callback(request: Request):
     event = _ses_event(await request.body())
-    outcome = await run_in_threadpool(_ses_update, get_state(request), event)
+    outcome = await run_in_threadpool(_ses_update, state_of(request), event)
     if not outcome.found:
         raise not_found("Notification not found")
     return JsonResponse(SUCCESS)

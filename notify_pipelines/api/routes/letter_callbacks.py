@@ -21,7 +21,7 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
     in_transaction,
 )
-from notify_pipelines.api.dependencies import get_state
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.calendar import local_today
 
 router = callbacks_router()
@@ -77,7 +77,7 @@ async def dvla_callback(request: Request):
         new, (despatched_on, threshold) = "delivered", _despatch_facts(job)
     else:
         new, despatched_on, threshold = "technical-failure", None, None
-    outcome = await run_in_threadpool(in_transaction, get_state(request), status_updates.update_letter_from_dvla, job.jobId,
+    outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.update_letter_from_dvla, job.jobId,
                                       new, despatched_on, threshold)
     if not outcome.found:
         raise not_found("Notification not found")
@@ -89,7 +89,7 @@ async def virus_scan_callback(request: Request):
     scan: VirusScanResult = parse(VirusScanResult, await request.body())
     if scan.result == "clean" and scan.page_count is None:
         raise validation_error("page_count is a required property when result is clean")
-    outcome = await run_in_threadpool(in_transaction, get_state(request), status_updates.apply_virus_scan_result,
+    outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.apply_virus_scan_result,
                                       scan.notification_id, scan.result, scan.page_count)
     if not outcome.found:
         raise not_found("Notification not found")
@@ -99,7 +99,7 @@ async def virus_scan_callback(request: Request):
 @router.post("/letter/page-count", response_model=CallbackResult, openapi_extra=documented(PageCount))
 async def page_count_callback(request: Request):
     count: PageCount = parse(PageCount, await request.body())
-    outcome = await run_in_threadpool(in_transaction, get_state(request), status_updates.apply_page_count,
+    outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.apply_page_count,
                                       count.notification_id, count.page_count)
     if not outcome.found:
         raise not_found("Notification not found")

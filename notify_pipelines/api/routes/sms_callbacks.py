@@ -26,7 +26,7 @@ from notify_pipelines.api.routes.callback_common import (
     CallbackResult,
     callbacks_router,
 )
-from notify_pipelines.api.dependencies import get_state
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.state import ApiState
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
@@ -103,7 +103,7 @@ async def mmg_callback(request: Request):
     _required(body, ("status", "CID"), "MMG")
     notification_id = _notification_id(body["CID"], "MMG")
     status = _provider_status(str(body["status"]), status_maps.MMG_STATUSES, "MMG")
-    await run_in_threadpool(_sms_update, get_state(request), notification_id, lambda current: status, "mmg")
+    await run_in_threadpool(_sms_update, state_of(request), notification_id, lambda current: status, "mmg")
     return JsonResponse(SUCCESS)
 
 
@@ -119,7 +119,7 @@ async def firetext_callback(request: Request):
     def decide(current: str) -> str:
         return status_maps.refine_with_detailed_code(status, code, current, status_maps.FIRETEXT_CODES)
 
-    await run_in_threadpool(_sms_update, get_state(request), notification_id, decide, "firetext")
+    await run_in_threadpool(_sms_update, state_of(request), notification_id, decide, "firetext")
     return JsonResponse(SUCCESS)
 
 
@@ -134,7 +134,7 @@ async def reach_callback(request: Request):
     def decide(current: str) -> str:
         return status_maps.refine_with_detailed_code(status, code, current, status_maps.REACH_CODES)
 
-    await run_in_threadpool(_sms_update, get_state(request), notification_id, decide, "reach")
+    await run_in_threadpool(_sms_update, state_of(request), notification_id, decide, "reach")
     return JsonResponse(SUCCESS)
 
 
@@ -181,7 +181,7 @@ async def mmg_inbound_sms(request: Request):
     if not all(isinstance(body[f], (str, int)) for f in ("MSISDN", "Number", "Message")):
         raise LegacyCallbackError(["MMG inbound callback failed: fields must be strings"])
     message = _storable(unquote_plus(str(body["Message"])))
-    await run_in_threadpool(_receive, get_state(request), provider="mmg", notify_number=_storable(str(body["Number"])),
+    await run_in_threadpool(_receive, state_of(request), provider="mmg", notify_number=_storable(str(body["Number"])),
                             user_number=_storable(str(body["MSISDN"])), content=message,
                             provider_reference=_storable(str(body.get("ID") or "")) or None,
                             provider_date=_provider_date(str(body.get("DateRecieved") or "")))
@@ -194,7 +194,7 @@ async def firetext_inbound_sms(request: Request):
     """Reference receive_firetext_sms: form fields source (the user), destination (our number), message, time."""
     fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     _required(fields, ("source", "destination", "message"), "Firetext inbound")
-    await run_in_threadpool(_receive, get_state(request), provider="firetext",
+    await run_in_threadpool(_receive, state_of(request), provider="firetext",
                             notify_number=_storable(fields["destination"]), user_number=_storable(fields["source"]),
                             content=_storable(fields["message"]), provider_reference=None,
                             provider_date=_provider_date(fields.get("time")))
