@@ -38,7 +38,7 @@ def clean_env() -> dict:
 
 
 def run(root: Path, *command: str) -> subprocess.CompletedProcess:
-    completed = subprocess.run(command, cwd=root, env=clean_env(), capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(command, cwd=root, env=clean_env(), capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, f"{' '.join(command)}:\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}"
     return completed
 

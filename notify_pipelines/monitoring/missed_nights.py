@@ -122,7 +122,7 @@ def missed_nights(
     "successful run for its last night, once its maximum runtime has passed; the alert forwarder sends it.",
 )
 def missed_nights_sensor(context: dg.SensorEvaluationContext):
-    now = dt.datetime.fromtimestamp(time.time(), dt.timezone.utc)
+    now = dt.datetime.fromtimestamp(time.time(), dt.UTC)
     cursor = json.loads(context.cursor) if context.cursor else {}
     if "watching_since" not in cursor:
         cursor["watching_since"] = now.isoformat()

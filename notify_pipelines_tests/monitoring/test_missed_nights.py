@@ -10,7 +10,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from notify_pipelines.monitoring.missed_nights import missed_nights, missed_nights_sensor, nightly_schedules
+from notify_pipelines.monitoring.missed_nights import (
+    missed_nights,
+    missed_nights_sensor,
+    nightly_schedules,
+)
 from notify_pipelines.run_limits import max_runtime
 
 LONDON = ZoneInfo("Europe/London")
@@ -59,7 +63,7 @@ def test_the_real_code_locations_nightly_jobs_are_covered_and_hourly_ones_not():
 
 
 def test_fails_with_no_run_for_last_night_and_recovers_after_a_successful_run():
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     tick = now - dt.timedelta(hours=3)  # past the job's 1 h max runtime and the 15 min slack
     defs = definitions(tick)
     with dg.DagsterInstance.ephemeral() as instance:
@@ -91,7 +95,7 @@ def test_fails_with_no_run_for_last_night_and_recovers_after_a_successful_run():
 
 
 def test_a_night_still_within_its_grace_period_is_not_judged_yet():
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     defs = definitions(now - dt.timedelta(minutes=30))  # tonight's tick was 30 min ago; the job may run for 1 h
     with dg.DagsterInstance.ephemeral() as instance:
         schedules = nightly_schedules(defs.get_repository_def())
