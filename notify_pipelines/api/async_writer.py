@@ -70,8 +70,8 @@ class GroupCommitWriter:
                                 connection = await self._connect()
                             await self._insert(connection, [row])
                             outcomes.append(None)
-                        except Exception as exc:  # handed to the waiting request, which answers for it
-                            log.error("could not store notification: %s", type(exc).__name__)
+                        except Exception as exc:  # handed to the waiting request, which answers and logs for it
+                            log.debug("could not store notification: %s", type(exc).__name__)
                             outcomes.append(exc)
                 for (_, done), error in zip(batch, outcomes):
                     if done.done():  # the client went away; the row is stored regardless
