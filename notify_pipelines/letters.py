@@ -6,9 +6,7 @@ import datetime as dt
 
 from notify_pipelines.calendar import PRINT_DEADLINE, utc_to_london
 from notify_pipelines.settings import LetterBuckets
-
-POSTAGE_FILE_CODES = {"first": "1", "second": "2", "economy": "ECONOMY", "europe": "E", "rest-of-world": "N"}
-INTERNATIONAL_POSTAGE = ("europe", "rest-of-world")
+from notify_pipelines.vocabulary import POSTAGE_FILE_CODES
 
 
 def letter_folder(created_at: dt.datetime) -> str:

@@ -5,7 +5,6 @@ Each is a ConfigurableResource fed by EnvVar, so a deployment changes them throu
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -16,6 +15,7 @@ from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
+from notify_pipelines import settings
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.settings import DEFAULT_BUCKETS, LetterBuckets
 
@@ -88,13 +88,13 @@ def _client_with_config(s3: S3Resource, config: Config):
 
 def _env_or_default(name: str) -> str | dg.EnvVar:
     # EnvVar fails at launch when its variable is unset, so only optional settings that are set become EnvVars.
-    return dg.EnvVar(name) if os.environ.get(name) else DEFAULT_BUCKETS[name]
+    return dg.EnvVar(name) if settings.is_set(name) else DEFAULT_BUCKETS[name]
 
 
 def s3_resource() -> S3Resource:
     """S3 through dagster-aws, pointed at NOTIFY_S3_ENDPOINT_URL when set (a local S3 server in dev and tests)."""
-    kwargs: dict = {"region_name": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
-    if os.environ.get("NOTIFY_S3_ENDPOINT_URL"):
+    kwargs: dict = {"region_name": settings.aws_region()}
+    if settings.is_set("NOTIFY_S3_ENDPOINT_URL"):
         kwargs["endpoint_url"] = dg.EnvVar("NOTIFY_S3_ENDPOINT_URL")
     return S3Resource(**kwargs)
 

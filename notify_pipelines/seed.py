@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from notify_pipelines import calendar
 from notify_pipelines.db import schema
+from notify_pipelines.vocabulary import KEY_TYPES, PRECOMPILED_TEMPLATE_NAME, utc_now
 
 # ---- Distributions (weights per 10,000). The help text and the SQL are both built from these. --------------------
 
@@ -185,7 +186,7 @@ def clock_change_days_before(first: dt.date, window: list[dt.date]) -> list[dt.d
 
 
 def default_start(days: int, now_utc: dt.datetime | None = None) -> dt.date:
-    today = calendar.local_today(now_utc or dt.datetime.now(dt.timezone.utc))
+    today = calendar.local_today(now_utc or utc_now())
     return today - dt.timedelta(days=days)
 
 
@@ -227,8 +228,8 @@ def _catalogue_rows(seed: int, services: int, created: dt.datetime) -> tuple[Cat
                 _template_rows(rows, tid, sid, ntype, f"{ntype.capitalize()} template {slot + 1}", versions, created)
         pid = stable_uuid(seed, "precompiled", s)
         precompiled_ids.append(str(pid))
-        _template_rows(rows, pid, sid, "letter", "Pre-compiled PDF", 1, created, hidden=True)
-        for key_type in ("normal", "team", "test"):
+        _template_rows(rows, pid, sid, "letter", PRECOMPILED_TEMPLATE_NAME, 1, created, hidden=True)
+        for key_type in KEY_TYPES:
             kid = stable_uuid(seed, "api_key", s, key_type)
             key_ids.append(str(kid))
             rows[schema.api_keys].append(dict(

@@ -22,12 +22,9 @@ import sqlalchemy as sa
 from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
 from notify_pipelines.retention.archive import LetterRow
 from notify_pipelines.retention.job_files import csv_key
-from notify_pipelines.retention.letter_files import (
-    COMPLETED_STATUSES,
-    TEST_STATUSES_WITHOUT_PDF,
-    has_pdf_to_delete,
-)
+from notify_pipelines.retention.letter_files import TEST_STATUSES_WITHOUT_PDF, has_pdf_to_delete
 from notify_pipelines.settings import LetterBuckets
+from notify_pipelines.vocabulary import COMPLETED_STATUSES, sql_literals
 
 SEEDED_REFERENCE_PREFIX = "SEED"  # seed.py's letter references
 PUT_THREADS = 16
@@ -38,17 +35,13 @@ DEMO_PDF = (
 )
 
 
-def _quoted(values) -> str:
-    return ", ".join(f"'{v}'" for v in sorted(values))
-
-
 # One set-based read of exactly the letters that get a file (the same rules as `_file_for`, in SQL).
 _LETTERS_WITH_FILES = sa.text(f"""
     SELECT id, notification_status, key_type, reference, created_at, postage FROM notifications
     WHERE notification_type = 'letter' AND reference LIKE :reference_prefix
       AND (notification_status = 'pending-virus-check'
-           OR (key_type = 'test' AND notification_status NOT IN ({_quoted(TEST_STATUSES_WITHOUT_PDF)}))
-           OR (key_type <> 'test' AND notification_status IN ({_quoted(COMPLETED_STATUSES)})))
+           OR (key_type = 'test' AND notification_status NOT IN ({sql_literals(TEST_STATUSES_WITHOUT_PDF)}))
+           OR (key_type <> 'test' AND notification_status IN ({sql_literals(COMPLETED_STATUSES)})))
 """)
 
 

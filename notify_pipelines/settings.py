@@ -91,3 +91,86 @@ def partitions_start() -> str:
 
 def admin_token() -> str | None:
     return os.environ.get("NOTIFY_ADMIN_TOKEN") or None
+
+
+# ---- optional values, AWS, alerts and the API (every other module reads the environment through these) -------------
+
+
+def is_set(name: str) -> bool:
+    """Whether an optional variable is set (non-empty). Resources use it to choose between dg.EnvVar(name), which fails
+    at launch when unset, and a default; secrets stay EnvVars so their values are never shown in the UI."""
+    return bool(os.environ.get(name))
+
+
+def aws_region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or "eu-west-2"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """NOTIFY_ALERTS_* and NOTIFY_UI_BASE_URL. The secrets' values are not read here, only whether they are set."""
+
+    enabled: bool
+    environment: str
+    ui_base_url: str
+    slack_channel: str | None
+    slack_token_set: bool
+    webhook_url_set: bool
+
+
+def alert_settings() -> AlertSettings:
+    return AlertSettings(
+        enabled=os.environ.get("NOTIFY_ALERTS_ENABLED", "").strip().lower() in ("1", "true", "yes"),
+        environment=os.environ.get("NOTIFY_ALERTS_ENVIRONMENT") or "development",
+        ui_base_url=(os.environ.get("NOTIFY_UI_BASE_URL") or "http://localhost:3000").rstrip("/"),
+        slack_channel=os.environ.get("NOTIFY_ALERTS_SLACK_CHANNEL") or None,
+        slack_token_set=is_set("NOTIFY_ALERTS_SLACK_TOKEN"),
+        webhook_url_set=is_set("NOTIFY_ALERTS_WEBHOOK_URL"),
+    )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """NOTIFY_API_* and NOTIFY_REDIS_URL; None where unset, so api/config.py keeps its own defaults."""
+
+    signing_key: str | None
+    cache_ttl_seconds: float | None
+    max_body_bytes: int | None
+    workers: int | None
+    access_log: bool
+    redis_url: str | None
+
+
+def api_settings() -> ApiSettings:
+    def number(name: str, kind: type):
+        value = os.environ.get(name)
+        if not value:
+            return None
+        try:
+            return kind(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+    return ApiSettings(
+        signing_key=os.environ.get("NOTIFY_API_SIGNING_KEY") or None,
+        cache_ttl_seconds=number("NOTIFY_API_CACHE_TTL", float),
+        max_body_bytes=number("NOTIFY_API_MAX_BODY_BYTES", int),
+        workers=number("NOTIFY_API_WORKERS", int),
+        access_log=os.environ.get("NOTIFY_API_ACCESS_LOG", "1") not in ("0", "false", "no"),
+        redis_url=os.environ.get("NOTIFY_REDIS_URL") or None,
+    )
+
+
+def set_api_workers_for_child_processes(workers: int) -> None:
+    """`notify-pipelines api --workers N`: uvicorn's worker processes build the app through a factory that takes no
+    arguments, so the number reaches them the one way they inherit, as NOTIFY_API_WORKERS (the rate limit is split
+    between them)."""
+    os.environ["NOTIFY_API_WORKERS"] = str(workers)
+
+
+def run_retention_days() -> int:
+    """NOTIFY_RUN_RETENTION_DAYS: Dagster run records older than this are deleted nightly (default 90)."""
+    value = os.environ.get("NOTIFY_RUN_RETENTION_DAYS") or "90"
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"NOTIFY_RUN_RETENTION_DAYS must be a whole number of days (1 or more), got {value!r}")
+    return int(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from notify_pipelines import settings
@@ -29,15 +28,18 @@ class ApiConfig:
 
     @classmethod
     def from_env(cls) -> "ApiConfig":
+        api = settings.api_settings()
+        defaults = cls.__dataclass_fields__
         return cls(
             database_url=settings.database_url(),
             s3_endpoint_url=settings.s3_endpoint_url(),
             buckets=LetterBuckets.from_env(),
             admin_token=settings.admin_token(),
-            signing_key=os.environ.get("NOTIFY_API_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
-            cache_ttl_seconds=float(os.environ.get("NOTIFY_API_CACHE_TTL", "5")),
-            max_body_bytes=int(os.environ.get("NOTIFY_API_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
-            workers=int(os.environ.get("NOTIFY_API_WORKERS", "1")),
-            access_log=os.environ.get("NOTIFY_API_ACCESS_LOG", "1") not in ("0", "false", "no"),
-            redis_url=os.environ.get("NOTIFY_REDIS_URL") or None,
+            signing_key=api.signing_key or DEVELOPMENT_SIGNING_KEY,
+            cache_ttl_seconds=defaults["cache_ttl_seconds"].default if api.cache_ttl_seconds is None
+            else api.cache_ttl_seconds,
+            max_body_bytes=defaults["max_body_bytes"].default if api.max_body_bytes is None else api.max_body_bytes,
+            workers=defaults["workers"].default if api.workers is None else api.workers,
+            access_log=api.access_log,
+            redis_url=api.redis_url,
         )

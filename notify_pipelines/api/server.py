@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import uvicorn
 
+from notify_pipelines import settings
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.api.request_context import configure_logging
 from notify_pipelines.api.startup import DatabaseNotReady, check_database
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    os.environ["NOTIFY_API_WORKERS"] = str(workers)  # read by each worker: the rate limit is shared between them
+    settings.set_api_workers_for_child_processes(workers)  # read by each worker: the rate limit is shared
     config = ApiConfig.from_env()  # fail here, in one line, if the configuration is wrong (ConfigError)
     try:
         check_database(config.database_url)

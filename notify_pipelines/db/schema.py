@@ -7,6 +7,7 @@ Timestamps are naive UTC.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -16,7 +17,6 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    JSON,
     Integer,
     MetaData,
     Numeric,
@@ -30,42 +30,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ENUM, UUID
 
+from notify_pipelines.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
+    JOB_STATUSES,
+    KEY_TYPES,
+    NO_JOB_ID,
+    NOTIFICATION_STATUSES,
+    NOTIFICATION_TYPES,
+    POSTAGE_TYPES,
+)
+
 metadata = MetaData()
 
 # ---- Lookup values (reference §1.1) -------------------------------------------------------------------------------
 
-NOTIFICATION_TYPES = ("email", "sms", "letter")
-KEY_TYPES = ("normal", "team", "test")
-NOTIFICATION_STATUSES = (
-    "created",
-    "sending",
-    "pending",
-    "sent",
-    "delivered",
-    "permanent-failure",
-    "temporary-failure",
-    "technical-failure",
-    "failed",
-    "pending-virus-check",
-    "validation-failed",
-    "virus-scan-failed",
-    "returned-letter",
-    "cancelled",
-)
-POSTAGE_TYPES = ("first", "second", "economy", "europe", "rest-of-world")
-JOB_STATUSES = (
-    "pending",
-    "in progress",
-    "finished",
-    "finished all notifications created",
-    "sending limits exceeded",
-    "scheduled",
-    "cancelled",
-    "ready to send",
-    "sent to dvla",
-    "error",
-)
-NO_JOB_ID = "00000000-0000-0000-0000-000000000000"  # ft_notification_status.job_id for notifications without a job
+# The values come from the vocabulary; the schema re-exports them for the migrations and the lookup tables.
 
 notification_type_enum = ENUM(*NOTIFICATION_TYPES, name="notification_type", metadata=metadata)
 

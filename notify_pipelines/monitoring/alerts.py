@@ -16,19 +16,17 @@ machine never pages anyone.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import time
 from dataclasses import asdict, dataclass
 
 import dagster as dg
 import requests
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.events import DagsterEventType
-from dagster._core.scheduler.instigation import TickStatus
-from dagster_shared.error import SerializableErrorInfo
+from dagster import DagsterEventType
 from dagster_slack import SlackResource
 
+from notify_pipelines import dagster_internals, settings
+from notify_pipelines.dagster_internals import SerializableErrorInfo, TickStatus
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
 from notify_pipelines.settings import ConfigError
 
@@ -89,15 +87,14 @@ class AlertChannel(dg.ConfigurableResource):
 
 def alert_channel_from_env() -> AlertChannel:
     """The channel from NOTIFY_ALERTS_* and NOTIFY_UI_BASE_URL. Secrets stay EnvVars (never shown in the UI)."""
-    env = os.environ
-    secret = lambda name: dg.EnvVar(name) if env.get(name) else None  # noqa: E731
+    alerts = settings.alert_settings()
     return AlertChannel(
-        enabled=env.get("NOTIFY_ALERTS_ENABLED", "").strip().lower() in ("1", "true", "yes"),
-        environment=env.get("NOTIFY_ALERTS_ENVIRONMENT") or "development",
-        ui_base_url=(env.get("NOTIFY_UI_BASE_URL") or "http://localhost:3000").rstrip("/"),
-        slack_token=secret("NOTIFY_ALERTS_SLACK_TOKEN"),
-        slack_channel=env.get("NOTIFY_ALERTS_SLACK_CHANNEL") or None,
-        webhook_url=secret("NOTIFY_ALERTS_WEBHOOK_URL"),
+        enabled=alerts.enabled,
+        environment=alerts.environment,
+        ui_base_url=alerts.ui_base_url,
+        slack_token=dg.EnvVar("NOTIFY_ALERTS_SLACK_TOKEN") if alerts.slack_token_set else None,
+        slack_channel=alerts.slack_channel,
+        webhook_url=dg.EnvVar("NOTIFY_ALERTS_WEBHOOK_URL") if alerts.webhook_url_set else None,
     )
 
 
@@ -111,7 +108,7 @@ def root_message(error: SerializableErrorInfo | None) -> str:
     while error.cause is not None:
         error = error.cause
     message = error.message.strip()
-    if error.cls_name:  # "Failure: ..." or, from a step, "dagster._core.definitions.events.Failure: ..."
+    if error.cls_name:  # "Failure: ..." or, from a step, the class with its module path
         message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error.cls_name)}: ", "", message, count=1)
     return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + " ... (cut)"
 
@@ -120,10 +117,10 @@ def tick_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) 
     """Failure-episode alerts from every sensor's and schedule's ticks; updates state["instigators"]."""
     alerts = []
     episodes = state.setdefault("instigators", {})
-    for instigator in instance.all_instigator_state():
-        kind = "schedule" if instigator.instigator_type == InstigatorType.SCHEDULE else "sensor"
+    for instigator in dagster_internals.instigator_states(instance):
+        kind = dagster_internals.instigator_kind(instigator)
         episode = episodes.setdefault(instigator.selector_id, {"after": now - FIRST_LOOKBACK_SECONDS, "failing": False})
-        ticks = instance.get_ticks(instigator.instigator_origin_id, instigator.selector_id, after=episode["after"], limit=500)
+        ticks = dagster_internals.ticks(instance, instigator, after=episode["after"], limit=500)
         repo = instigator.origin.repository_origin
         url = f"{ui}/locations/{repo.repository_name}@{repo.code_location_origin.location_name}/{kind}s/{instigator.instigator_name}"
         for tick in sorted(ticks, key=lambda t: t.timestamp):
@@ -171,18 +168,17 @@ def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -
 def check_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
     """Failure-episode alerts per asset check and partition; updates state["checks_after"], ["failing_checks"].
     Needs a non-run-sharded event log (PostgreSQL, as dagster.yaml configures)."""
-    if instance.event_log_storage.is_run_sharded:
+    after = state.get("checks_after")
+    records = dagster_internals.asset_check_evaluation_records(
+        instance, after_cursor=after, after_timestamp=None if after is not None else now - FIRST_LOOKBACK_SECONDS,
+        limit=500,
+    )
+    if records is None:
         # The default SQLite storage has no instance-wide event ids; this project's instance is PostgreSQL.
         return []
-    after = state.get("checks_after")
-    records_filter = dg.EventRecordsFilter(
-        event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
-        after_cursor=after,
-        after_timestamp=None if after is not None else now - FIRST_LOOKBACK_SECONDS,
-    )
     failing = set(state.get("failing_checks", []))
     alerts = []
-    for record in instance.event_log_storage.get_event_records(records_filter, limit=500, ascending=True):
+    for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         asset = evaluation.asset_key.to_user_string()
         name = f"{asset}:{evaluation.check_name}" + (f" [{evaluation.partition}]" if evaluation.partition else "")

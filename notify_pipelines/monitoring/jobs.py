@@ -18,16 +18,17 @@ from notify_pipelines.monitoring.repairs import (
     RepairRefused,
     recreate_precompiled_letter,
 )
+from notify_pipelines.monitoring.run_retention import delete_old_runs_job
 from notify_pipelines.monitoring.timeouts import (
     DEFAULT_BATCH_SIZE,
     KNOWN_PROVIDERS,
     TimeoutsInterrupted,
     timeout_cutoff,
     timeout_notifications,
-    utc_now,
 )
 from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
 from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.vocabulary import utc_now
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
 # an asset's numeric metadata over time, which it does not do for a run's or an op's metadata.
@@ -111,15 +112,6 @@ def timeout_sending_notifications():
     send_delivery_status_callbacks(time_out_notifications())
 
 
-timeout_sending_notifications_schedule = dg.ScheduleDefinition(
-    name="timeout_sending_notifications_schedule",
-    job=timeout_sending_notifications,
-    cron_schedule="5 0 * * *",  # before the nightly status facts, so they count the timed-out statuses
-    execution_timezone="Europe/London",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-
-
 class RecreateLetterConfig(dg.Config):
     notification_id: str = Field(description="id of the precompiled letter whose PDF to sanitise again")
 
@@ -162,9 +154,6 @@ def recreate_precompiled_letter_pdf():
     recreate_letter_pdf()
 
 
-defs = dg.Definitions(
-    assets=[timed_out_notifications],
-    jobs=[timeout_sending_notifications, recreate_precompiled_letter_pdf],
-    schedules=[timeout_sending_notifications_schedule],
-    resources={"service_callbacks": ServiceCallbacks(), "letter_sanitiser": LetterSanitiser()},
-)
+monitoring_assets = [timed_out_notifications]
+monitoring_jobs = [timeout_sending_notifications, recreate_precompiled_letter_pdf, delete_old_runs_job]
+job_resources = {"service_callbacks": ServiceCallbacks(), "letter_sanitiser": LetterSanitiser()}

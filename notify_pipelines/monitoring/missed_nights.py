@@ -137,4 +137,3 @@ def missed_nights_sensor(context: dg.SensorEvaluationContext):
     return dg.SkipReason(f"all {len(schedules)} daily schedules' last nights succeeded (or are not due yet)")
 
 
-defs = dg.Definitions(sensors=[missed_nights_sensor])

@@ -20,6 +20,7 @@ from notify_pipelines.calendar import (
     print_deadline_yesterday,
 )
 from notify_pipelines.db.schema import notification_replays, notifications
+from notify_pipelines.vocabulary import KEY_TYPE_NORMAL
 
 # Thresholds of the reference (§4.12).
 VIRUS_CHECK_MIN_AGE = dt.timedelta(minutes=10)
@@ -155,7 +156,7 @@ def _still_sending(sent_before: dt.datetime) -> list[sa.ColumnElement[bool]]:
     """Normal-key letters in 'sending' sent before `sent_before`: a range of ix_notifications_notification_type_composite
     on (type, status), the rest filters (letters in 'sending' are a few days' print runs)."""
     n = notifications.c
-    return [n.notification_type == "letter", n.notification_status == "sending", n.key_type == "normal",
+    return [n.notification_type == "letter", n.notification_status == "sending", n.key_type == KEY_TYPE_NORMAL,
             n.sent_at < sent_before]
 
 
@@ -212,7 +213,7 @@ def _replayable(notification_type: str, window: Window) -> list[sa.ColumnElement
     conditions = _matching(notification_type, "created", window)
     if notification_type == "letter":
         n = notifications.c
-        conditions += [n.billable_units == 0, n.updated_at.is_(None), n.key_type == "normal"]
+        conditions += [n.billable_units == 0, n.updated_at.is_(None), n.key_type == KEY_TYPE_NORMAL]
     return conditions
 
 

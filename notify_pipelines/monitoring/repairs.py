@@ -16,9 +16,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.letters import letter_pdf_prefix
 from notify_pipelines.settings import LetterBuckets
-
-PRECOMPILED_TEMPLATE_NAME = "Pre-compiled PDF"  # TemplateBase.is_precompiled_letter: hidden, this name, type letter
-NOT_YET_SANITISED = ("pending-virus-check", "virus-scan-failed")  # the file is still (or only) in the scan bucket
+from notify_pipelines.vocabulary import NOT_YET_SANITISED_STATUSES, PRECOMPILED_TEMPLATE_NAME
 
 # By primary key; the template version the notification was sent with decides whether it is precompiled.
 LETTER_SQL = sa.text(
@@ -77,7 +75,7 @@ def find_precompiled_letter(conn: sa.Connection, notification_id: uuid.UUID):
     if not (letter.template_hidden and letter.template_name == PRECOMPILED_TEMPLATE_NAME):
         raise RepairRefused(f"notification {notification_id} is a templated letter ({letter.template_name!r}), "
                             "not a precompiled letter: its PDF is rendered from the template, not sanitised")
-    if letter.notification_status in NOT_YET_SANITISED:
+    if letter.notification_status in NOT_YET_SANITISED_STATUSES:
         raise RepairRefused(f"letter {notification_id} is {letter.notification_status}: it has never been sanitised, "
                             "so there is no file in letters-pdf to sanitise again (its upload is in the scan bucket)")
     if letter.notification_status == "validation-failed":

@@ -14,12 +14,14 @@ import json
 import dagster as dg
 
 from notify_pipelines.calendar import to_naive_utc
+from notify_pipelines.dagster_internals import get_cursor_value, set_cursor_value
+from notify_pipelines.vocabulary import utc_now
 
 KEY_PREFIX = "notify_pipelines/sensor_state/"
 
 
 def _saved(context: dg.SensorEvaluationContext, name: str) -> dict | None:
-    stored = context.instance.run_storage.get_cursor_values({KEY_PREFIX + name}).get(KEY_PREFIX + name)
+    stored = get_cursor_value(context.instance, KEY_PREFIX + name)
     return json.loads(stored) if stored else None
 
 
@@ -39,7 +41,7 @@ def save_state(context: dg.SensorEvaluationContext, name: str, state: dict) -> N
     previous = _saved(context, name) if context.cursor_updated else None
     before = previous["cursor_before"] if previous else context.cursor
     saved = {"state": state, "cursor": raw, "cursor_before": before}
-    context.instance.run_storage.set_cursor_values({KEY_PREFIX + name: json.dumps(saved, default=str)})
+    set_cursor_value(context.instance, KEY_PREFIX + name, json.dumps(saved, default=str))
     context.update_cursor(raw)
 
 
@@ -51,7 +53,7 @@ class MonitoringClock(dg.ConfigurableResource):
     def now(self) -> dt.datetime:
         if self.fixed_utc:
             return to_naive_utc(dt.datetime.fromisoformat(self.fixed_utc))
-        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return utc_now()
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

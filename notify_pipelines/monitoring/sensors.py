@@ -419,6 +419,6 @@ CHECK_SENSORS = [
     notifications_stuck_in_created,
 ]
 
-defs = dg.Definitions(sensors=[*CHECK_SENSORS, alert_forwarder], jobs=[], resources=sensor_resources())
+monitoring_check_sensors = [*CHECK_SENSORS, alert_forwarder]
 
-__all__ = ["AlertChannel", "CHECK_SENSORS", "CheckFailed", "defs"]
+__all__ = ["AlertChannel", "CHECK_SENSORS", "CheckFailed", "monitoring_check_sensors", "sensor_resources"]

@@ -69,4 +69,3 @@ def letters_still_sending(context: dg.SensorEvaluationContext, notify_db: Notify
     return dg.SkipReason(f"no normal-key letter sent on {expected:%A %d %B %Y} or earlier is still in 'sending'")
 
 
-defs = dg.Definitions(sensors=[letters_still_sending])

@@ -16,6 +16,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from notify_pipelines.calendar import to_naive_utc
+from notify_pipelines.vocabulary import utc_now
 
 TIMEOUT_PERIOD = dt.timedelta(seconds=259_200)  # SENDING_NOTIFICATIONS_TIMEOUT_PERIOD: 72 h
 DEFAULT_BATCH_SIZE = 100_000
@@ -58,10 +59,6 @@ TIMEOUT_BATCH_SQL = sa.text(
 def timeout_cutoff(run_start: dt.datetime) -> dt.datetime:
     """Notifications created strictly before this naive-UTC instant have timed out."""
     return to_naive_utc(run_start) - TIMEOUT_PERIOD
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 @dataclass

@@ -9,9 +9,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.notifications.errors import bad_request, not_found
-from notify_pipelines.notifications.store import utcnow
 from notify_pipelines.db import schema
+from notify_pipelines.notifications.errors import bad_request, not_found
+from notify_pipelines.vocabulary import utc_now
 
 
 def require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:
@@ -38,7 +38,7 @@ def update_service(conn: sa.Connection, service_id: uuid.UUID, values: dict, per
     ).first():
         raise bad_request(f"Duplicate service name '{values['name']}'")
     if values:
-        conn.execute(sa.update(s).where(s.c.id == service_id).values(**values, updated_at=utcnow()))
+        conn.execute(sa.update(s).where(s.c.id == service_id).values(**values, updated_at=utc_now()))
     if permissions is not None:
         conn.execute(sa.delete(schema.service_permissions).where(schema.service_permissions.c.service_id == service_id))
         _set_permissions(conn, service_id, permissions)
@@ -92,7 +92,7 @@ def update_template(conn: sa.Connection, service_id: uuid.UUID, template_id: uui
     if current.template_type == "sms" and changes.get("subject"):
         raise bad_request("subject is not allowed for sms templates")
     version = current.version + 1
-    now = utcnow()
+    now = utc_now()
     row = {**current._mapping, **changes, "version": version, "updated_at": now}
     conn.execute(sa.insert(schema.templates_history).values(**row))
     conn.execute(sa.update(t).where(t.c.id == template_id).values(**{k: v for k, v in row.items() if k != "id"}))
@@ -118,7 +118,7 @@ def revoke_api_key(conn: sa.Connection, service_id: uuid.UUID, key_id: uuid.UUID
         raise not_found("API key not found")
     if row.expiry_date is not None:  # revoking twice keeps the first time
         return row.expiry_date
-    now = utcnow()
+    now = utc_now()
     conn.execute(sa.update(k).where(k.c.id == key_id).values(expiry_date=now))
     return now
 
@@ -140,7 +140,7 @@ def update_retention(conn: sa.Connection, service_id: uuid.UUID, retention_id: u
     r = schema.service_data_retention
     updated = conn.execute(
         sa.update(r).where(r.c.id == retention_id, r.c.service_id == service_id)
-        .values(days_of_retention=days, updated_at=utcnow())
+        .values(days_of_retention=days, updated_at=utc_now())
     ).rowcount
     if not updated:
         raise not_found("Data retention not found")
@@ -167,6 +167,6 @@ def set_annual_billing(conn: sa.Connection, service_id: uuid.UUID, year: int, li
     upsert = insert.on_conflict_do_update(
         constraint="uix_service_id_financial_year_start",
         set_={"free_sms_fragment_limit": insert.excluded.free_sms_fragment_limit, "has_custom_allowance": True,
-              "updated_at": utcnow()},
+              "updated_at": utc_now()},
     ).returning(a.c.id)
     return conn.execute(upsert).scalar_one()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import bad_request
-from notify_pipelines.notifications.store import utcnow
+from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.notifications.inbound")
 
@@ -44,7 +44,7 @@ def receive(conn: sa.Connection, *, provider: str, notify_number: str, user_numb
         return None
     inbound_id = uuid.uuid4()
     conn.execute(sa.insert(schema.inbound_sms).values(
-        id=inbound_id, created_at=utcnow(), service_id=service_id, notify_number=normalise_number(notify_number),
+        id=inbound_id, created_at=utc_now(), service_id=service_id, notify_number=normalise_number(notify_number),
         user_number=user_number, provider_date=provider_date, provider_reference=provider_reference,
         provider=provider, content=content,
     ))
@@ -56,7 +56,7 @@ def assign_number(conn: sa.Connection, service_id: uuid.UUID, number: str, provi
     numbers = schema.inbound_numbers
     number = normalise_number(number)
     conn.execute(sa.update(numbers).where(numbers.c.service_id == service_id, numbers.c.number != number)
-                 .values(service_id=None, updated_at=utcnow()))
+                 .values(service_id=None, updated_at=utc_now()))
     existing = conn.execute(sa.select(numbers.c.id, numbers.c.service_id).where(numbers.c.number == number)
                             .with_for_update()).one_or_none()
     if existing is None:
@@ -66,5 +66,5 @@ def assign_number(conn: sa.Connection, service_id: uuid.UUID, number: str, provi
     if existing.service_id not in (None, service_id):
         raise bad_request("Inbound number is already used by another service")
     conn.execute(sa.update(numbers).where(numbers.c.id == existing.id)
-                 .values(service_id=service_id, provider=provider, active=True, updated_at=utcnow()))
+                 .values(service_id=service_id, provider=provider, active=True, updated_at=utc_now()))
     return existing.id

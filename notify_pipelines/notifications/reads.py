@@ -9,11 +9,9 @@ import uuid
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
+from notify_pipelines.vocabulary import FAILURE_STATUSES
 
 PAGE_SIZE = 250  # reference: API_PAGE_SIZE
-# Reference: the `failed` status filter stands for every failure status.
-FAILURE_STATUSES = ("technical-failure", "temporary-failure", "permanent-failure", "validation-failed",
-                    "virus-scan-failed")
 
 
 def expand_statuses(statuses: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import orjson
 
 from notify_pipelines.notifications import store
 from notify_pipelines.notifications.errors import ApiError, bad_request
+from notify_pipelines.vocabulary import KEY_TYPE_TEAM, utc_now
 
 PERMISSION_WORDS = {"sms": "text messages", "email": "emails", "letter": "letters"}
 _REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
@@ -43,7 +44,7 @@ def refuse_unsupported(form) -> None:
 
 def refuse_restricted_letters(service: store.ServiceCredentials, key_type: str) -> None:
     """Reference: letters with a team key, or from a service in trial mode, are 403."""
-    if key_type == "team":
+    if key_type == KEY_TYPE_TEAM:
         raise ApiError(403, "BadRequestError", "Cannot send letters with a team api key")
     if service.restricted and key_type != "test":
         raise ApiError(403, "BadRequestError", "Cannot send letters when service is in trial mode")
@@ -60,7 +61,7 @@ def base_row(service_id: uuid.UUID, api_key_id: uuid.UUID, key_type: str, templa
         api_key_id=api_key_id,
         key_type=key_type,
         notification_type=notification_type,
-        created_at=store.utcnow(),
+        created_at=utc_now(),
         notification_status="created",
         client_reference=reference,
         _personalisation=orjson.dumps(personalisation).decode() if personalisation else None,
@@ -76,8 +77,6 @@ def sender_email(service_name: str) -> str:
     return f"{sender}@notifications.service.gov.uk"
 
 
-# Reference: a notification is complete (completed_at = updated_at) once it is out of these statuses.
-IN_FLIGHT_STATUSES = ("created", "sending", "pending", "pending-virus-check")
 
 
 def pdf_refusal(notification_type: str, status: str) -> ApiError | None:

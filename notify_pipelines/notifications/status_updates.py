@@ -15,9 +15,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.notifications import status_maps
-from notify_pipelines.notifications.store import utcnow
 from notify_pipelines.db import schema
+from notify_pipelines.notifications import status_maps
+from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 n, h = schema.notifications, schema.notification_history
@@ -74,7 +74,7 @@ def update_sms_status(
     conn.execute(
         sa.update(n)
         .where(n.c.id == notification_id)
-        .values(notification_status=new, updated_at=utcnow(), sent_by=sa.func.coalesce(n.c.sent_by, provider))
+        .values(notification_status=new, updated_at=utc_now(), sent_by=sa.func.coalesce(n.c.sent_by, provider))
     )
     return Outcome(found=True, updated=True, previous=row.notification_status, new=new)
 
@@ -90,7 +90,7 @@ def update_email_status_by_reference(conn: sa.Connection, reference: str, new: s
         conn.execute(
             sa.update(table)
             .where(table.c.reference == reference, table.c.notification_status.in_(status_maps.SES_UPDATABLE_STATUSES))
-            .values(notification_status=new, updated_at=utcnow(), sent_by=sa.func.coalesce(table.c.sent_by, "ses"))
+            .values(notification_status=new, updated_at=utc_now(), sent_by=sa.func.coalesce(table.c.sent_by, "ses"))
         )
         return Outcome(found=True, updated=True, previous=row.notification_status, new=new)
     log.warning("notification not found for reference: %r (update to %s)", reference[:64], new)
@@ -133,7 +133,7 @@ def update_letter_from_dvla(conn: sa.Connection, notification_id: uuid.UUID, new
         return _duplicate(notification_id, row.notification_status, new, "dvla")
     conn.execute(
         sa.update(n).where(n.c.id == notification_id)
-        .values(notification_status=new, updated_at=utcnow(), sent_by=sa.func.coalesce(n.c.sent_by, "dvla"))
+        .values(notification_status=new, updated_at=utc_now(), sent_by=sa.func.coalesce(n.c.sent_by, "dvla"))
     )
     if new == "technical-failure":
         log.error("DVLA rejected letter %s", notification_id)
@@ -159,7 +159,7 @@ def apply_virus_scan_result(conn: sa.Connection, notification_id: uuid.UUID, res
         return _duplicate(notification_id, row.notification_status, new, "virus-scan")
     conn.execute(
         sa.update(n).where(n.c.id == notification_id)
-        .values(notification_status=new, billable_units=units, updated_at=utcnow())
+        .values(notification_status=new, billable_units=units, updated_at=utc_now())
     )
     return Outcome(found=True, updated=True, previous=row.notification_status, new=new)
 
@@ -178,10 +178,10 @@ def apply_page_count(conn: sa.Connection, notification_id: uuid.UUID, page_count
         return _duplicate(notification_id, row.notification_status, new, "page-count")
     if too_long:
         log.info("Validation failed: letter is too long %s for letter with id: %s", page_count, notification_id)
-        values = dict(notification_status="validation-failed", billable_units=0, updated_at=utcnow())
+        values = dict(notification_status="validation-failed", billable_units=0, updated_at=utc_now())
     elif row.key_type == "test":
         return Outcome(found=True, previous=row.notification_status, new=row.notification_status)
     else:
-        values = dict(billable_units=status_maps.letter_sheets(page_count), updated_at=utcnow())
+        values = dict(billable_units=status_maps.letter_sheets(page_count), updated_at=utc_now())
     conn.execute(sa.update(n).where(n.c.id == notification_id).values(**values))
     return Outcome(found=True, updated=True, previous=row.notification_status, new=new)

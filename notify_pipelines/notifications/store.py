@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
-
-PRECOMPILED_TEMPLATE_NAME = "Pre-compiled PDF"  # reference: TemplateBase.is_precompiled_letter
+from notify_pipelines.vocabulary import PRECOMPILED_TEMPLATE_NAME, REPORTED_KEY_TYPES
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def sent_since_query(service_id: uuid.UUID, notification_type: str, since: dt.da
     n = schema.notifications
     return sa.select(sa.func.count()).where(
         n.c.service_id == service_id, n.c.notification_type == notification_type, n.c.created_at >= since,
-        n.c.key_type.in_(("normal", "team")),
+        n.c.key_type.in_(REPORTED_KEY_TYPES),
     )
 
 
@@ -162,7 +161,7 @@ def precompiled_template(conn: sa.Connection, service_id: uuid.UUID) -> tuple[uu
     template_id = uuid.uuid4()
     values = dict(
         id=template_id, version=1, service_id=service_id, name=PRECOMPILED_TEMPLATE_NAME, template_type="letter",
-        content="", subject="Pre-compiled PDF", hidden=True, postage="second",
+        content="", subject=PRECOMPILED_TEMPLATE_NAME, hidden=True, postage="second",
     )
     conn.execute(sa.insert(schema.templates_history).values(**values))
     conn.execute(sa.insert(schema.templates).values(**values))
@@ -183,5 +182,3 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(bytes=raw, version=4)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -41,11 +41,12 @@ from notify_pipelines.printing.selection import (
     stream_letters_to_print,
     volumes_by_postage,
 )
+from notify_pipelines.vocabulary import POSTAGE_TYPES, utc_now  # utc_now looked up at call time (tests pin it)
 
 LOCK_KEY = 0x4E4F54494659_5052  # pg_advisory_lock key of the collation (any day): one at a time
 LOCK_WAIT_LOG_SECONDS = 5
 FETCH_THREADS = 16  # PDFs read from S3 at once, ahead of the ZIP being written, in order
-POSTAGES = ("first", "second", "economy", "europe", "rest-of-world")
+POSTAGES = POSTAGE_TYPES
 
 log_ = logging.getLogger(__name__)
 
@@ -56,10 +57,6 @@ class CollationRefused(RuntimeError):
 
 class PrintBucketInconsistent(RuntimeError):
     """The print bucket holds something the collation cannot account for (e.g. a ZIP with no manifest)."""
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from notify_pipelines.printing.job import collate_letters_for_print, letter_print_volumes
-from notify_pipelines.printing.schedule import collate_letters_for_print_schedule
+from notify_pipelines.printing.schedules import printing_schedules
 
 defs = dg.Definitions(
     assets=[letter_print_volumes],
     jobs=[collate_letters_for_print],
-    schedules=[collate_letters_for_print_schedule],
+    schedules=printing_schedules,
 )

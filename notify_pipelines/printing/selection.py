@@ -23,6 +23,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from notify_pipelines.db.schema import notifications, services
+from notify_pipelines.vocabulary import KEY_TYPE_NORMAL
 
 FETCH_SIZE = 10_000  # rows per fetch from the cursor (the reference's yield_per)
 _CURSOR_NAME = "letters_to_print"
@@ -36,7 +37,7 @@ def print_conditions(deadline: dt.datetime) -> list[sa.ColumnElement[bool]]:
         n.notification_type == "letter",
         n.notification_status == "created",
         n.created_at < deadline,
-        n.key_type == "normal",
+        n.key_type == KEY_TYPE_NORMAL,
         n.billable_units > 0,
     ]
 

@@ -18,8 +18,9 @@ from notify_pipelines.reporting import (
 )
 from notify_pipelines.reporting.daily_fact import DailyFact, daily_fact_asset
 from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.vocabulary import LETTER, NOTIFICATION_TYPES
 
-ALL_TYPES = ("email", "sms", "letter")
+ALL_TYPES = NOTIFICATION_TYPES
 NOTIFICATION_SOURCES = (schema.notifications, schema.notification_history)
 
 
@@ -41,7 +42,7 @@ def _letters_only_before(config: StatusBuildConfig) -> dt.date | None:
 def status_types(day: dt.date, letters_only_before: dt.date | None) -> tuple[str, ...]:
     if letters_only_before is None:
         return ALL_TYPES
-    return ("letter",) if day < letters_only_before else ALL_TYPES
+    return (LETTER,) if day < letters_only_before else ALL_TYPES
 
 
 def _rebuild_status(engine: sa.Engine, day: dt.date, config: StatusBuildConfig) -> DayBuild:

@@ -29,28 +29,25 @@ from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: call
     create_missing_rate_function,
 )
 from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.vocabulary import BILLABLE_STATUSES, REPORTED_KEY_TYPES, sql_literals
 
 fact = schema.ft_billing
 
-BILLABLE_STATUSES = {
-    "email": ("sending", "delivered", "temporary-failure", "permanent-failure"),
-    "sms": ("sending", "sent", "delivered", "pending", "temporary-failure", "permanent-failure"),
-    "letter": ("sending", "delivered", "returned-letter"),
-}
+# The billable rows of a table with notification_type and notification_status (also ft_notification_status).
+BILLABLE_CONDITION_SQL = " OR ".join(
+    f"(notification_type = '{ntype}' AND notification_status IN ({sql_literals(statuses)}))"
+    for ntype, statuses in BILLABLE_STATUSES.items()
+)
 
 
 def _billable_branch(table: str) -> str:
-    status_filter = " OR ".join(
-        f"(notification_type = '{ntype}' AND notification_status IN ({', '.join(repr(s) for s in statuses)}))"
-        for ntype, statuses in BILLABLE_STATUSES.items()
-    )
     return f"""
     SELECT service_id, template_id, notification_type::text AS notification_type, sent_by, rate_multiplier,
            international, billable_units, postage
     FROM {table}
     WHERE created_at >= :start AND created_at < :end
-      AND key_type IN ('normal', 'team')
-      AND ({status_filter})"""
+      AND key_type IN ({sql_literals(REPORTED_KEY_TYPES)})
+      AND ({BILLABLE_CONDITION_SQL})"""
 
 
 _RATE = rates.or_missing(

@@ -9,7 +9,6 @@ disagree for a while with neither of them wrong.
 
 # No `from __future__ import annotations`: Dagster reads the config and context annotations at runtime.
 
-import datetime as dt
 
 import dagster as dg
 import pandas as pd
@@ -18,6 +17,7 @@ from notify_pipelines.partitions import daily_partitions, window_days
 from notify_pipelines.reporting import consistency
 from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
 from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.vocabulary import utc_now
 
 SHOWN = 20
 
@@ -33,7 +33,7 @@ def ft_notification_status_counts_match_source(
 ) -> dg.AssetCheckResult:
     """Per day and type, the fact's counts add up to the non-test rows in notifications + notification_history."""
     days = window_days(context.partition_time_window)
-    closed = consistency.closed_days(days, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    closed = consistency.closed_days(days, utc_now())
     with notify_db.engine.connect() as conn:
         wrong = consistency.status_counts_vs_source(conn, closed)
     metadata = {"days_checked": len(closed), "days_still_open": len(days) - len(closed), "disagreements": len(wrong)}

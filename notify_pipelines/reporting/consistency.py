@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from notify_pipelines.calendar import day_window
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import source
-from notify_pipelines.reporting.billing_facts import BILLABLE_STATUSES
+from notify_pipelines.reporting.billing_facts import BILLABLE_CONDITION_SQL
 
 status = schema.ft_notification_status
 
@@ -66,8 +66,7 @@ WITH status_billable AS (
     SELECT bst_date, service_id, template_id, notification_type, sum(notification_count) AS n
     FROM ft_notification_status
     WHERE bst_date BETWEEN :first AND :last
-      AND ({" OR ".join(f"(notification_type = '{t}' AND notification_status IN ({', '.join(repr(s) for s in ss)}))"
-                        for t, ss in BILLABLE_STATUSES.items())})
+      AND ({BILLABLE_CONDITION_SQL})
     GROUP BY 1, 2, 3, 4
 ),
 billed AS (

@@ -20,6 +20,7 @@ from notify_pipelines.calendar import london_to_utc, to_naive_utc, utc_to_london
 from notify_pipelines.partitions import partition_key
 from notify_pipelines.reporting.assets import DAILY_FACTS
 from notify_pipelines.reporting.daily_fact import DailyFact
+from notify_pipelines.vocabulary import utc_now_aware
 
 CHECK_NAME = "yesterday_built_by_deadline"
 SENSOR_NAME = "reporting_freshness"
@@ -66,7 +67,7 @@ def _freshness_check(fact: DailyFact) -> dg.AssetChecksDefinition:
         description=f"Yesterday's partition exists by {fact.deadline:%H:%M} London time (evaluated by {SENSOR_NAME}).",
     )
     def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        result = evaluate(context.instance, fact, dt.datetime.now(dt.timezone.utc))
+        result = evaluate(context.instance, fact, utc_now_aware())
         return dg.AssetCheckResult(passed=result.passed, description=result.description, metadata=result.metadata)
 
     return check
@@ -96,4 +97,4 @@ def freshness_tick(instance: dg.DagsterInstance, cursor: str | None, now_utc: dt
     "when it changes; no runs.",
 )
 def reporting_freshness(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    return freshness_tick(context.instance, context.cursor, dt.datetime.now(dt.timezone.utc))
+    return freshness_tick(context.instance, context.cursor, utc_now_aware())

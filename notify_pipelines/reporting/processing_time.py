@@ -19,6 +19,7 @@ from notify_pipelines.calendar import day_window
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.vocabulary import REPORTED_KEY_TYPES, sql_literals
 
 fact = schema.ft_processing_time
 WITHIN = dt.timedelta(seconds=10)
@@ -29,7 +30,7 @@ def _branch(table: str) -> str:
     SELECT created_at, sent_at FROM {table}
     WHERE created_at >= :start AND created_at < :end
       AND api_key_id IS NOT NULL
-      AND key_type IN ('normal', 'team')
+      AND key_type IN ({sql_literals(REPORTED_KEY_TYPES)})
       AND notification_type IN ('email', 'sms')"""
 
 

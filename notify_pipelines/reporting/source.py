@@ -13,10 +13,8 @@ import sqlalchemy as sa
 
 from notify_pipelines.calendar import day_window
 from notify_pipelines.db import schema
+from notify_pipelines.vocabulary import NOTIFICATION_TYPES, REPORTED_KEY_TYPES
 
-# `IN`, not `!= 'test'`: the inequality stopped the index being used in the reference (commit 63b5204fb).
-REPORTED_KEY_TYPES = ("normal", "team")
-NOTIFICATION_TYPES = schema.NOTIFICATION_TYPES
 SOURCE_COLUMNS = (
     "service_id",
     "template_id",

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks, source
 from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.vocabulary import NO_JOB_ID
 
 fact = schema.ft_notification_status
 # The columns the INSERT ... SELECT fills, in table order (created_at/updated_at keep their defaults).
@@ -23,7 +24,7 @@ FACT_COLUMNS = tuple(c.name for c in fact.columns if c.name not in ("created_at"
 def insert_statement(day: dt.date, types: Iterable[str] = source.NOTIFICATION_TYPES) -> sa.Insert:
     """The one INSERT ... SELECT; the day is injected into the select list as a literal (the reference's from_select)."""
     rows = source.day_rows(day, source.check_types(types))
-    job_id = sa.func.coalesce(rows.c.job_id, sa.cast(sa.literal(schema.NO_JOB_ID), rows.c.job_id.type))
+    job_id = sa.func.coalesce(rows.c.job_id, sa.cast(sa.literal(NO_JOB_ID), rows.c.job_id.type))
     notification_type = sa.cast(rows.c.notification_type, sa.Text)
     select = sa.select(
         sa.literal(day, sa.Date).label("bst_date"),

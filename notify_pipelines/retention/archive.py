@@ -29,9 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.db.schema import HISTORY_COLUMNS
-
-# Not final yet: DVLA may still print them or ask for a resend (reference §3.3).
-LETTER_STATUSES_KEPT = ("pending-virus-check", "created", "sending")
+from notify_pipelines.vocabulary import KEY_TYPE_TEST, LETTER_STATUSES_KEPT, REPORTED_KEY_TYPES, sql_literals
 
 _COLUMNS = ", ".join(HISTORY_COLUMNS)
 _MOVED_COLUMNS = ", ".join(f"n.{c}" for c in HISTORY_COLUMNS)
@@ -62,11 +60,10 @@ class BatchResult:
 def _batch_conditions(*, test_keys: bool, letters: bool) -> str:
     """What makes a row part of one service and type's batch before the cutoff (parameters service_id,
     notification_type, cutoff)."""
-    key_filter = "key_type = 'test'" if test_keys else "key_type IN ('normal', 'team')"  # IN, not !=: index use
+    key_filter = f"key_type = '{KEY_TYPE_TEST}'" if test_keys else f"key_type IN ({sql_literals(REPORTED_KEY_TYPES)})"
     status_filter = ""
     if letters and not test_keys:
-        kept = ", ".join(f"'{s}'" for s in LETTER_STATUSES_KEPT)
-        status_filter = f"AND notification_status NOT IN ({kept})"
+        status_filter = f"AND notification_status NOT IN ({sql_literals(LETTER_STATUSES_KEPT)})"
     return f"""service_id = :service_id
           AND notification_type = CAST(:notification_type AS notification_type)
           AND created_at < :cutoff

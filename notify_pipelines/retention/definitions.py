@@ -7,13 +7,9 @@ from notify_pipelines.retention.cleanup_jobs import (
     remove_old_job_files,
 )
 from notify_pipelines.retention.job import nightly_retention
-from notify_pipelines.retention.schedule import (
-    delete_inbound_sms_schedule,
-    nightly_retention_schedule,
-    remove_old_job_files_schedule,
-)
+from notify_pipelines.retention.schedules import retention_schedules
 
 defs = dg.Definitions(
     jobs=[nightly_retention, remove_old_job_files, delete_inbound_sms],
-    schedules=[nightly_retention_schedule, delete_inbound_sms_schedule, remove_old_job_files_schedule],
+    schedules=retention_schedules,
 )

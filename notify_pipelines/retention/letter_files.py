@@ -23,14 +23,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notify_pipelines.letters import bucket_and_prefix_for_letter
 from notify_pipelines.retention.archive import LetterRow
 from notify_pipelines.settings import LetterBuckets
+from notify_pipelines.vocabulary import COMPLETED_STATUSES, NOT_YET_SANITISED_STATUSES
 
-# NOTIFICATION_STATUS_TYPES_COMPLETED: the real letters whose PDF retention deletes.
-COMPLETED_STATUSES = frozenset({
-    "sent", "delivered", "failed", "technical-failure", "temporary-failure", "permanent-failure",
-    "returned-letter", "cancelled", "validation-failed",
-})
 # Test letters of any status lose their PDF, except where the file never reached a letters bucket.
-TEST_STATUSES_WITHOUT_PDF = frozenset({"virus-scan-failed", "pending-virus-check"})
+TEST_STATUSES_WITHOUT_PDF = frozenset(NOT_YET_SANITISED_STATUSES)
 LOOKUP_THREADS = 16  # one S3 list per letter; in parallel so a 5,000-letter batch is not 5,000 round trips in a row
 DELETE_CHUNK = 1000  # S3 DeleteObjects limit
 NOT_LOOKED_UP = "<not looked up>"  # a lookup skipped because the breaker had tripped (compared by identity)

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
-from notify_pipelines.monitoring import jobs
+from notify_pipelines.monitoring import definitions as monitoring_definitions
+from notify_pipelines.monitoring.schedules import timeout_sending_notifications_schedule
 from notify_pipelines.monitoring.timeouts import (
     TIMEOUT_BATCH_SQL,
     TIMEOUT_PERIOD,
@@ -218,11 +219,11 @@ def test_the_batch_finds_its_rows_through_the_type_status_index(engine, template
 
 
 def test_the_jobs_load_with_the_shared_resources_and_run_at_five_past_midnight_london(database_url):
-    defs = dg.Definitions.merge(jobs.defs, dg.Definitions(resources=base_resources()))
+    defs = dg.Definitions.merge(monitoring_definitions.defs, dg.Definitions(resources=base_resources()))
     dg.Definitions.validate_loadable(defs)
     assert defs.get_job_def("timeout_sending_notifications").name == "timeout_sending_notifications"
     assert defs.get_job_def("recreate_precompiled_letter_pdf").name == "recreate_precompiled_letter_pdf"
-    schedule = jobs.timeout_sending_notifications_schedule
+    schedule = timeout_sending_notifications_schedule
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 0 * * *", "Europe/London")
     assert schedule.job_name == "timeout_sending_notifications"
 

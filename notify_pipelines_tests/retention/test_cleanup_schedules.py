@@ -18,7 +18,7 @@ from notify_pipelines.retention.cleanup_jobs import (
 )
 from notify_pipelines.retention.definitions import defs as retention_defs
 from notify_pipelines.retention.job import RETENTION_TAGS
-from notify_pipelines.retention.schedule import (
+from notify_pipelines.retention.schedules import (
     delete_inbound_sms_schedule,
     remove_old_job_files_schedule,
 )

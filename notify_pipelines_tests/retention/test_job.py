@@ -13,7 +13,7 @@ from notify_pipelines.partitions import daily_partitions
 from notify_pipelines.resources import base_resources
 from notify_pipelines.retention.definitions import defs as retention_defs
 from notify_pipelines.retention.job import nightly_retention, step_groups
-from notify_pipelines.retention.schedule import nightly_retention_schedule
+from notify_pipelines.retention.schedules import nightly_retention_schedule
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, find_work
 from notify_pipelines_tests import factories as f

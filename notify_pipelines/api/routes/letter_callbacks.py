@@ -11,8 +11,8 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.notifications import status_updates
 from notify_pipelines.api.bodies import documented, parse
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.errors import not_found, validation_error
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes.callback_common import (
@@ -21,8 +21,9 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
     in_transaction,
 )
-from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.calendar import local_today
+from notify_pipelines.notifications import status_updates
+from notify_pipelines.vocabulary import utc_now
 
 router = callbacks_router()
 
@@ -64,7 +65,7 @@ def _despatch_facts(job: DvlaJob) -> tuple[dt.date, str]:
     try:
         despatched_on = dt.date.fromisoformat(props.get("productionRunDate", "")[:10])
     except ValueError:
-        despatched_on = local_today(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+        despatched_on = local_today(utc_now())
     threshold = "unsorted" if "UNSORTED" in props.get("mailingProduct", "").upper() else "sorted"
     return despatched_on, threshold
 

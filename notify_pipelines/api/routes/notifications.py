@@ -40,7 +40,8 @@ from notify_pipelines.api.schemas import (
     SmsResponse,
 )
 from notify_pipelines.api.state import ApiState
-from notify_pipelines.letters import INTERNATIONAL_POSTAGE, bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.vocabulary import IN_FLIGHT_STATUSES, INTERNATIONAL_POSTAGE, utc_now
 from notify_pipelines.notifications import content, reads, sending, store
 from notify_pipelines.notifications.errors import bad_request
 from notify_pipelines.notifications.recipients import (
@@ -169,7 +170,7 @@ async def post_precompiled_letter(form: PrecompiledLetterRequest, user: ApiUser,
     if not pdf.startswith(b"%PDF"):
         raise validation_error("content is not a PDF file")
     postage = form.postage or "second"
-    created_at = store.utcnow()
+    created_at = utc_now()
     row = dict(
         id=uuid.uuid4(), service_id=user.service.id, api_key_id=user.api_key_id, key_type=user.key_type,
         notification_type="letter", created_at=created_at, notification_status="pending-virus-check",
@@ -227,7 +228,7 @@ def notification_body(row, base: str) -> dict:
         "created_at": _iso(row.created_at),
         "created_by_name": None,
         "sent_at": _iso(row.sent_at),
-        "completed_at": _iso(row.updated_at) if row.notification_status not in sending.IN_FLIGHT_STATUSES else None,
+        "completed_at": _iso(row.updated_at) if row.notification_status not in IN_FLIGHT_STATUSES else None,
         "scheduled_for": None,
         "postage": row.postage,
         "one_click_unsubscribe_url": row.unsubscribe_link,

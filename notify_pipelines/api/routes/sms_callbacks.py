@@ -16,9 +16,8 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.calendar import LONDON, to_naive_utc
-from notify_pipelines.notifications import inbound, status_maps, status_updates
 from notify_pipelines.api.bodies import documented
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.errors import LegacyCallbackError, LegacyErrorResponse
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes.callback_common import (
@@ -26,8 +25,10 @@ from notify_pipelines.api.routes.callback_common import (
     CallbackResult,
     callbacks_router,
 )
-from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.state import ApiState
+from notify_pipelines.calendar import to_naive_utc
+from notify_pipelines.notifications import inbound, status_maps, status_updates
+from notify_pipelines.vocabulary import LONDON
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 router = callbacks_router()

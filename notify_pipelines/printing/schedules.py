@@ -3,16 +3,19 @@ for today's London partition. On the clock-change days 17:50 exists once, as on 
 
 import dagster as dg
 
-from notify_pipelines.calendar import LONDON
 from notify_pipelines.printing.job import collate_letters_for_print
+from notify_pipelines.vocabulary import LONDON, LONDON_TZ
 
 
 @dg.schedule(
     job=collate_letters_for_print,
     cron_schedule="50 17 * * *",
-    execution_timezone="Europe/London",
+    execution_timezone=LONDON_TZ,
     default_status=dg.DefaultScheduleStatus.RUNNING,  # letters not collated are letters not posted
 )
 def collate_letters_for_print_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = context.scheduled_execution_time.astimezone(LONDON).date().isoformat()
     return dg.RunRequest(run_key=day, partition_key=day)
+
+
+printing_schedules = [collate_letters_for_print_schedule]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from notify_pipelines.calendar import LONDON
 from notify_pipelines.retention.cleanup_jobs import (
     delete_inbound_sms,
     remove_old_job_files,
 )
 from notify_pipelines.retention.job import nightly_retention
 from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.vocabulary import LONDON, LONDON_TZ
 
 # On the run request, not the job: job.py is being reworked (issue 9); move it to RETENTION_TAGS's job tags then.
 NIGHTLY_RETENTION_MAX_RUNTIME = max_runtime(hours=4)
@@ -22,7 +22,7 @@ NIGHTLY_RETENTION_MAX_RUNTIME = max_runtime(hours=4)
 @dg.schedule(
     job=nightly_retention,
     cron_schedule="0 3 * * *",
-    execution_timezone="Europe/London",
+    execution_timezone=LONDON_TZ,
     default_status=dg.DefaultScheduleStatus.RUNNING,  # deleting data on time is a legal duty, not an opt-in
 )
 def nightly_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -35,13 +35,16 @@ def _tonight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=day, partition_key=day)
 
 
-@dg.schedule(job=delete_inbound_sms, cron_schedule="40 1 * * *", execution_timezone="Europe/London",
+@dg.schedule(job=delete_inbound_sms, cron_schedule="40 1 * * *", execution_timezone=LONDON_TZ,
              default_status=dg.DefaultScheduleStatus.RUNNING)
 def delete_inbound_sms_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return _tonight(context)
 
 
-@dg.schedule(job=remove_old_job_files, cron_schedule="0 4 * * *", execution_timezone="Europe/London",
+@dg.schedule(job=remove_old_job_files, cron_schedule="0 4 * * *", execution_timezone=LONDON_TZ,
              default_status=dg.DefaultScheduleStatus.RUNNING)
 def remove_old_job_files_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return _tonight(context)
+
+
+retention_schedules = [nightly_retention_schedule, delete_inbound_sms_schedule, remove_old_job_files_schedule]

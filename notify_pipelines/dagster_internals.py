@@ -1,0 +1,95 @@
+"""The one place that reaches into Dagster's private API (`dagster._...` modules, the instance's storages).
+
+Written for dagster 1.13.27; notify_pipelines_tests/test_dagster_internals.py pins that version and exercises every
+name here, so an upgrade fails there first: re-check each wrapper against the new version's source, then move the pin.
+Everything else in the package uses `dagster` (dg) only; `grep -rn "dagster\\._" notify_pipelines` finds this file.
+
+Who needs what:
+- the alert forwarder (monitoring/alerts.py): every schedule's and sensor's state and ticks, tick statuses, failure
+  events, the instance-wide asset-check evaluation records;
+- sensor state (monitoring/sensor_state.py): the instance's key-value cursor store beside a sensor's own cursor;
+- the retention executor and its Celery app (retention/executor.py, retention/celery_app.py): Dagster's own
+  in-process/multiprocess executor config and creation functions, config processing, and the retry mode.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import dagster as dg
+from dagster._config import process_config  # noqa: F401  (for retention/executor.py)
+from dagster._core.definitions.executor_definition import (  # noqa: F401  (for retention/executor.py)
+    IN_PROC_CONFIG,
+    MULTI_PROC_CONFIG,
+    _core_in_process_executor_creation,
+    _core_multiprocess_executor_creation,
+)
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.execution.retries import RetryMode  # noqa: F401  (for retention/celery_app.py)
+from dagster._core.scheduler.instigation import TickStatus  # noqa: F401  (compared by the alert forwarder)
+from dagster_shared.error import SerializableErrorInfo  # noqa: F401  (a failure's error, cause chain included)
+
+DAGSTER_VERSION = "1.13.27"  # the version these wrappers were written and tested against
+
+__all__ = [
+    "DAGSTER_VERSION",
+    "IN_PROC_CONFIG",
+    "MULTI_PROC_CONFIG",
+    "RetryMode",
+    "SerializableErrorInfo",
+    "TickStatus",
+    "_core_in_process_executor_creation",
+    "_core_multiprocess_executor_creation",
+    "asset_check_evaluation_records",
+    "get_cursor_value",
+    "instigator_kind",
+    "instigator_states",
+    "process_config",
+    "set_cursor_value",
+    "ticks",
+]
+
+
+# ---- schedules' and sensors' ticks (the alert forwarder) ------------------------------------------------------------
+
+
+def instigator_states(instance: dg.DagsterInstance) -> list:
+    """Every schedule's and sensor's stored state (InstigatorState): name, selector_id, origin."""
+    return list(instance.all_instigator_state())
+
+
+def instigator_kind(state) -> str:
+    """'schedule' or 'sensor'."""
+    return "schedule" if state.instigator_type == InstigatorType.SCHEDULE else "sensor"
+
+
+def ticks(instance: dg.DagsterInstance, state, *, after: float, limit: int) -> list:
+    """The instigator's ticks (InstigatorTick: status, timestamp, error, skip_reason) after a timestamp."""
+    return list(instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after, limit=limit))
+
+
+# ---- asset check evaluations across the instance (the alert forwarder) ----------------------------------------------
+
+
+def asset_check_evaluation_records(instance: dg.DagsterInstance, *, after_cursor: int | None,
+                                   after_timestamp: float | None, limit: int) -> Iterable | None:
+    """Asset check evaluation event records in storage order after a storage id (or a timestamp), or None where the
+    event log is run-sharded (Dagster's default SQLite storage has no instance-wide event ids)."""
+    storage = instance.event_log_storage
+    if storage.is_run_sharded:
+        return None
+    records_filter = dg.EventRecordsFilter(
+        event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after_cursor, after_timestamp=after_timestamp
+    )
+    return storage.get_event_records(records_filter, limit=limit, ascending=True)
+
+
+# ---- the instance's key-value store (sensor state) ------------------------------------------------------------------
+
+
+def get_cursor_value(instance: dg.DagsterInstance, key: str) -> str | None:
+    return instance.run_storage.get_cursor_values({key}).get(key)
+
+
+def set_cursor_value(instance: dg.DagsterInstance, key: str, value: str) -> None:
+    instance.run_storage.set_cursor_values({key: value})

@@ -1,0 +1,108 @@
+"""The domain's words and the clock, in one place (like the reference's app/constants.py).
+
+Every other module imports these: the schema's lookup values, the status sets the facts, retention, printing, the
+sensors and the API filter on, the postage classes and their file codes, the precompiled template's name, and "now".
+Time conventions: every timestamp in the database is naive UTC; every "day" is a Europe/London calendar day.
+The pure functions over those (London days, windows, deadlines, DVLA working days) live in calendar.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+# ---- the clock ------------------------------------------------------------------------------------------------------
+
+LONDON_TZ = "Europe/London"  # the name, for Dagster's execution_timezone and partitions
+LONDON = ZoneInfo(LONDON_TZ)
+UTC = dt.timezone.utc
+
+
+def utc_now() -> dt.datetime:
+    """Now as naive UTC, the form every timestamp in the database has."""
+    return dt.datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_now_aware() -> dt.datetime:
+    """Now as an aware UTC datetime (for Dagster's instance API and anything compared with its timestamps)."""
+    return dt.datetime.now(UTC)
+
+
+# ---- notification and key types (reference §1.1) --------------------------------------------------------------------
+
+EMAIL, SMS, LETTER = "email", "sms", "letter"
+NOTIFICATION_TYPES = (EMAIL, SMS, LETTER)
+
+KEY_TYPE_NORMAL, KEY_TYPE_TEAM, KEY_TYPE_TEST = "normal", "team", "test"
+KEY_TYPES = (KEY_TYPE_NORMAL, KEY_TYPE_TEAM, KEY_TYPE_TEST)
+# What the facts and the API's counts report: `IN ('normal', 'team')`, not `!= 'test'` (the inequality stopped the
+# index being used in the reference, commit 63b5204fb).
+REPORTED_KEY_TYPES = (KEY_TYPE_NORMAL, KEY_TYPE_TEAM)
+
+NO_JOB_ID = "00000000-0000-0000-0000-000000000000"  # ft_notification_status.job_id for notifications without a job
+
+# ---- statuses (reference §1.1) --------------------------------------------------------------------------------------
+
+NOTIFICATION_STATUSES = (
+    "created",
+    "sending",
+    "pending",
+    "sent",
+    "delivered",
+    "permanent-failure",
+    "temporary-failure",
+    "technical-failure",
+    "failed",
+    "pending-virus-check",
+    "validation-failed",
+    "virus-scan-failed",
+    "returned-letter",
+    "cancelled",
+)
+JOB_STATUSES = (
+    "pending",
+    "in progress",
+    "finished",
+    "finished all notifications created",
+    "sending limits exceeded",
+    "scheduled",
+    "cancelled",
+    "ready to send",
+    "sent to dvla",
+    "error",
+)
+
+# ft_billing's billable statuses per notification type (reference §2.3.3).
+BILLABLE_STATUSES = {
+    EMAIL: ("sending", "delivered", "temporary-failure", "permanent-failure"),
+    SMS: ("sending", "sent", "delivered", "pending", "temporary-failure", "permanent-failure"),
+    LETTER: ("sending", "delivered", "returned-letter"),
+}
+# NOTIFICATION_STATUS_TYPES_COMPLETED: the real letters whose PDF retention deletes.
+COMPLETED_STATUSES = frozenset({
+    "sent", "delivered", "failed", "technical-failure", "temporary-failure", "permanent-failure",
+    "returned-letter", "cancelled", "validation-failed",
+})
+# Letters whose file is still (or only) in the scan bucket: never reached a letters bucket, not yet sanitised.
+NOT_YET_SANITISED_STATUSES = ("pending-virus-check", "virus-scan-failed")
+# Letters retention keeps past their retention: not final yet, DVLA may still print them or ask for a resend (§3.3).
+LETTER_STATUSES_KEPT = ("pending-virus-check", "created", "sending")
+# The API's `failed` status filter stands for every failure status.
+FAILURE_STATUSES = ("technical-failure", "temporary-failure", "permanent-failure", "validation-failed",
+                    "virus-scan-failed")
+# A notification is complete (completed_at = updated_at) once it is out of these statuses.
+IN_FLIGHT_STATUSES = ("created", "sending", "pending", "pending-virus-check")
+
+# ---- letters: postage and templates (reference §5.4) ----------------------------------------------------------------
+
+POSTAGE_TYPES = ("first", "second", "economy", "europe", "rest-of-world")
+POSTAGE_FILE_CODES = {"first": "1", "second": "2", "economy": "ECONOMY", "europe": "E", "rest-of-world": "N"}
+INTERNATIONAL_POSTAGE = ("europe", "rest-of-world")
+
+PRECOMPILED_TEMPLATE_NAME = "Pre-compiled PDF"  # TemplateBase.is_precompiled_letter: hidden, this name, type letter
+
+
+def sql_literals(values) -> str:
+    """The values as a list of SQL string literals, for `IN (...)` in hand-written SQL: "'normal', 'team'"."""
+    ordered = sorted(values) if isinstance(values, (set, frozenset)) else values
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in ordered)
