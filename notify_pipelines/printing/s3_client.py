@@ -3,12 +3,11 @@ timeouts. A run that fails on S3 is simply run again (collate.py settles what it
 
 from __future__ import annotations
 
-import boto3
 from botocore.config import Config
-from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.printing.collate import FETCH_THREADS
+from notify_pipelines.resources import shared_s3_client
 
 PRINT_S3_CONFIG = Config(
     connect_timeout=5,
@@ -17,20 +16,7 @@ PRINT_S3_CONFIG = Config(
     max_pool_connections=FETCH_THREADS + 4,
 )
 
-_CLIENTS: dict[str, object] = {}
-
 
 def print_s3_client(s3: S3Resource):
-    """One client per S3 configuration for the life of the process; boto3 clients are thread-safe."""
-    key = s3.model_dump_json()
-    if key not in _CLIENTS:
-        session = boto3.session.Session(profile_name=s3.profile_name)
-        client = session.client(
-            "s3", region_name=s3.region_name, endpoint_url=s3.endpoint_url, use_ssl=s3.use_ssl, verify=s3.verify,
-            aws_access_key_id=s3.aws_access_key_id, aws_secret_access_key=s3.aws_secret_access_key,
-            aws_session_token=s3.aws_session_token, config=PRINT_S3_CONFIG,
-        )
-        if s3.use_unsigned_session:
-            client.meta.events.register("choose-signer.s3.*", disable_signing)
-        _CLIENTS[key] = client
-    return _CLIENTS[key]
+    """The S3 resource's client with PRINT_S3_CONFIG, one per process (boto3 clients are thread-safe)."""
+    return shared_s3_client(s3, PRINT_S3_CONFIG)

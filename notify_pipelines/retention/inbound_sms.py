@@ -19,28 +19,14 @@ import sqlalchemy as sa
 
 from notify_pipelines.calendar import retention_cutoff
 from notify_pipelines.retention.batches import delete_statement, delete_until_done
-from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention
+from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention, services_with_rows_before_cutoff
 
 DEFAULT_BATCH_SIZE = 10_000
 
 logger = logging.getLogger(__name__)
 
-SERVICES_WITH_OLD_INBOUND_SMS = sa.text(
-    """
-    SELECT candidate.service_id, candidate.cutoff
-    FROM (
-        SELECT s.id AS service_id, coalesce(custom.cutoff, CAST(:default_cutoff AS timestamp)) AS cutoff
-        FROM services s
-        LEFT JOIN unnest(CAST(:custom_ids AS uuid[]), CAST(:custom_cutoffs AS timestamp[])) AS custom(service_id, cutoff)
-            ON custom.service_id = s.id
-    ) AS candidate
-    CROSS JOIN LATERAL (
-        SELECT 1 FROM inbound_sms i
-        WHERE i.service_id = candidate.service_id AND i.created_at < candidate.cutoff
-        LIMIT 1
-    ) AS has_rows
-    ORDER BY candidate.service_id
-    """
+SERVICES_WITH_OLD_INBOUND_SMS = services_with_rows_before_cutoff(
+    "FROM inbound_sms i WHERE i.service_id = candidate.service_id AND i.created_at < candidate.cutoff"
 )
 
 DELETE_BATCH = delete_statement(

@@ -47,8 +47,11 @@ class ServiceWork:
 
 # One LIMIT 1 probe per service, bounded by the service's cutoff, so each is a short descent of a per-service index
 # (ix_notifications_service_id_ntype_created_at, or ix_notifications_service_created_at when the type is common).
-_SERVICES_WITH_ROWS_BEFORE_CUTOFF = sa.text(
-    """
+def services_with_rows_before_cutoff(rows: str) -> sa.TextClause:
+    """Every service with its cutoff (:default_cutoff, or its own from :custom_ids/:custom_cutoffs) that has a row
+    before it: `rows` is the probe's `FROM <table> WHERE ...` over `candidate.service_id` and `candidate.cutoff`."""
+    return sa.text(
+        f"""
     SELECT candidate.service_id, candidate.cutoff
     FROM (
         SELECT s.id AS service_id, coalesce(custom.cutoff, CAST(:default_cutoff AS timestamp)) AS cutoff
@@ -56,15 +59,17 @@ _SERVICES_WITH_ROWS_BEFORE_CUTOFF = sa.text(
         LEFT JOIN unnest(CAST(:custom_ids AS uuid[]), CAST(:custom_cutoffs AS timestamp[])) AS custom(service_id, cutoff)
             ON custom.service_id = s.id
     ) AS candidate
-    CROSS JOIN LATERAL (
-        SELECT 1 FROM notifications n
-        WHERE n.service_id = candidate.service_id
-          AND n.notification_type = CAST(:notification_type AS notification_type)
-          AND n.created_at < candidate.cutoff
-        LIMIT 1
-    ) AS has_rows
+    CROSS JOIN LATERAL (SELECT 1 {rows} LIMIT 1) AS has_rows
     ORDER BY candidate.service_id
     """
+    )
+
+
+_SERVICES_WITH_ROWS_BEFORE_CUTOFF = services_with_rows_before_cutoff(
+    """FROM notifications n
+        WHERE n.service_id = candidate.service_id
+          AND n.notification_type = CAST(:notification_type AS notification_type)
+          AND n.created_at < candidate.cutoff"""
 )
 
 _CUSTOM_RETENTION = sa.text(
