@@ -1,4 +1,4 @@
-"""The `notify-pipelines` command: db, seed, api and dev. Errors print as one line and exit non-zero."""
+"""The `notify-pipelines` command: db, seed, api, worker and dev. Errors print as one line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def _cmd_api(args: argparse.Namespace) -> None:
     from notify_pipelines.api.server import serve
 
     serve(host=args.host, port=args.port, workers=args.workers)
+
+
+def _cmd_worker(args: argparse.Namespace) -> None:
+    from notify_pipelines.retention.celery_app import run_worker
+
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be 1 or more, got {args.concurrency}")
+    run_worker(args.concurrency, args.queue, args.loglevel)
 
 
 def _cmd_dev(args: argparse.Namespace) -> None:
@@ -96,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=6011)
     api.add_argument("--workers", type=int, default=1)
     api.set_defaults(func=_cmd_api)
+
+    worker = commands.add_parser(
+        "worker",
+        help="a Celery worker running nightly_retention's steps (NOTIFY_CELERY_BROKER_URL; same settings as the runs)",
+    )
+    worker.add_argument("--concurrency", type=int, default=2, help="step processes in this worker (default 2)")
+    worker.add_argument("--queue", default="dagster", help="Celery queue to read (default dagster, dagster-celery's)")
+    worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+    worker.set_defaults(func=_cmd_worker)
 
     dev = commands.add_parser(
         "dev",

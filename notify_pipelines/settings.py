@@ -89,6 +89,25 @@ def partitions_start() -> str:
     return value
 
 
+def celery_broker_url() -> str | None:
+    """NOTIFY_CELERY_BROKER_URL (redis://, amqp://, sqs://): when set, nightly_retention's steps go to Celery workers."""
+    return os.environ.get("NOTIFY_CELERY_BROKER_URL", "").strip() or None
+
+
+def celery_backend_url(broker: str) -> str:
+    """NOTIFY_CELERY_BACKEND_URL, else the broker itself for Redis and rpc:// (replies over the broker) for AMQP.
+    SQS carries no replies: it needs one (e.g. redis://... or db+postgresql+psycopg2://...)."""
+    backend = os.environ.get("NOTIFY_CELERY_BACKEND_URL", "").strip()
+    if backend:
+        return backend
+    if broker.startswith(("redis://", "rediss://")):
+        return broker
+    if broker.startswith("sqs://"):
+        raise ConfigError("NOTIFY_CELERY_BROKER_URL is an SQS URL: set NOTIFY_CELERY_BACKEND_URL too (SQS carries no "
+                          "results), e.g. db+postgresql+psycopg2://... or redis://...")
+    return "rpc://"
+
+
 def admin_token() -> str | None:
     return os.environ.get("NOTIFY_ADMIN_TOKEN") or None
 

@@ -13,7 +13,7 @@ from dagster_aws.s3 import S3Resource
 from notify_pipelines.partitions import daily_partitions
 from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
 from notify_pipelines.retention.cleanup_ops import delete_old_events
-from notify_pipelines.retention.executor import retention_executor
+from notify_pipelines.retention.executor import DB_POOL, retention_executor, steps_for
 from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.summary import letters_left_failure, summarise
@@ -30,7 +30,9 @@ RETENTION_TAGS = {"notify/domain": "retention"}  # dagster.yaml's run queue runs
 class RetentionConfig(dg.Config):
     batch_size: int = BATCH_SIZE
     letter_batch_size: int = LETTER_BATCH_SIZE
-    max_steps: int = 250  # a step per service up to this many services, then groups; 0: always a step per service
+    # A step per service up to this many services, then groups; 0: always a step per service. Unset: follows the
+    # executor (executor.steps_for): 250 in process, a few per process or Celery worker slot otherwise.
+    max_steps: int | None = None
 
 
 def step_groups(work: list[ServiceWork], max_steps: int) -> list[tuple[str, list[ServiceWork]]]:
@@ -42,19 +44,23 @@ def step_groups(work: list[ServiceWork], max_steps: int) -> list[tuple[str, list
     return [(g[0].mapping_key if len(g) == 1 else f"{g[0].mapping_key}_{len(g)}", g) for g in groups]
 
 
-@dg.op(out=dg.DynamicOut(list), tags={"notify/db": "retention"})
+@dg.op(out=dg.DynamicOut(list), pool=DB_POOL)
 def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig, notify_db: NotifyDatabase):
     """One output per service with rows past retention (mapping key: the service id without dashes)."""
     day = dt.date.fromisoformat(context.partition_key)
     with notify_db.begin() as conn:
         work = find_work(conn, day, batch_size=config.batch_size, letter_batch_size=config.letter_batch_size)
-    groups = step_groups(work, config.max_steps)
-    context.log.info(f"retention for the night of {day}: {len(work)} services with notifications past retention")
+    max_steps = config.max_steps
+    if max_steps is None:
+        max_steps = steps_for(context)
+    groups = step_groups(work, max_steps)
+    context.log.info(f"retention for the night of {day}: {len(work)} services with notifications past retention, "
+                     f"in {len(groups)} steps")
     for mapping_key, services in groups:
         yield dg.DynamicOutput(services, mapping_key=mapping_key)
 
 
-@dg.op(tags={"notify/db": "retention"})
+@dg.op(pool=DB_POOL)
 def clean_service(context: dg.OpExecutionContext, work: list, notify_db: NotifyDatabase, s3: S3Resource,
                   letter_buckets: LetterBucketsResource) -> list[dict]:
     """Archive and delete one service's notifications past retention, every type (or each service's of a group).

@@ -163,11 +163,17 @@ def test_schedule_launches_todays_partition_at_three_london_time(utc_tick, parti
     assert nightly_retention_schedule.execution_timezone == "Europe/London"
 
 
-def test_job_is_tagged_for_the_one_at_a_time_queue_and_runs_in_process_by_default():
+def test_job_is_tagged_for_the_one_at_a_time_queue_and_its_executor_follows_the_environment(monkeypatch):
+    from notify_pipelines.retention.executor import LOCAL_PARALLEL, chosen
+
     assert nightly_retention.tags["notify/domain"] == "retention"
     assert nightly_retention.executor_def.name == "retention_executor"
-    default = dg.validate_run_config(nightly_retention, {})
-    assert list(default["execution"]["retention_executor"]) == ["in_process"]
+    assert not dg.validate_run_config(nightly_retention, {})["execution"]["retention_executor"]  # chosen at launch
+    monkeypatch.delenv("NOTIFY_CELERY_BROKER_URL", raising=False)
+    assert chosen(None)["multiprocess"]["start_method"] == LOCAL_PARALLEL["multiprocess"]["start_method"]
+    monkeypatch.setenv("NOTIFY_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    assert list(chosen(None)) == ["celery"]
+    assert list(chosen({"in_process": {}})) == ["in_process"]
     switched = dg.validate_run_config(nightly_retention, {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
     assert switched["execution"]["retention_executor"]["multiprocess"]["max_concurrent"] == 4
 

@@ -1,0 +1,105 @@
+"""dagster-celery for the retention job: the executor's Celery app and the worker's, built from the same settings.
+
+A step travels as a dagster-celery `execute_plan` task carrying the job's code location (a module path), the run's
+instance (its ref) and the step key; the worker rebuilds the job from `notify_pipelines.definitions`, so its resources
+come from the worker's own environment (NOTIFY_DATABASE_URL, NOTIFY_S3_ENDPOINT_URL, the bucket names).
+
+Before submitting anything the executor checks that the broker answers and that a worker does: with neither check,
+a broker that is down or a queue nobody reads leaves the run waiting for ever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import dagster as dg
+from dagster._core.execution.retries import RetryMode
+from dagster_celery.executor import CeleryExecutor
+from dagster_celery.make_app import make_app
+from dagster_celery.tasks import create_task
+
+from notify_pipelines.settings import ConfigError, celery_backend_url, celery_broker_url
+
+DEFAULT_QUEUE = "dagster"  # dagster-celery's; `notify-pipelines worker --queue Q` and config_source can change it
+PING_SECONDS = 3.0
+# Ack a step's task when it ends, not when it starts: if a whole worker dies, the broker hands the step to another
+# worker (Redis: after its visibility timeout) instead of dropping it. A step whose pool process is killed fails.
+APP_SETTINGS = {"task_acks_late": True, "broker_connection_retry_on_startup": True}
+
+
+class BrokerUnavailable(dg.Failure):
+    """The broker or every worker is unreachable: the run fails once, naming which, instead of waiting."""
+
+
+def _redacted(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
+
+
+class NotifyCeleryExecutor(CeleryExecutor):
+    def app(self):
+        return make_app(self.app_args())
+
+    def check_reachable(self) -> None:
+        app = self.app()
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=5)
+        except Exception as exc:  # noqa: BLE001 - kombu raises several kinds; all mean the same here
+            raise BrokerUnavailable(
+                description=f"the Celery broker at {_redacted(self.broker)} does not answer ({exc}): start it, or "
+                "unset NOTIFY_CELERY_BROKER_URL to run the steps on this machine"
+            ) from None
+        if not app.control.ping(timeout=PING_SECONDS):
+            raise BrokerUnavailable(
+                description=f"no Celery worker answers on the broker at {_redacted(self.broker)}: start one with "
+                "`notify-pipelines worker` (same NOTIFY_CELERY_BROKER_URL), or unset NOTIFY_CELERY_BROKER_URL"
+            )
+
+    def worker_slots(self) -> int:
+        """Processes the workers offer in all (each worker's pool size), at least 1."""
+        stats = self.app().control.inspect(timeout=PING_SECONDS).stats() or {}
+        return max(1, sum(int(s.get("pool", {}).get("max-concurrency", 1)) for s in stats.values()))
+
+    def execute(self, plan_context, execution_plan):
+        self.check_reachable()
+        yield from super().execute(plan_context, execution_plan)
+
+
+def celery_executor(broker: str | None = None, backend: str | None = None, config_source: dict | None = None,
+             include: list | None = None, retries: dict | None = None) -> NotifyCeleryExecutor:
+    broker = broker or celery_broker_url()
+    if not broker:
+        raise ConfigError("the celery executor needs a broker: set NOTIFY_CELERY_BROKER_URL (or `broker` in run config)")
+    return NotifyCeleryExecutor(
+        retries=RetryMode.from_config(retries or {"enabled": {}}),
+        broker=broker,
+        backend=backend or celery_backend_url(broker),
+        include=include,
+        config_source={**APP_SETTINGS, **(config_source or {})},
+    )
+
+
+def celery_executor_from_config(config: dict) -> NotifyCeleryExecutor:
+    """The executor for run config `celery: {...}` (dagster-celery's schema), settings filling what it leaves out."""
+    return celery_executor(config.get("broker"), config.get("backend"), config.get("config_source"), config.get("include"),
+                    config.get("retries"))
+
+
+def run_worker(concurrency: int, queue: str, loglevel: str = "INFO") -> None:
+    """A Celery worker for the project's steps, in this process, until stopped (SIGTERM: finish the steps running)."""
+    from notify_pipelines.settings import database_url
+
+    database_url()  # the steps need it: fail here, not in the first step
+    import notify_pipelines.definitions  # noqa: F401 - the code location loads now, or the worker never starts
+
+    executor = celery_executor()
+    app = executor.app()
+    create_task(app)
+    name = f"notify-{queue}-{os.getpid()}@{socket.gethostname()}"
+    print(f"notify-pipelines worker: {concurrency} processes on queue {queue!r}, broker {_redacted(executor.broker)}",
+          flush=True)
+    app.worker_main(["worker", f"--concurrency={concurrency}", "-Q", queue, "-n", name, "--prefetch-multiplier=1",
+                     f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"])
