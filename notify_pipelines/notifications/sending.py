@@ -32,13 +32,14 @@ def check_template(template: store.Template | None, notification_type: str,
 
 
 def refuse_unsupported(form) -> None:
-    if getattr(form, "scheduled_for", None) is not None:
+    fields = vars(form)  # not getattr(form, name, None): a pydantic model raises (and catches) for a missing field
+    if fields.get("scheduled_for") is not None:
         raise bad_request(
             "Cannot schedule notifications (this service doesn't have permission to schedule notifications)"
         )
-    if getattr(form, "sms_sender_id", None) is not None:
+    if fields.get("sms_sender_id") is not None:
         raise bad_request("sms_sender_id is not supported by this service: leave it out to use the default sender")
-    if getattr(form, "email_reply_to_id", None) is not None:
+    if fields.get("email_reply_to_id") is not None:
         raise bad_request("email_reply_to_id is not supported by this service: leave it out to use the default")
 
 

@@ -41,7 +41,6 @@ from notify_pipelines.api.schemas import (
 )
 from notify_pipelines.api.state import ApiState
 from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
-from notify_pipelines.vocabulary import IN_FLIGHT_STATUSES, INTERNATIONAL_POSTAGE, utc_now
 from notify_pipelines.notifications import content, reads, sending, store
 from notify_pipelines.notifications.errors import bad_request
 from notify_pipelines.notifications.recipients import (
@@ -49,6 +48,7 @@ from notify_pipelines.notifications.recipients import (
     SIMULATED_PHONE_NUMBERS,
     postal_address,
 )
+from notify_pipelines.vocabulary import IN_FLIGHT_STATUSES, INTERNATIONAL_POSTAGE, utc_now
 
 log = logging.getLogger("notify_pipelines.api.notifications")
 router = APIRouter(prefix="/v2/notifications", tags=["notifications"])
@@ -59,8 +59,18 @@ Status = Literal["created", "sending", "pending", "sent", "delivered", "failed",
                  "virus-scan-failed", "cancelled", "returned-letter", "accepted", "received"]
 
 
+_BASE_URLS: dict[tuple, str] = {}  # by what it is made of: Starlette builds a URL object per call
+
+
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    key = (scope["scheme"], scope.get("server"), scope.get("root_path"), request.headers.get("host"))
+    url = _BASE_URLS.get(key)
+    if url is None:
+        if len(_BASE_URLS) >= 1024:  # the Host header is the client's: bound what it can make us keep
+            _BASE_URLS.clear()
+        url = _BASE_URLS[key] = str(request.base_url).rstrip("/")
+    return url
 
 
 async def sendable_template(state: ApiState, user: ApiUser, template_id: uuid.UUID, notification_type: str):
