@@ -10,8 +10,8 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.notifications import status_maps, status_updates
 from notify_pipelines.api.bodies import documented
+from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.errors import not_found, validation_error, validation_messages
 from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes.callback_common import (
@@ -20,8 +20,8 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
 )
 from notify_pipelines.api.schemas import Text
-from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.state import ApiState
+from notify_pipelines.notifications import status_maps, status_updates
 
 router = callbacks_router()
 
@@ -84,6 +84,7 @@ def _ses_update(state: ApiState, event: SesEvent):
 
 
 
+# Body read by hand: SNS posts JSON as text/plain, which a typed FastAPI body parameter refuses.
 @router.post("/email/ses", response_model=CallbackResult, openapi_extra=documented(SesEvent, SnsEnvelope))
 async def ses_callback(request: Request):
     event = _ses_event(await request.body())

@@ -70,6 +70,8 @@ def _despatch_facts(job: DvlaJob) -> tuple[dt.date, str]:
     return despatched_on, threshold
 
 
+# Bodies parsed with bodies.parse, not typed parameters: FastAPI would refuse a body without a JSON Content-Type,
+# which the callers (DVLA, the scanning lambdas) are not known to send, and that would change what they get.
 @router.post("/letter/status", response_model=CallbackResult, openapi_extra=documented(DvlaEvent))
 async def dvla_callback(request: Request):
     event: DvlaEvent = parse(DvlaEvent, await request.body())

@@ -57,6 +57,8 @@ class FiretextReceipt(BaseModel):
     time: str | None = None
 
 
+# Bodies read by hand, not typed parameters: the reference answers a bad receipt with per-provider legacy messages
+# ({"result": "error", ...}) that FastAPI's validation errors cannot give; the models above document the bodies.
 def _json_object(raw: bytes, provider: str) -> dict:
     try:
         body = orjson.loads(raw)
