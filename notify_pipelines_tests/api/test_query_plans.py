@@ -55,5 +55,9 @@ def test_callback_and_read_queries_use_indexes(api, service, db):
     finally:
         transaction.rollback()
         conn.close()
+    # No scan of the tables a query is driven by. templates_history is joined for the page's template versions:
+    # while it holds a few dozen rows (as in this test database, in a varying number by test order) the planner
+    # rightly reads it whole.
+    big = ("notifications", "notification_history", "inbound_sms", "templates")
     for label, plan in plans.items():
-        assert "Seq Scan" not in plan and "Index" in plan, (label, plan)
+        assert not any(f"Seq Scan on {table} " in plan + " " for table in big) and "Index" in plan, (label, plan)
