@@ -432,6 +432,12 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
     dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
                "-h", "127.0.0.1", "-p", str(args.ui_port)]
     children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
+    if env.get("NOTIFY_CELERY_BROKER_URL"):  # retention's steps go to Celery: one worker comes and goes with the stack
+        worker = [sys.executable, "-m", "notify_pipelines.cli", "worker", "--concurrency", "2"]
+        children.append(("Celery worker", spawn("a Celery worker", worker, env)))
+    else:
+        say("retention runs its steps in parallel on this machine (multiprocess); set NOTIFY_CELERY_BROKER_URL "
+            "to use Celery workers instead")
     _supervise(args, children)
 
 
@@ -478,6 +484,6 @@ def _supervise(args, children: list[tuple[str, subprocess.Popen]]) -> None:
         if not ready and answers(f"http://127.0.0.1:{args.ui_port}/server_info"):
             ready = True
             say(f"ready: Dagster UI http://127.0.0.1:{args.ui_port}"
-                + (f" | API http://127.0.0.1:{args.api_port}" if len(children) > 1 else "")
+                + (f" | API http://127.0.0.1:{args.api_port}" if any(n == "API" for n, _ in children) else "")
                 + " | Ctrl-C stops everything")
         time.sleep(0.5)
