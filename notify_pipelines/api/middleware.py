@@ -29,14 +29,24 @@ UNMATCHED = "none"  # requests no route template matched (404s): one label value
 METRICS_PATH = "/metrics"
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_children: dict[tuple[str, int, str], tuple] = {}  # the labelled series, looked up once each (labels() locks)
+
+
 def _record(scope, status: int, seconds: float) -> None:
     route = scope.get("route")
     handler = getattr(route, "path", None) or UNMATCHED
     if handler == METRICS_PATH:
         return
     method = scope["method"]
-    REQUESTS.labels(method, str(status), handler).inc()
-    LATENCY.labels(method, handler).observe(seconds)
+    if method not in _METHODS:
+        method = "other"  # the client's text: never a label value of its own
+    key = (method, status, handler)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (REQUESTS.labels(method, str(status), handler), LATENCY.labels(method, handler))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class RequestMiddleware:
