@@ -14,11 +14,11 @@ import os
 import socket
 
 import dagster as dg
-from dagster._core.execution.retries import RetryMode
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
+from notify_pipelines.dagster_internals import RetryMode
 from notify_pipelines.settings import ConfigError, celery_backend_url, celery_broker_url
 
 DEFAULT_QUEUE = "dagster"  # dagster-celery's; `notify-pipelines worker --queue Q` and config_source can change it

@@ -15,15 +15,15 @@ from __future__ import annotations
 import multiprocessing
 
 import dagster as dg
-from dagster._config import process_config
-from dagster._core.definitions.executor_definition import (
+from dagster_celery.executor import CELERY_CONFIG
+
+from notify_pipelines.dagster_internals import (
     IN_PROC_CONFIG,
     MULTI_PROC_CONFIG,
     _core_in_process_executor_creation,
     _core_multiprocess_executor_creation,
+    process_config,
 )
-from dagster_celery.executor import CELERY_CONFIG
-
 from notify_pipelines.retention.celery_app import celery_executor_from_config
 from notify_pipelines.settings import celery_broker_url
 
