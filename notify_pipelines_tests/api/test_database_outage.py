@@ -29,7 +29,7 @@ class RefusingProxy:
         self.port = 0
         self.transports: set[asyncio.Transport] = set()
 
-    def __enter__(self) -> "RefusingProxy":
+    def __enter__(self) -> RefusingProxy:
         self.thread.start()
         self.accept()
         return self
@@ -99,19 +99,20 @@ async def _send_under_load(url: str, service, proxy: RefusingProxy, concurrency:
     def recovered() -> bool:
         return len(results) >= 100 and all(status == 201 for status, _ in results[-100:])
 
+    def for_seconds(seconds: float):
+        deadline = asyncio.get_running_loop().time() + seconds
+        return lambda: asyncio.get_running_loop().time() >= deadline
+
+    async def worker(client, done):
+        while not done() and len(results) < 20_000:
+            await send(client)
+
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        for action, until in ((None, 1.0), (proxy.refuse, 3.0), (proxy.accept, recovered)):
+        for action, done in ((None, lambda: for_seconds(1.0)), (proxy.refuse, lambda: for_seconds(3.0)),
+                             (proxy.accept, lambda: recovered)):
             if action is not None:
                 await asyncio.to_thread(action)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + until if isinstance(until, float) else None
-            done = (lambda: loop.time() >= deadline) if deadline is not None else until
-
-            async def worker():
-                while not done() and len(results) < 20_000:
-                    await send(client)
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(client, done()) for _ in range(concurrency)))
     return results
 
 
