@@ -12,15 +12,14 @@ import uuid
 from fastapi import APIRouter
 
 from notify_pipelines.api import auth
-from notify_pipelines.notifications import admin_store, inbound
 from notify_pipelines.api.admin_schemas import (
     AnnualBilling,
     AnnualBillingSet,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRevoked,
-    InboundNumberSet,
     Created,
+    InboundNumberSet,
     LetterRateCreate,
     RateCreate,
     RetentionCreate,
@@ -32,10 +31,11 @@ from notify_pipelines.api.admin_schemas import (
     TemplateUpdate,
     TemplateVersion,
 )
+from notify_pipelines.api.dependencies import AdminToken, State
 from notify_pipelines.api.errors import bad_request
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.api.dependencies import AdminToken, State
 from notify_pipelines.api.state import ApiState
+from notify_pipelines.notifications import admin_store, inbound
 
 log = logging.getLogger("notify_pipelines.api.admin")
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminToken])
