@@ -11,8 +11,8 @@ import logging
 import psycopg2
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from limits.errors import StorageError
 from fastapi.exceptions import RequestValidationError
+from limits.errors import StorageError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 

@@ -17,7 +17,11 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from notify_pipelines.api.errors import error_body
-from notify_pipelines.api.request_context import escape_for_log, new_request_id, request_id_var
+from notify_pipelines.api.request_context import (
+    escape_for_log,
+    new_request_id,
+    request_id_var,
+)
 
 log = logging.getLogger("notify_pipelines.api.access")
 

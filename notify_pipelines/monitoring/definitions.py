@@ -4,10 +4,17 @@
 
 import dagster as dg
 
-from notify_pipelines.monitoring.jobs import job_resources, monitoring_assets, monitoring_jobs
+from notify_pipelines.monitoring.jobs import (
+    job_resources,
+    monitoring_assets,
+    monitoring_jobs,
+)
 from notify_pipelines.monitoring.missed_nights import missed_nights_sensor
 from notify_pipelines.monitoring.schedules import monitoring_schedules
-from notify_pipelines.monitoring.sensors import monitoring_check_sensors, sensor_resources
+from notify_pipelines.monitoring.sensors import (
+    monitoring_check_sensors,
+    sensor_resources,
+)
 from notify_pipelines.monitoring.still_sending import letters_still_sending
 
 defs = dg.Definitions(

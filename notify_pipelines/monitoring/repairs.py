@@ -16,7 +16,10 @@ import sqlalchemy as sa
 
 from notify_pipelines.letters import letter_pdf_prefix
 from notify_pipelines.settings import LetterBuckets
-from notify_pipelines.vocabulary import NOT_YET_SANITISED_STATUSES, PRECOMPILED_TEMPLATE_NAME
+from notify_pipelines.vocabulary import (
+    NOT_YET_SANITISED_STATUSES,
+    PRECOMPILED_TEMPLATE_NAME,
+)
 
 # By primary key; the template version the notification was sent with decides whether it is precompiled.
 LETTER_SQL = sa.text(

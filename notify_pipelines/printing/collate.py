@@ -32,7 +32,11 @@ from typing import Callable, Iterable, Iterator
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from notify_pipelines.calendar import print_deadline, print_deadline_passed, to_naive_utc
+from notify_pipelines.calendar import (
+    print_deadline,
+    print_deadline_passed,
+    to_naive_utc,
+)
 from notify_pipelines.db.schema import notifications
 from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.printing import print_files as pf
@@ -41,7 +45,10 @@ from notify_pipelines.printing.selection import (
     stream_letters_to_print,
     volumes_by_postage,
 )
-from notify_pipelines.vocabulary import POSTAGE_TYPES, utc_now  # utc_now looked up at call time (tests pin it)
+from notify_pipelines.vocabulary import (  # utc_now looked up at call time (tests pin it)
+    POSTAGE_TYPES,
+    utc_now,
+)
 
 LOCK_KEY = 0x4E4F54494659_5052  # pg_advisory_lock key of the collation (any day): one at a time
 LOCK_WAIT_LOG_SECONDS = 5

@@ -2,7 +2,10 @@
 
 import dagster as dg
 
-from notify_pipelines.printing.job import collate_letters_for_print, letter_print_volumes
+from notify_pipelines.printing.job import (
+    collate_letters_for_print,
+    letter_print_volumes,
+)
 from notify_pipelines.printing.schedules import printing_schedules
 
 defs = dg.Definitions(

@@ -29,7 +29,11 @@ from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: call
     create_missing_rate_function,
 )
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.vocabulary import BILLABLE_STATUSES, REPORTED_KEY_TYPES, sql_literals
+from notify_pipelines.vocabulary import (
+    BILLABLE_STATUSES,
+    REPORTED_KEY_TYPES,
+    sql_literals,
+)
 
 fact = schema.ft_billing
 

@@ -19,7 +19,11 @@ import sqlalchemy as sa
 
 from notify_pipelines.calendar import retention_cutoff
 from notify_pipelines.retention.batches import delete_statement, delete_until_done
-from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention, services_with_rows_before_cutoff
+from notify_pipelines.retention.work import (
+    DEFAULT_RETENTION_DAYS,
+    custom_retention,
+    services_with_rows_before_cutoff,
+)
 
 DEFAULT_BATCH_SIZE = 10_000
 

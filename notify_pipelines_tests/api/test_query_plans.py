@@ -8,8 +8,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from notify_pipelines.notifications import reads, status_updates, store
 from notify_pipelines.db import schema
+from notify_pipelines.notifications import reads, status_updates, store
 
 
 def explain(conn: sa.Connection, statement) -> str:

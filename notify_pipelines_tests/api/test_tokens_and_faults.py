@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-
 from notify_pipelines_tests.api.conftest import only_error, token
 
 SMS = {"phone_number": "07700900123", "personalisation": {"name": "Jo"}}

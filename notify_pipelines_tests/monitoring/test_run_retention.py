@@ -4,7 +4,10 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines.monitoring.run_retention import delete_old_runs, delete_old_runs_job
+from notify_pipelines.monitoring.run_retention import (
+    delete_old_runs,
+    delete_old_runs_job,
+)
 
 
 @dg.op

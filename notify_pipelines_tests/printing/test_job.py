@@ -10,7 +10,10 @@ import pytest
 
 from notify_pipelines.definitions import defs
 from notify_pipelines.printing import collate as collate_module
-from notify_pipelines.printing.job import LETTER_PRINT_VOLUMES, collate_letters_for_print
+from notify_pipelines.printing.job import (
+    LETTER_PRINT_VOLUMES,
+    collate_letters_for_print,
+)
 from notify_pipelines.printing.schedules import collate_letters_for_print_schedule
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.printing.helpers import (

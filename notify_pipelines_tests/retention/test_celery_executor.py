@@ -18,8 +18,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.db import schema
+from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.retention.celery_helpers import (
@@ -34,7 +34,11 @@ from notify_pipelines_tests.retention.celery_helpers import (
     start_run,
     step_spans,
 )
-from notify_pipelines_tests.retention.helpers import bulk_notifications, run_retention, where_is
+from notify_pipelines_tests.retention.helpers import (
+    bulk_notifications,
+    run_retention,
+    where_is,
+)
 
 DAY = "2021-06-05"
 OLD, RECENT = dt.datetime(2021, 5, 1), dt.datetime(2021, 6, 4, 12)

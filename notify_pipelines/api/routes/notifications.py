@@ -48,7 +48,11 @@ from notify_pipelines.notifications.recipients import (
     SIMULATED_PHONE_NUMBERS,
     postal_address,
 )
-from notify_pipelines.vocabulary import IN_FLIGHT_STATUSES, INTERNATIONAL_POSTAGE, utc_now
+from notify_pipelines.vocabulary import (
+    IN_FLIGHT_STATUSES,
+    INTERNATIONAL_POSTAGE,
+    utc_now,
+)
 
 log = logging.getLogger("notify_pipelines.api.notifications")
 router = APIRouter(prefix="/v2/notifications", tags=["notifications"])

@@ -12,7 +12,12 @@ from fastapi import APIRouter, Path, Query
 
 from notify_pipelines.api.dependencies import Caller, State
 from notify_pipelines.api.errors import not_found
-from notify_pipelines.api.schemas import PreviewRequest, PreviewResponse, TemplateResponse, TemplatesResponse
+from notify_pipelines.api.schemas import (
+    PreviewRequest,
+    PreviewResponse,
+    TemplateResponse,
+    TemplatesResponse,
+)
 from notify_pipelines.notifications import content, reads
 
 router = APIRouter(prefix="/v2", tags=["templates"])
