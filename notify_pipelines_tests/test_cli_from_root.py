@@ -69,6 +69,7 @@ def test_cli_commands_from_the_root_reach_the_stacks_instance_and_database(root,
         run(root, "dg", "launch", "--assets", "ft_billing", "--partition-range", "2021-06-04...2021-06-05")
         run(root, "dagster", "job", "execute", "-m", "notify_pipelines.definitions", "-j", "nightly_retention",
             "--tags", '{"dagster/partition": "2021-06-05"}')
+        run(root, "dg", "launch", "--job", "delete_inbound_sms", "--partition", "2021-06-05")  # the README's re-run form
         run(root, "dg", "check", "defs")
         listed = run(root, "dg", "list", "defs").stdout
         assert "nightly_retention" in listed and "ft_billing" in listed
@@ -80,8 +81,8 @@ def test_cli_commands_from_the_root_reach_the_stacks_instance_and_database(root,
                 "SELECT count(DISTINCT partition) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
                 " AND asset_key = '[\"ft_billing\"]'")).scalar()
         engine.dispose()
-        assert [status for _, status in runs] == ["SUCCESS"] * 3, runs
-        assert runs[-1][0] == "nightly_retention"
+        assert [status for _, status in runs] == ["SUCCESS"] * 4, runs
+        assert [name for name, _ in runs[-2:]] == ["nightly_retention", "delete_inbound_sms"]
         assert days == 5
     finally:
         drop_database(dagster_url)
