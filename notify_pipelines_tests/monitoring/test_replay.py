@@ -28,8 +28,6 @@ from notify_pipelines.monitoring.sensors import (
 )
 from notify_pipelines_tests.factories import (
     create_notification,
-    create_service,
-    create_template,
 )
 
 NOW = dt.datetime(2021, 6, 15, 12, 0)
@@ -58,18 +56,6 @@ class BrokenProviderQueue(ProviderQueue):
 @pytest.fixture(autouse=True)
 def clear_sent():
     SENT.clear()
-
-
-@pytest.fixture
-def instance():
-    return dg.DagsterInstance.ephemeral()
-
-
-@pytest.fixture
-def templates(engine):
-    with engine.begin() as conn:
-        service = create_service(conn)
-        return {t: create_template(conn, service, t) for t in ("email", "sms", "letter")}
 
 
 def tick(sensor, instance, resources, now: dt.datetime, log_handler: logging.Handler | None = None, **bound) -> str | None:

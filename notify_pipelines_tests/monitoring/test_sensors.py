@@ -36,12 +36,6 @@ S = dt.timedelta(seconds=1)
 
 
 @pytest.fixture
-def instance():
-    """An in-memory instance: its key-value store is where the sensors keep their state."""
-    return dg.DagsterInstance.ephemeral()
-
-
-@pytest.fixture
 def templates(engine):
     with engine.begin() as conn:
         service = create_service(conn)

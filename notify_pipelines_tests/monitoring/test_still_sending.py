@@ -18,11 +18,6 @@ T = dt.datetime
 
 
 @pytest.fixture
-def instance():
-    return dg.DagsterInstance.ephemeral()
-
-
-@pytest.fixture
 def template(engine):
     with engine.begin() as conn:
         return f.create_template(conn, f.create_service(conn), "letter")

@@ -41,13 +41,6 @@ def frozen_clock() -> dt.datetime:
     return FROZEN_NOW
 
 
-@pytest.fixture
-def templates(engine):
-    with engine.begin() as conn:
-        service = create_service(conn)
-        return {t: create_template(conn, service, t) for t in ("sms", "email", "letter")}
-
-
 def statuses(engine) -> dict:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(schema.notifications.c.id, schema.notifications.c.notification_status)).all()
