@@ -109,8 +109,7 @@ def insert_billing(conn: sa.Connection, day: dt.date) -> int:
 def build_billing_day(conn: sa.Connection, day: dt.date) -> DayBuild:
     """Replace the day's ft_billing rows with the billing of the current data. Run it inside a transaction."""
     started = time.perf_counter()
-    locks.begin_day(conn, fact.name, day)
-    deleted = conn.execute(sa.delete(fact).where(fact.c.bst_date == day)).rowcount
+    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
     inserted = insert_billing(conn, day)
     return DayBuild(day, deleted, inserted, per_type_counts(conn, day), time.perf_counter() - started)
 

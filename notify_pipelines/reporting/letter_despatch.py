@@ -59,8 +59,7 @@ def insert_despatch(conn: sa.Connection, day: dt.date) -> int:
 def build_despatch_day(conn: sa.Connection, day: dt.date) -> DayBuild:
     """Replace the day's rows. Run it inside a transaction; MissingRateError leaves it to roll back."""
     started = time.perf_counter()
-    locks.begin_day(conn, fact.name, day)
-    deleted = conn.execute(sa.delete(fact).where(fact.c.bst_date == day)).rowcount
+    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
     inserted = insert_despatch(conn, day)
     letters = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(fact.c.notifications_sent), 0)).where(fact.c.bst_date == day)

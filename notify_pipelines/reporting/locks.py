@@ -34,3 +34,10 @@ def begin_day(conn: sa.Connection, table_name: str, day: dt.date) -> None:
     """Serialise with other rebuilds of the day, and size the aggregate's memory, for this transaction."""
     lock_day(conn, table_name, day)
     set_work_mem(conn)
+
+
+def clear_day(conn: sa.Connection, fact: sa.Table, key: sa.Column, day: dt.date, *where) -> int:
+    """Begin a rebuild of `fact`'s rows where `key` is `day` (and `where`): lock, size the memory, delete them; the
+    rows deleted. The caller's one INSERT ... SELECT then writes the day again, in the same transaction."""
+    begin_day(conn, fact.name, day)
+    return conn.execute(sa.delete(fact).where(key == day, *where)).rowcount

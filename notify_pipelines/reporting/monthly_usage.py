@@ -103,8 +103,7 @@ def build_usage_month(conn: sa.Connection, month: dt.date) -> DayBuild:
     started = time.perf_counter()
     params = insert_params(month)
     month = params["month"]
-    locks.begin_day(conn, fact.name, month)
-    deleted = conn.execute(sa.delete(fact).where(fact.c.month == month)).rowcount
+    deleted = locks.clear_day(conn, fact, fact.c.month, month)
     inserted = insert_usage(conn, month)
     per_type = {
         ntype: (int(rows), int(sent))

@@ -56,8 +56,7 @@ def insert_processing_time(conn: sa.Connection, day: dt.date) -> int:
 def build_processing_time_day(conn: sa.Connection, day: dt.date) -> DayBuild:
     """Replace the day's row. Run it inside a transaction."""
     started = time.perf_counter()
-    locks.begin_day(conn, fact.name, day)
-    deleted = conn.execute(sa.delete(fact).where(fact.c.bst_date == day)).rowcount
+    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
     inserted = insert_processing_time(conn, day)
     total, within = conn.execute(
         sa.select(fact.c.messages_total, fact.c.messages_within_10_secs).where(fact.c.bst_date == day)

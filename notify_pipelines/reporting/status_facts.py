@@ -47,10 +47,7 @@ def build_status_day(
     """Replace the day's rows of `types` with the current source data. Run it inside a transaction."""
     started = time.perf_counter()
     types = source.check_types(types)
-    locks.begin_day(conn, fact.name, day)
-    deleted = conn.execute(
-        sa.delete(fact).where(fact.c.bst_date == day, fact.c.notification_type.in_(types))
-    ).rowcount
+    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day, fact.c.notification_type.in_(types))
     inserted = conn.execute(insert_statement(day, types)).rowcount
     return DayBuild(day, deleted, inserted, per_type_counts(conn, day), time.perf_counter() - started)
 
