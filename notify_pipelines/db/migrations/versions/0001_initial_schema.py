@@ -6,6 +6,12 @@ Create Date: 2026-11-28
 
 Frozen: this file states the schema it creates and never reads notify_pipelines.db.schema, so a later change to the
 live module cannot change what this revision did. Every change since is a revision of its own.
+
+Rewritten once, by issue 12, from `metadata.create_all` on the live module to the tables, indexes and lookup values
+that call created when this revision landed (commit 0bffad4). A database already at 0001 is unaffected: it has exactly
+this, or (created after 650ab38 changed the live module) lacks three fact indexes, which 0002 drops IF EXISTS. It was
+the only way to make the history replayable: left as it was, 0001 would create today's whole schema and every later
+revision would collide with it.
 """
 
 import sqlalchemy as sa
