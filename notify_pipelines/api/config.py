@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from notify_pipelines import settings
@@ -28,18 +29,11 @@ class ApiConfig:
 
     @classmethod
     def from_env(cls) -> "ApiConfig":
-        api = settings.api_settings()
-        defaults = cls.__dataclass_fields__
+        set_in_env = {k: v for k, v in dataclasses.asdict(settings.api_settings()).items() if v is not None}
         return cls(
             database_url=settings.database_url(),
             s3_endpoint_url=settings.s3_endpoint_url(),
             buckets=LetterBuckets.from_env(),
             admin_token=settings.admin_token(),
-            signing_key=api.signing_key or DEVELOPMENT_SIGNING_KEY,
-            cache_ttl_seconds=defaults["cache_ttl_seconds"].default if api.cache_ttl_seconds is None
-            else api.cache_ttl_seconds,
-            max_body_bytes=defaults["max_body_bytes"].default if api.max_body_bytes is None else api.max_body_bytes,
-            workers=defaults["workers"].default if api.workers is None else api.workers,
-            access_log=api.access_log,
-            redis_url=api.redis_url,
+            **set_in_env,  # what is unset keeps the default above
         )
