@@ -14,14 +14,13 @@ from typing import Sequence
 
 import dagster as dg
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from notify_pipelines.db.schema import virus_scan_requests
 from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.monitoring.queries import Letter
 from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.s3_objects import object_exists
 
-NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 HEAD_CONCURRENCY = 8
 
 
@@ -56,15 +55,7 @@ class RecordedVirusScanRequests(VirusScanResubmitter):
             conn.execute(sa.insert(virus_scan_requests), rows)
 
 
-def file_exists(s3_client, bucket: str, key: str) -> bool:
-    """HEAD the object: 404 means missing; any other error (access, network) is raised, never taken as missing."""
-    try:
-        s3_client.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in NOT_FOUND_CODES:
-            return False
-        raise
-    return True
+file_exists = object_exists  # the sensors' and tests' name for it
 
 
 def scan_filename(letter: Letter) -> str:

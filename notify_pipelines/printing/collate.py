@@ -45,6 +45,7 @@ from notify_pipelines.printing.selection import (
     stream_letters_to_print,
     volumes_by_postage,
 )
+from notify_pipelines.s3_objects import is_not_found
 from notify_pipelines.vocabulary import (  # utc_now looked up at call time (tests pin it)
     POSTAGE_TYPES,
     utc_now,
@@ -140,10 +141,6 @@ class CollationResult:
 # ---- S3 helpers -----------------------------------------------------------------------------------------------------
 
 
-def _is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
-
-
 def list_keys(s3_client, bucket: str, prefix: str) -> Iterator[dict]:
     for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         yield from page.get("Contents", [])
@@ -153,7 +150,7 @@ def _head(s3_client, bucket: str, key: str) -> dict | None:
     try:
         return s3_client.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if _is_missing(error):
+        if is_not_found(error):
             return None
         raise
 
@@ -162,7 +159,7 @@ def _get(s3_client, bucket: str, key: str) -> bytes | None:
     try:
         return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if _is_missing(error):
+        if is_not_found(error):
             return None
         raise
 

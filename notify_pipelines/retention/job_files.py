@@ -26,11 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify_pipelines.calendar import retention_cutoff
 from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention
+from notify_pipelines.s3_objects import object_exists
 
 DEFAULT_BATCH_SIZE = 1_000  # one DeleteObjects call's worth of keys
 HEAD_THREADS = 16  # one HEAD per job; in parallel so a batch is not a thousand round trips in a row
 DELETE_CHUNK = 1_000  # S3 DeleteObjects limit
-NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 logger = logging.getLogger(__name__)
 
@@ -120,13 +120,7 @@ def delete_csv_files(s3_client, bucket: str, jobs: list[OldJob], log: logging.Lo
     list: their files may still be there."""
 
     def head(job: OldJob) -> bool:
-        try:
-            s3_client.head_object(Bucket=bucket, Key=job.key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
-                return False
-            raise
-        return True
+        return object_exists(s3_client, bucket, job.key)
 
     found: list[OldJob] = []
     outcome = CsvOutcome([], [], 0)
