@@ -12,6 +12,7 @@ Each job run's step grain is the executor's default (executor.steps_for).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -44,8 +45,11 @@ def recon_job():
     return repo.get_reconstructable_job("nightly_retention")
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the per-event lines are not the figure
+
+
 def job_run(instance: dg.DagsterInstance, run_config: dict) -> None:
-    with dg.execute_job(recon_job(), instance, run_config=run_config, tags={"dagster/partition": DAY.isoformat()}) as r:
+    with dg.execute_job(recon_job(), instance, run_config={**QUIET, **run_config}, tags={"dagster/partition": DAY.isoformat()}) as r:
         assert r.success, "the run failed"
 
 
@@ -119,11 +123,27 @@ def fan_out_figures(services: int) -> list[tuple[str, str]]:
                                       f"ratio to bare {s['bare'] / s[key]:.2f}") for key, label in WAYS]
 
 
-def main(quick: bool) -> None:
+def _report(title: str, figures, *args) -> None:
     logging.getLogger("dagster").setLevel(logging.WARNING)
+    report(title, figures(*args))
+    sys.stdout.flush()
+
+
+def in_fresh_process(title: str, figures, *args) -> None:
+    """Each part in a new Python: the forkserver that the multiprocess executor starts keeps the environment (the
+    bench database's URL) of the process's first run, so a second part in the same process would reach the first
+    part's dropped database."""
+    part = multiprocessing.get_context("spawn").Process(target=_report, args=(title, figures, *args))
+    part.start()
+    part.join()
+    if part.exitcode:
+        raise SystemExit(f"executors benchmark: '{title}' failed (exit code {part.exitcode})")
+
+
+def main(quick: bool) -> None:
     if quick:
-        report("executors: archive (quick: 100k rows, 50 services)", archive_figures(50, 100_000))
-        report("executors: many small services (quick: 300)", fan_out_figures(300))
+        in_fresh_process("executors: archive (quick: 100k rows, 50 services)", archive_figures, 50, 100_000)
+        in_fresh_process("executors: many small services (quick: 300)", fan_out_figures, 300)
         return
-    report("executors: archive", archive_figures(200, 1_000_000))
-    report("executors: many small services", fan_out_figures(1_000))
+    in_fresh_process("executors: archive", archive_figures, 200, 1_000_000)
+    in_fresh_process("executors: many small services", fan_out_figures, 1_000)

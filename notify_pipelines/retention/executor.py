@@ -29,7 +29,7 @@ from notify_pipelines.settings import celery_broker_url
 
 DB_POOL = "notify_db"  # every step that touches the notifications database; its limit is in dagster.yaml
 STEPS_PER_PROCESS = 2  # per process or worker slot: few enough that start-up stays small, two to even out sizes
-IN_PROCESS_MAX_STEPS = 250  # in process a step costs about 0.15 s of events: a step per service up to here
+IN_PROCESS_MAX_STEPS = 50  # in process a step costs about 0.1 s of events and gains no parallelism
 LOCAL_PARALLEL = {
     "multiprocess": {
         "max_concurrent": min(4, multiprocessing.cpu_count()),

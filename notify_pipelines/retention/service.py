@@ -50,6 +50,13 @@ class TypeOutcome:
         return asdict(self)
 
 
+def outcome_lines(outcomes: list[TypeOutcome]) -> list[str]:
+    """The reference's log line per service and type that lost rows; none for the rest."""
+    return [f"retention: service {o.service_id}, notification_type {o.notification_type}: archived {o.archived}, "
+            f"test deleted {o.test_deleted}, letter PDFs deleted {o.pdfs_deleted}, duration {o.seconds:.2f} s"
+            for o in outcomes if o.touched]
+
+
 def until_done(one_batch: Callable[[], tuple[int, bool]]) -> int:
     """Run batches, each its own transaction, until one says nothing more may remain; the rows they removed."""
     total = 0
@@ -76,16 +83,8 @@ class ServiceCleaner:
         return self._s3_client
 
     def clean(self, work: ServiceWork) -> list[TypeOutcome]:
-        outcomes = [self.clean_type(work.service_id, cutoff, work.batch_size_for(cutoff.notification_type))
-                    for cutoff in work.cutoffs]
-        for outcome in outcomes:
-            if outcome.touched:
-                self.log.info(
-                    f"retention: service {outcome.service_id}, notification_type {outcome.notification_type}: "
-                    f"archived {outcome.archived}, test deleted {outcome.test_deleted}, "
-                    f"letter PDFs deleted {outcome.pdfs_deleted}, duration {outcome.seconds:.2f} s"
-                )
-        return outcomes
+        return [self.clean_type(work.service_id, cutoff, work.batch_size_for(cutoff.notification_type))
+                for cutoff in work.cutoffs]
 
     def clean_type(self, service_id: uuid.UUID, cutoff: TypeCutoff, limit: int) -> TypeOutcome:
         started = time.perf_counter()

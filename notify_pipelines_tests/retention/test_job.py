@@ -76,12 +76,16 @@ def test_one_step_per_service_with_work_and_a_summary(engine, resources, night):
     assert str(services["default"]) in metadata["services"].value
 
 
-def test_one_log_line_per_service_and_type_touched_and_none_for_the_rest(engine, resources, night):
+@pytest.mark.parametrize("max_steps, entries", [(0, 2), (1, 1)])
+def test_one_log_line_per_service_and_type_touched_and_none_for_the_rest(engine, resources, night, max_steps, entries):
+    """A line per service and type, in one log entry per step (a step per service, or both services in one)."""
     services, _ = night
     instance = dg.DagsterInstance.ephemeral()
-    result = run_retention(resources, DAY, instance=instance)
-    lines = [m for m in log_messages(instance, result) if m.startswith("retention: service")]
-    assert len(lines) == 2
+    result = run_retention(resources, DAY, instance=instance, max_steps=max_steps)
+    messages = [m for m in log_messages(instance, result) if m.startswith("retention: service")]
+    lines = [line for m in messages for line in m.splitlines()]
+    assert len(messages) == entries
+    assert len(lines) == 2 and all(line.startswith("retention: service") for line in lines)
     assert any(str(services["custom"]) in m and "notification_type sms: archived 1, test deleted 0" in m for m in lines)
     assert any(str(services["default"]) in m and "notification_type email: archived 1, test deleted 1" in m for m in lines)
     assert not any(str(services["idle"]) in m for m in lines)
