@@ -94,6 +94,10 @@ def through_executors(url: str, instance: dg.DagsterInstance) -> dict[str, float
     with celery_workers(url):
         restore(url)
         seconds["celery"], _ = timed(lambda: job_run(instance, CELERY))
+    restore(url)
+    seconds["bare_again"], _ = timed(lambda: bare_transaction(url))
+    # The baseline moves with the machine's load (10-14 s for the same 1M rows here): timed first and last, the mean
+    seconds["bare_first"], seconds["bare"] = seconds["bare"], (seconds["bare"] + seconds["bare_again"]) / 2
     return seconds
 
 
@@ -107,7 +111,8 @@ def archive_figures(services: int, old_rows: int) -> list[tuple[str, str]]:
         rows = restore(url)
         s = through_executors(url, instance)
     lines = [("rows past retention", f"{rows:,} over {services} services x 2 types"),
-             ("bare INSERT...SELECT; DELETE (1 txn)", f"{s['bare']:.1f} s = 1.00"),
+             ("bare INSERT...SELECT; DELETE (1 txn)", f"{s['bare']:.1f} s = 1.00  (mean of first {s['bare_first']:.1f} s "
+                                                      f"and last {s['bare_again']:.1f} s)"),
              ("same batches without Dagster", f"{s['direct']:.1f} s = {s['bare'] / s['direct']:.2f}")]
     return lines + [(f"job: {label}", f"{s[key]:.1f} s = {s['bare'] / s[key]:.2f}  (target >= 0.5)")
                     for key, label in WAYS]
@@ -119,8 +124,10 @@ def fan_out_figures(services: int) -> list[tuple[str, str]]:
         s = through_executors(url, instance)
     lines = [("services with work", f"{services:,}"), ("bare one transaction", f"{s['bare']:.1f} s"),
              ("same work without Dagster", f"{s['direct']:.1f} s")]
-    return lines + [(f"job: {label}", f"{s[key]:.1f} s: overhead {s[key] - s['direct']:.1f} s  (target < 15 s), "
-                                      f"ratio to bare {s['bare'] / s[key]:.2f}") for key, label in WAYS]
+    # Overhead: the job's wall time less the same work done sequentially without Dagster (negative when the
+    # parallel steps beat the sequential work by more than the orchestration costs).
+    return lines + [(f"job: {label}", f"{s[key]:.1f} s: overhead {s[key] - s['direct']:.1f} s  (target < 15 s)")
+                    for key, label in WAYS]
 
 
 def _report(title: str, figures, *args) -> None:
