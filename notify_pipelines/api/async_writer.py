@@ -89,9 +89,7 @@ class GroupCommitWriter:
     async def _insert(self, connection, rows: list[dict]) -> None:
         cursor = connection.cursor()
         try:
-            values = b",".join(cursor.mogrify(store.NOTIFICATION_VALUES_TEMPLATE, store.notification_values(r))
-                               for r in rows)
-            cursor.execute(store.INSERT_NOTIFICATIONS_PREFIX + values)
+            cursor.execute(store.INSERT_NOTIFICATIONS_FROM_JSON, (store.notifications_json(rows),))
             await _wait(connection)
         except Exception:
             connection.close()  # a failed asynchronous connection is not reused

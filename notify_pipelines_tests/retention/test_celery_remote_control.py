@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from notify_pipelines.retention.celery_app import SLOTS_WITHOUT_REMOTE_CONTROL, celery_executor
+from notify_pipelines.retention.celery_app import (
+    SLOTS_WITHOUT_REMOTE_CONTROL,
+    celery_executor,
+)
 
 
 def test_on_sqs_the_grain_assumes_a_fixed_number_of_slots_without_asking():
