@@ -11,7 +11,6 @@ disagree for a while with neither of them wrong.
 
 
 import dagster as dg
-import pandas as pd
 
 from notify_pipelines.partitions import daily_partitions, window_days
 from notify_pipelines.reporting import consistency
@@ -23,6 +22,8 @@ SHOWN = 20
 
 
 def _table(disagreements: list[consistency.Disagreement]) -> dg.MetadataValue:
+    import pandas as pd  # here, not at the top: see metadata.preview
+
     frame = pd.DataFrame([vars(d) for d in disagreements[:SHOWN]]).dropna(axis=1, how="all")
     return dg.MetadataValue.md(frame.to_markdown(index=False))
 
