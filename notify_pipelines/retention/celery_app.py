@@ -4,8 +4,9 @@ A step travels as a dagster-celery `execute_plan` task carrying the job's code l
 instance (its ref) and the step key; the worker rebuilds the job from `notify_pipelines.definitions`, so its resources
 come from the worker's own environment (NOTIFY_DATABASE_URL, NOTIFY_S3_ENDPOINT_URL, the bucket names).
 
-Before submitting anything the executor checks that the broker answers and that a worker does: with neither check,
-a broker that is down or a queue nobody reads leaves the run waiting for ever.
+Before submitting anything the executor checks that the broker answers and that a worker does (on SQS, which carries
+no worker replies, only the broker): with neither check, a broker that is down or a queue nobody reads leaves the run
+waiting for ever.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Brokers without worker replies (SQS): the executor neither pings workers nor asks their pool sizes."""
+"""The Celery executor's settings: brokers without worker replies (SQS), and the result polling it tunes."""
 
 from __future__ import annotations
+
+from dagster_celery import core_execution_loop
 
 from notify_pipelines.retention.celery_app import (
     SLOTS_WITHOUT_REMOTE_CONTROL,
@@ -17,3 +19,9 @@ def test_on_sqs_the_grain_assumes_a_fixed_number_of_slots_without_asking():
 def test_on_redis_and_rabbitmq_workers_are_asked():
     assert celery_executor("redis://127.0.0.1:6379/0").remote_control
     assert celery_executor("amqp://guest:guest@127.0.0.1:5672//").remote_control
+
+
+def test_the_result_poll_interval_we_set_is_the_one_dagster_celery_sleeps_on():
+    # executor.execute sets it; if dagster-celery renamed it, the setting would silently do nothing
+    source = open(core_execution_loop.__file__).read()
+    assert "time.sleep(TICK_SECONDS)" in source
