@@ -19,6 +19,10 @@ import sqlalchemy as sa
 
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines_tests.conftest import TEST_BUCKETS, TEST_PRINT_BUCKET
+from notify_pipelines_tests.kill_points import (
+    transactions_left_open,
+    wait_for_kill_point,
+)
 from notify_pipelines_tests.printing.helpers import (
     N,
     bulk_letters,
@@ -66,15 +70,9 @@ def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, 
         cwd=ROOT, env={**env, "PAUSE_AFTER_PRINT_UPLOAD": str(marker)}, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the run never reached the kill point"
-            time.sleep(0.05)
+        wait_for_kill_point(process, marker, tmp_path / "run.log", 120)
         with engine.connect() as conn:
-            open_transactions = conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar()
+            open_transactions = transactions_left_open(conn)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)

@@ -25,6 +25,10 @@ from notify_pipelines.db import schema
 from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.conftest import TEST_BUCKETS
+from notify_pipelines_tests.kill_points import (
+    transactions_left_open,
+    wait_for_kill_point,
+)
 from notify_pipelines_tests.retention.helpers import (
     bulk_notifications,
     run_retention,
@@ -182,15 +186,9 @@ def test_kill_between_the_pdf_deletions_and_the_archive_transaction(engine, nigh
     marker = tmp_path / "pdfs_deleted"
     process = cli(SMALL_BATCHES, extra_env={"PAUSE_AFTER_PDF_DELETES": str(marker)})
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None, f"the run ended before the kill point:\n{cli.log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, "the run never reached the kill point"
-            time.sleep(0.05)
+        wait_for_kill_point(process, marker, cli.log, 60)
         with engine.connect() as conn:
-            open_transactions = conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar()
+            open_transactions = transactions_left_open(conn)
     finally:
         kill(process)
     assert open_transactions == 0  # nothing held while S3 was called

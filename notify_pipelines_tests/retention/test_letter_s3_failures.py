@@ -22,6 +22,7 @@ from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, TypeCutoff
 from notify_pipelines_tests import factories as f
+from notify_pipelines_tests.kill_points import transactions_left_open
 from notify_pipelines_tests.retention.helpers import (
     bulk_notifications,
     run_retention,
@@ -210,9 +211,7 @@ def test_a_letter_that_changed_while_its_pdf_was_deleted_is_not_archived_by_that
     def callbacks_arrive():
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("SET lock_timeout = '5s'"))  # a lock held across S3 would fail here, not hang
-            open_transactions.append(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar())
+            open_transactions.append(transactions_left_open(conn))
             for notification_id, status in ((resent, "created"), (returned, "returned-letter")):
                 conn.execute(sa.update(schema.notifications).where(schema.notifications.c.id == notification_id)
                              .values(notification_status=status))
