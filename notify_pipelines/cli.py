@@ -9,6 +9,7 @@ import sys
 import alembic.util.exc
 import sqlalchemy.exc
 
+from notify_pipelines.db.migrate import DowngradeWouldDropData
 from notify_pipelines.settings import ConfigError, database_url
 
 
@@ -22,14 +23,7 @@ def _cmd_db(args: argparse.Namespace) -> None:
         migrate.check(url)
         print("notify-pipelines: the database matches notify_pipelines/db/schema.py")
     else:
-        if args.revision is None and not args.yes:
-            holding = migrate.tables_holding_data(url)
-            if holding:
-                raise ConfigError(
-                    f"refusing to downgrade to base: {len(holding)} tables hold data ({', '.join(holding[:3])}"
-                    f"{', ...' if len(holding) > 3 else ''}); name a revision (e.g. `db downgrade 0002`) or pass --yes"
-                )
-        migrate.downgrade(url, args.revision or "base")
+        migrate.downgrade(url, args.revision or "base", allow_data_loss=args.yes)
 
 
 def _cmd_seed(args: argparse.Namespace) -> None:
@@ -69,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "downgrade", "check"])
     db.add_argument("revision", nargs="?", default=None, help="target revision (default: head / base)")
     db.add_argument(
-        "--yes", action="store_true", help="downgrade to base even though tables hold data (every table is dropped)"
+        "--yes", action="store_true",
+        help="downgrade even though a table or column it drops holds rows (refused without it, naming them)"
     )
     db.set_defaults(func=_cmd_db)
 
@@ -139,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, DowngradeWouldDropData) as exc:
         print(f"notify-pipelines: {exc}", file=sys.stderr)
         return 2
     except sqlalchemy.exc.ArgumentError as exc:
