@@ -1,7 +1,12 @@
-"""The Dagster code location `notify_pipelines.definitions:defs`: assembles each domain's definitions, nothing else."""
+"""The Dagster code location `notify_pipelines.definitions:defs`: assembles each domain's definitions (and, in a
+`dagster`/`dg` command, has a bad partition key's error told in one line)."""
+
+import os
+import sys
 
 import dagster as dg
 
+from notify_pipelines import partition_keys
 from notify_pipelines.monitoring import definitions as monitoring
 from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
@@ -18,3 +23,6 @@ defs = dg.Definitions.merge(
     # `dg launch --assets`) and the UI, run in process: a fact's day is a few SQL statements.
     dg.Definitions(resources=base_resources(), executor=dg.in_process_executor),
 )
+
+if os.path.basename(sys.argv[0]) in ("dagster", "dg"):  # a CLI launching runs here: its bad partition key, one line
+    partition_keys.refuse_in_one_line()

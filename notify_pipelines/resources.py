@@ -15,7 +15,7 @@ from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
-from notify_pipelines import settings
+from notify_pipelines import partition_keys, settings
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.settings import DEFAULT_BUCKETS, LetterBuckets
 
@@ -24,6 +24,11 @@ class NotifyDatabase(dg.ConfigurableResource):
     """The notifications database (NOTIFY_DATABASE_URL)."""
 
     url: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every op and asset of a partitioned job requires this resource: a bad partition key stops the run here,
+        # before the first op's body runs (notify_pipelines/partition_keys.py).
+        partition_keys.check_run(context.dagster_run)
 
     @property
     def engine(self) -> Engine:
