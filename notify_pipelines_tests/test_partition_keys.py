@@ -37,8 +37,8 @@ def _day_range() -> str:
         ("nightly_retention", None, "2026-13-45", f"partition '2026-13-45' of nightly_retention is not a London day "
                                                   f"YYYY-MM-DD from {_day_range()}"),
         ("delete_inbound_sms", None, "2015-12-31", "partition '2015-12-31' of delete_inbound_sms is not a London day"),
-        ("collate_letters_for_print", None, "2099-01-01", "partition '2099-01-01' of collate_letters_for_print is not a "
-                                                          "London day"),
+        ("collate_letters_for_print", None, "2099-01-01",
+         "partition '2099-01-01' of collate_letters_for_print is not a London day"),
         ("ft_billing_job", None, "yesterday", "partition 'yesterday' of ft_billing_job is not a London day"),
         ("__ASSET_JOB", ["ft_monthly_usage"], "2026-12-01", "partition '2026-12-01' of ft_monthly_usage is not a "
                                                             "London month YYYY-MM from 2016-01 to "),

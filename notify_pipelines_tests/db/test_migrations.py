@@ -1,5 +1,5 @@
 """Migrations are frozen history: the migrated schema equals db/schema.py, a database created at revision 0001 with
-data in it upgrades to head, and `db downgrade` will not drop a table or column that holds rows without being told to."""
+data in it upgrades to head, and `db downgrade` will not drop a table or column holding rows without being told to."""
 
 from __future__ import annotations
 
