@@ -94,9 +94,9 @@ def setup(url: str, endpoint: str, letters: int, services: int) -> list[tuple[st
     the collation's order, for the baseline."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from notify_pipelines.calendar import print_deadline
+    from notify_pipelines.core.calendar import print_deadline
     from notify_pipelines.db.engine import get_engine
-    from notify_pipelines.letters import letter_pdf_filename
+    from notify_pipelines.core.letters import letter_pdf_filename
     from notify_pipelines.printing.selection import stream_letters_to_print
 
     engine = get_engine(url)
@@ -229,7 +229,7 @@ def figures(letters: int, services: int) -> list[tuple[str, str]]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with scratch_database("notify_bench_printing") as url, moto_process() as endpoint:
         setup_seconds, due = timed(lambda: setup(url, endpoint, letters, services))
-        from notify_pipelines.calendar import print_deadline
+        from notify_pipelines.core.calendar import print_deadline
         from notify_pipelines.db.engine import get_engine
         from notify_pipelines.printing.selection import stream_letters_to_print
 

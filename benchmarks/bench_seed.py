@@ -14,7 +14,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from benchmarks.common import peak_rss_mb, report, scratch_database, timed
-from notify_pipelines import calendar, seed
+from notify_pipelines.core import calendar
+from notify_pipelines.tooling import seed
 from notify_pipelines.db.engine import get_engine
 
 START = dt.date(2021, 3, 1)

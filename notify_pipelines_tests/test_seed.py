@@ -11,7 +11,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import calendar, seed
+from notify_pipelines.core import calendar
+
+from notify_pipelines.tooling import seed
 from notify_pipelines.db import migrate, schema
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines_tests.conftest import create_database, drop_database
@@ -322,7 +324,7 @@ def test_non_empty_database_is_refused_unless_reset_or_append(engine, capsys):
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "notify_pipelines.cli", "seed", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "notify_pipelines.tooling.cli", "seed", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 

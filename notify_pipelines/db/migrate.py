@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from notify_pipelines.settings import normalise_database_url
+from notify_pipelines.core.settings import normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Tables whose rows are not data: Alembic's own, and the lookup values revision 0001 inserts.

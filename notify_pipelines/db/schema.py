@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ENUM, UUID
 
-from notify_pipelines.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
+from notify_pipelines.core.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
     JOB_STATUSES,
     KEY_TYPES,
     NO_JOB_ID,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.db.schema import HISTORY_COLUMNS
-from notify_pipelines.vocabulary import (
+from notify_pipelines.core.vocabulary import (
     KEY_TYPE_TEST,
     LETTER_STATUSES_KEPT,
     REPORTED_KEY_TYPES,

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
 from notify_pipelines.retention.batches import delete_statement, delete_until_done
 from notify_pipelines.retention.work import (
     DEFAULT_RETENTION_DAYS,

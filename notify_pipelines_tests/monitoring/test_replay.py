@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
+from notify_pipelines.tooling import seed
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring import queries, replay
 from notify_pipelines.monitoring.replay import (

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
+from notify_pipelines.tooling import seed
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring import queries
 from notify_pipelines.monitoring.sensor_state import MonitoringClock

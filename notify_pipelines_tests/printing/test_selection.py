@@ -9,8 +9,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
-from notify_pipelines.calendar import london_to_utc, print_deadline
+from notify_pipelines.tooling import seed
+from notify_pipelines.core.calendar import london_to_utc, print_deadline
 from notify_pipelines.printing.selection import (
     explain,
     select_letters_to_print,
