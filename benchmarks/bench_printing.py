@@ -95,8 +95,8 @@ def setup(url: str, endpoint: str, letters: int, services: int) -> list[tuple[st
     from concurrent.futures import ThreadPoolExecutor
 
     from notify_pipelines.core.calendar import print_deadline
-    from notify_pipelines.db.engine import get_engine
     from notify_pipelines.core.letters import letter_pdf_filename
+    from notify_pipelines.db.engine import get_engine
     from notify_pipelines.printing.selection import stream_letters_to_print
 
     engine = get_engine(url)

@@ -26,7 +26,6 @@ from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from benchmarks.common import median_seconds, report, scratch_database, timed
-from notify_pipelines.tooling import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.monitoring import queries, replay
@@ -55,6 +54,7 @@ from notify_pipelines.orchestration.resources import (
     NotifyDatabase,
     shared_s3_client,
 )
+from notify_pipelines.tooling import seed
 
 LAST_DAY = dt.date(2021, 6, 14)
 SEEDED_DAYS = 3

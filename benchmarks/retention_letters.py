@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from botocore.config import Config
 
 from benchmarks.common import report, scratch_database, timed
-from notify_pipelines.tooling import seed, seed_files
+from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.retention import archive
 from notify_pipelines.retention.letter_files import (
@@ -37,7 +37,7 @@ from notify_pipelines.retention.letter_files import (
 )
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import LETTER_BATCH_SIZE, find_work
-from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.tooling import seed, seed_files
 
 BUCKETS = LetterBuckets("bench-letters-pdf", "bench-letters-scan", "bench-letters-invalid-pdf", "bench-test-letters")
 REFERENCE_PREFIX = "BENCH"

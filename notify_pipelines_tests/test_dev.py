@@ -18,15 +18,15 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.tooling import dev, seed
-from notify_pipelines.db import migrate
-from notify_pipelines.db.engine import get_engine
 from notify_pipelines.core.settings import (
     ConfigError,
     LetterBuckets,
     csv_upload_bucket,
     letters_print_bucket,
 )
+from notify_pipelines.db import migrate
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.tooling import dev, seed
 from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
 
 

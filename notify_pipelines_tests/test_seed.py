@@ -12,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.core import calendar
-
-from notify_pipelines.tooling import seed
 from notify_pipelines.db import migrate, schema
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines.tooling import seed
 from notify_pipelines_tests.conftest import create_database, drop_database
 
 # Ten days around the 2021 spring change (2021-03-28 is 23 h); the autumn one is added as a sample (2020-10-25, 25 h).

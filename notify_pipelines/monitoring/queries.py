@@ -19,8 +19,8 @@ from notify_pipelines.core.calendar import (
     london_midnight,
     print_deadline_yesterday,
 )
-from notify_pipelines.db.schema import notification_replays, notifications
 from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL
+from notify_pipelines.db.schema import notification_replays, notifications
 
 # Thresholds of the reference (§4.12).
 VIRUS_CHECK_MIN_AGE = dt.timedelta(minutes=10)

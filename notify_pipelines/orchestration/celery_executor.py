@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from notify_pipelines.core.settings import ConfigError, celery_backend_url, celery_broker_url
 from notify_pipelines.orchestration.dagster_internals import (
     CeleryExecutor,
     RetryMode,
     make_app,
     set_celery_result_poll_seconds,
 )
-from notify_pipelines.core.settings import ConfigError, celery_backend_url, celery_broker_url
 
 DEFAULT_QUEUE = "dagster"  # dagster-celery's; `notify-pipelines worker --queue Q` and config_source can change it
 PING_SECONDS = 3.0  # how long to wait for the first worker's answer

@@ -16,8 +16,8 @@ from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
 from notify_pipelines.core import settings
-from notify_pipelines.db.engine import get_engine
 from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
+from notify_pipelines.db.engine import get_engine
 
 
 class NotifyDatabase(dg.ConfigurableResource):

@@ -20,10 +20,10 @@ import dagster as dg
 import sqlalchemy as sa
 
 from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
+from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import metadata
 from notify_pipelines.reporting.results import DayBuild
 from notify_pipelines.reporting.sources import source_key
-from notify_pipelines.orchestration.resources import NotifyDatabase
 
 
 @dataclass(frozen=True)

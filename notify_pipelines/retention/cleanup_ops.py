@@ -7,12 +7,12 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from notify_pipelines.orchestration.executor_choice import DB_POOL
 from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
 )
 from notify_pipelines.retention import events, inbound_sms, job_files
-from notify_pipelines.orchestration.executor_choice import DB_POOL
 from notify_pipelines.retention.s3_client import retention_s3_client
 
 

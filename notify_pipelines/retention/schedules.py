@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from notify_pipelines.core.vocabulary import LONDON, LONDON_TZ
+from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.retention.cleanup_jobs import (
     delete_inbound_sms,
     remove_old_job_files,
 )
 from notify_pipelines.retention.job import nightly_retention
-from notify_pipelines.orchestration.run_limits import max_runtime
-from notify_pipelines.core.vocabulary import LONDON, LONDON_TZ
 
 # On the run request, not the job: job.py is being reworked (issue 9); move it to RETENTION_TAGS's job tags then.
 NIGHTLY_RETENTION_MAX_RUNTIME = max_runtime(hours=4)

@@ -333,9 +333,9 @@ def _dagster_home(env: dict) -> str:
 
 def _demo_data(url: str) -> bool:
     """Migrate, and seed the demo data if the database is empty; whether it seeded."""
-    from notify_pipelines.tooling import seed
     from notify_pipelines.db import migrate
     from notify_pipelines.db.engine import get_engine
+    from notify_pipelines.tooling import seed
 
     migrate.upgrade(url)
     engine = get_engine(url)

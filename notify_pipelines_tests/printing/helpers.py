@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from notify_pipelines.db import schema
 from notify_pipelines.core.letters import letter_pdf_filename
+from notify_pipelines.db import schema
 from notify_pipelines.printing import collate as collate_module
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines_tests import factories as f

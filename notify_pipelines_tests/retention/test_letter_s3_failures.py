@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.db import schema
 from notify_pipelines.core.letters import letter_pdf_filename
+from notify_pipelines.db import schema
 from notify_pipelines.monitoring.alerts import run_alerts
 from notify_pipelines.orchestration.resources import LetterBucketsResource
 from notify_pipelines.retention.letter_files import LOOKUP_THREADS

@@ -22,8 +22,8 @@ from notify_pipelines.api.routes.callback_common import (
     in_transaction,
 )
 from notify_pipelines.core.calendar import local_today
-from notify_pipelines.notifications import status_updates
 from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.notifications import status_updates
 
 router = callbacks_router()
 
