@@ -4,8 +4,8 @@ clock and the plan tests EXPLAIN exactly what the sensors run.
 
 Indexes each statement reads through (checked with EXPLAIN on seeded data in the tests):
 - stuck jobs: ix_jobs_in_progress_processing_started (partial, revision 0008) and ix_jobs_scheduled_for;
-- finished jobs: ix_jobs_finished_processing_finished (partial, revision 0008); their rows are counted and the
-  missing ones found on uq_notifications_job_row_number (job_id, job_row_number);
+- finished jobs: ix_jobs_finished_processing_finished (partial, revision 0008); their rows are counted on
+  uq_notifications_job_row_number (job_id, job_row_number) and the missing ones found by a job_id range per job;
 - failure rates and TV numbers: a day of SMS on ix_notifications_notification_type_composite or
   ix_notifications_created_at (the planner's choice; both are range scans);
 - slow providers: the last 15 minutes of SMS on the same indexes.
@@ -139,15 +139,19 @@ JOBS_MISSING_ROWS_SQL = sa.text(
     """
 )
 
-# Every row number of the job (generate_series over 0..notification_count-1) with no notification, leaving out rows
-# already requested since :requested_since. Both probes are index lookups per row number.
+# Every row number of the job (generate_series over 0..notification_count-1) less the rows it has, per job: the
+# notifications side is an index range on job_id (a NOT EXISTS let the planner merge-join the whole job_id index);
+# rows already requested since :requested_since are left out (a probe of the ledger's (job_id, requested_at) index).
 MISSING_ROWS_SQL = sa.text(
     """
     SELECT j.id AS job_id, r.n AS job_row_number
     FROM jobs AS j
-    CROSS JOIN LATERAL generate_series(0, j.notification_count - 1) AS r(n)
+    CROSS JOIN LATERAL (
+      SELECT g.n FROM generate_series(0, j.notification_count - 1) AS g(n)
+      EXCEPT
+      SELECT n.job_row_number FROM notifications AS n WHERE n.job_id = j.id
+    ) AS r
     WHERE j.id = ANY(CAST(:job_ids AS uuid[]))
-      AND NOT EXISTS (SELECT 1 FROM notifications AS n WHERE n.job_id = j.id AND n.job_row_number = r.n)
       AND NOT EXISTS (SELECT 1 FROM job_reprocessing_requests AS q
                       WHERE q.job_id = j.id AND q.job_row_number = r.n AND q.requested_at > :requested_since)
     ORDER BY j.id, r.n
