@@ -129,12 +129,15 @@ class JobMissingRows:
     missing_rows: tuple[int, ...] = ()  # the rows to request now (not requested since `requested_since`)
 
 
+# The count once per job (LATERAL), used both to select the job and to report it.
 JOBS_MISSING_ROWS_SQL = sa.text(
     f"""
-    SELECT j.id, j.service_id, j.notification_count, j.processing_finished, {_CREATED_ROWS} AS created
+    SELECT j.id, j.service_id, j.notification_count, j.processing_finished, c.created
     FROM jobs AS j
+    CROSS JOIN LATERAL (SELECT count(*) AS created FROM notifications AS n
+                        WHERE n.job_id = j.id AND n.job_row_number >= 0 AND n.job_row_number < j.notification_count) AS c
     WHERE j.job_status = '{JOB_STATUS_FINISHED}' AND j.processing_finished > :finished_after
-      AND j.processing_finished < :finished_before AND {_CREATED_ROWS} < j.notification_count
+      AND j.processing_finished < :finished_before AND c.created < j.notification_count
     ORDER BY j.processing_finished, j.id
     """
 )
