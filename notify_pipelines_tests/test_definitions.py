@@ -33,9 +33,10 @@ SCHEDULES = [
     "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
 ]
 SENSORS = [
-    "alert_forwarder", "letters_in_technical_failure", "letters_pending_virus_check",
-    "letters_pending_virus_check_nightly", "letters_still_in_created", "letters_still_sending", "missed_nights",
-    "notifications_stuck_in_created", "replay_created_notifications", "reporting_freshness",
+    "alert_forwarder", "high_failure_rates", "jobs_with_missing_rows", "letters_in_technical_failure",
+    "letters_pending_virus_check", "letters_pending_virus_check_nightly", "letters_still_in_created",
+    "letters_still_sending", "low_inbound_numbers", "missed_nights", "notifications_stuck_in_created",
+    "replay_created_notifications", "reporting_freshness", "slow_sms_providers", "stuck_jobs",
 ]
 
 

@@ -106,3 +106,12 @@ def sql_literals(values) -> str:
     """The values as a list of SQL string literals, for `IN (...)` in hand-written SQL: "'normal', 'team'"."""
     ordered = sorted(values) if isinstance(values, (set, frozenset)) else values
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in ordered)
+
+# ---- the sending side: jobs and SMS delivery (reference §4.7-4.9, §4.11) --------------------------------------------
+
+JOB_STATUS_PENDING, JOB_STATUS_IN_PROGRESS, JOB_STATUS_ERROR = "pending", "in progress", "error"
+JOB_STATUS_FINISHED = "finished"  # the job's CSV was read to the end; its notifications may still be being created
+JOB_STATUS_ALL_CREATED = "finished all notifications created"
+STATUS_DELIVERED, STATUS_PERMANENT_FAILURE = "delivered", "permanent-failure"
+# SMS handed to a provider and not failed: what the slow-delivery statistics count (still waiting, or delivered).
+SMS_WITH_PROVIDER_STATUSES = ("sending", "pending", STATUS_DELIVERED)

@@ -534,4 +534,58 @@ notification_replays = Table(
 # hour of the ledger whole (then sorting every candidate) instead of probing it per notification and stopping early.
 Index("ix_notification_replays_requested_day", func.date_trunc("day", notification_replays.c.requested_at))
 
+# The sending-side sensors find jobs 'in progress' by processing_started (stuck_jobs) and 'finished' by
+# processing_finished (jobs_with_missing_rows). Partial: a job holds those statuses for minutes, so they stay tiny.
+Index("ix_jobs_in_progress_processing_started", jobs.c.processing_started,
+      postgresql_where=text("job_status = 'in progress'"))
+Index("ix_jobs_finished_processing_finished", jobs.c.processing_finished,
+      postgresql_where=text("job_status = 'finished'"))
+
+# ---- SMS providers (reference §1.14) --------------------------------------------------------------------------------
+
+
+def _provider_columns() -> list[Column]:
+    return [
+        Column("display_name", String(255), nullable=False),
+        Column("identifier", String(255), nullable=False),  # notifications.sent_by: mmg, firetext, ses, dvla
+        Column("priority", Integer, nullable=False),  # the provider's share of its type's traffic, 0-100
+        Column("notification_type", notification_type_enum, nullable=False),
+        Column("active", Boolean, nullable=False, server_default=text("false")),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("updated_at", DateTime, nullable=True),
+        Column("created_by_id", UUID(as_uuid=True), nullable=True),  # NULL: changed by the system (slow_sms_providers)
+        Column("supports_international", Boolean, nullable=False, server_default=text("false")),
+    ]
+
+
+provider_details = Table(
+    "provider_details",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    *_provider_columns(),
+    UniqueConstraint("identifier", name="uix_provider_details_identifier"),
+)
+
+# One row per version of a provider's details: slow_sms_providers writes one for each priority it changes.
+provider_details_history = Table(
+    "provider_details_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    *_provider_columns(),
+    PrimaryKeyConstraint("id", "version", name="provider_details_history_pkey"),
+)
+
+# What the default job re-processing resource records, for a sender to consume: a stuck job to resume
+# (job_row_number NULL; the reference's process-incomplete-jobs) or one missing row of a finished job (process_job_row).
+job_reprocessing_requests = Table(
+    "job_reprocessing_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("job_id", UUID(as_uuid=True), nullable=False),
+    Column("job_row_number", Integer, nullable=True),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Index("ix_job_reprocessing_requests_job_id_requested_at", "job_id", "requested_at"),
+)
+
 SOURCE_TABLES = (notifications, notification_history)
