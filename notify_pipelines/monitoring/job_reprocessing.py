@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.monitoring import sending_queries as q
 from notify_pipelines.monitoring.sending_queries import JobMissingRows, StuckJob
-from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 REQUEST_ROWS_EVERY = dt.timedelta(hours=1)  # a missing row is requested again after this long if still missing
 

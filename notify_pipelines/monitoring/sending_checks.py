@@ -33,8 +33,8 @@ from notify_pipelines.monitoring.sensor_state import (
     save_state,
 )
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
-from notify_pipelines.resources import NotifyDatabase
-from notify_pipelines.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
+from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.core.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
 
 # ---- timetable slots: when each sensor runs (UTC, as the reference's beat schedule) ---------------------------------
 # A daily or weekly check runs at its first tick at or after its time; its interval is how often it looks at the clock.

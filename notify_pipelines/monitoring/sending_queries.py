@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 
-from notify_pipelines.vocabulary import (
+from notify_pipelines.core.vocabulary import (
     JOB_STATUS_ALL_CREATED,
     JOB_STATUS_ERROR,
     JOB_STATUS_FINISHED,

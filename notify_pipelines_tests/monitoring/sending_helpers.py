@@ -14,7 +14,7 @@ from notify_pipelines.db import schema
 from notify_pipelines.monitoring.job_reprocessing import JobReprocessor, MissingRow
 from notify_pipelines.monitoring.sending_queries import StuckJob
 from notify_pipelines.monitoring.sensor_state import MonitoringClock
-from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 
 class CapturingReprocessor(JobReprocessor):

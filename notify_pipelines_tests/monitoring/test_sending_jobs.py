@@ -214,7 +214,7 @@ JOBS_HISTORY_SQL = sa.text(
 def test_every_jobs_statement_uses_an_index(engine):
     """Seeded notifications and jobs (every seeded job is 'finished'), plus 100,000 older jobs in their final status,
     as a platform keeps them: no statement reads the jobs or notifications table whole."""
-    from notify_pipelines import seed
+    from notify_pipelines.tooling import seed
 
     seed.generate(engine, days=2, per_day=10_000, services=3, seed=5, start=dt.date(2021, 6, 13))
     with engine.begin() as conn:

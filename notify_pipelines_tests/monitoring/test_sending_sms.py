@@ -242,7 +242,7 @@ def test_low_inbound_numbers_on_monday_mornings(engine, database_url, instance, 
 
 
 def test_the_sms_statements_use_an_index(engine):
-    from notify_pipelines import seed
+    from notify_pipelines.tooling import seed
 
     seed.generate(engine, days=3, per_day=20_000, services=3, seed=7, start=dt.date(2021, 6, 12))
     with engine.begin() as conn:
