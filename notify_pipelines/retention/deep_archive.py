@@ -220,10 +220,15 @@ def upload_and_verify(s3, bucket: str, key: str, path: Path, rows: int) -> int:
     return size
 
 
+def hour_number(hour: dt.datetime) -> int:
+    """The hour's advisory lock key: hours since the epoch."""
+    return int(hour.replace(tzinfo=dt.timezone.utc).timestamp()) // 3600
+
+
 def delete_hour(engine: sa.Engine, hour: dt.datetime, rows: int) -> int:
     """Delete the hour's rows if they are exactly the `rows` exported, in one transaction; the count deleted."""
     with engine.begin() as conn:
-        conn.execute(LOCK_HOUR, {"hour_number": int(hour.replace(tzinfo=dt.timezone.utc).timestamp()) // 3600})
+        conn.execute(LOCK_HOUR, {"hour_number": hour_number(hour)})
         deleted = conn.execute(DELETE_HOUR, _hour_params(hour)).rowcount
         if deleted not in (rows, 0):  # 0: another run archived the hour first (same rows, same key)
             raise DeepArchiveError(f"hour {hour:%Y-%m-%dT%H} changed after its export: {rows} rows in the file, "
