@@ -48,7 +48,12 @@ def remove_old_job_files_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     return _tonight(context)
 
 
-@dg.schedule(job=deep_archive_notification_history, cron_schedule="35 1 * * *", execution_timezone=LONDON_TZ,
+# TIMETABLE: the deep archive at 01:35 London, as the reference's deep-archive-notification-history-up-to-limit; the
+# single timetable module will absorb this constant.
+DEEP_ARCHIVE_CRON = "35 1 * * *"
+
+
+@dg.schedule(job=deep_archive_notification_history, cron_schedule=DEEP_ARCHIVE_CRON, execution_timezone=LONDON_TZ,
              default_status=dg.DefaultScheduleStatus.RUNNING)
 def deep_archive_notification_history_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=context.scheduled_execution_time.astimezone(LONDON).date().isoformat())

@@ -9,14 +9,18 @@ import socket
 import threading
 import time
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.resources import base_resources
 from notify_pipelines.retention import deep_archive
 from notify_pipelines.retention.deep_archive_job import deep_archive_notification_history
+from notify_pipelines.retention.definitions import defs as retention_defs
+from notify_pipelines.retention.schedules import deep_archive_notification_history_schedule
 from notify_pipelines_tests.retention.deep_archive_helpers import (  # noqa: F401  (fixtures)
     COLUMNS,
     TEST_DEEP_BUCKET,
@@ -259,3 +263,13 @@ def test_a_second_run_deleting_the_same_hour_waits_for_the_first_and_deletes_not
     second_run.join(timeout=60)
     assert outcome == {"deleted": 0}
     assert history_rows(engine) == {}
+
+
+def test_the_schedule_runs_the_job_nightly_at_01_35_london_once_per_day():
+    repository = dg.Definitions.merge(retention_defs, dg.Definitions(resources=base_resources())).get_repository_def()
+    assert deep_archive_notification_history_schedule.cron_schedule == "35 1 * * *"
+    assert deep_archive_notification_history_schedule.execution_timezone == "Europe/London"
+    tick = dt.datetime(2021, 6, 5, 0, 35, tzinfo=dt.timezone.utc)  # 01:35 BST
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repository)
+    [request] = deep_archive_notification_history_schedule.evaluate_tick(context).run_requests
+    assert request.run_key == "2021-06-05" and request.partition_key is None
