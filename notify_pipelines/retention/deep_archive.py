@@ -14,8 +14,9 @@ Per hour H (naive UTC, [H, H + 1 h)):
 Why this is safe:
 - A kill between 2 and 3 leaves the hour in both the table and S3. The key is a function of the hour alone, so the
   re-run, which picks the same oldest hour, overwrites the same object with the rows now in the table, then deletes
-  them: no hour is lost or stored twice. A kill inside 3 rolls back. A kill between 3 and 4 leaves a complete, untagged
-  file for an hour the table no longer has; nothing reads the tag but step 2's guard below.
+  them: no hour is lost or stored twice. A kill inside 3 rolls back. A kill between 3 and 4 leaves a complete but
+  untagged file for an hour the table no longer has: complete, yet outside the guard below (the one S3 call after the
+  commit is that window).
 - An S3 failure in 2 raises before 3: the hour, and every hour after it, stays in the table, and the run fails.
 - Two runs at once: their DELETEs of one hour are serialised by the advisory lock (row locks alone would serialise
   only the rows both saw). The second to get the lock deletes nothing (the first's rows are gone) and so does not
