@@ -36,8 +36,10 @@ PDF_BUCKET, PRINT_BUCKET = "bench-letters-pdf", "bench-letters-print"
 PUT_THREADS = 32
 
 _LETTERS = """
+    INSERT INTO organisation (id, name)
+        SELECT md5('organisation ' || g)::uuid, 'print organisation ' || g FROM generate_series(2, :services, 2) g;
     INSERT INTO services (id, name, organisation_id)
-        SELECT gen_random_uuid(), 'print ' || g, CASE WHEN g % 2 = 0 THEN gen_random_uuid() END
+        SELECT gen_random_uuid(), 'print ' || g, CASE WHEN g % 2 = 0 THEN md5('organisation ' || g)::uuid END
         FROM generate_series(1, :services) g;
     INSERT INTO templates_history (id, version, service_id, name, template_type, content, subject, postage)
         SELECT gen_random_uuid(), 1, id, 'letter', 'letter', 'x', 'y', 'second' FROM services;

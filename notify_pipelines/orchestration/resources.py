@@ -1,4 +1,5 @@
-"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV and print buckets.
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV, print and deep
+archive buckets.
 
 Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
 """
@@ -60,6 +61,12 @@ class LettersPrintBucketResource(dg.ConfigurableResource):
     name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
 
 
+class DeepArchiveBucketResource(dg.ConfigurableResource):
+    """The bucket notification_history's deep archive goes to (NOTIFY_DEEP_ARCHIVE_BUCKET)."""
+
+    name: str = DEFAULT_BUCKETS["NOTIFY_DEEP_ARCHIVE_BUCKET"]
+
+
 _S3_CLIENTS: dict[tuple[str, int], object] = {}
 
 
@@ -116,4 +123,5 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "letter_buckets": letter_buckets_resource(),
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
         "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
+        "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("NOTIFY_DEEP_ARCHIVE_BUCKET")),
     }

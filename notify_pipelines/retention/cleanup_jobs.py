@@ -28,7 +28,8 @@ def remove_old_job_files():
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     tags={**RETENTION_TAGS, **max_runtime(hours=1)},
-    description="Inbound SMS past each service's SMS retention (or 7 days) for one London day, deleted in batches.",
+    description="Inbound SMS past each service's SMS retention (or 7 days) for one London day, deleted in batches, "
+    "each message copied to inbound_sms_history (without content and sender) by the same statement.",
 )
 def delete_inbound_sms():
     delete_old_inbound_sms()

@@ -53,7 +53,8 @@ class InboundSmsConfig(dg.Config):
 
 @dg.op(pool=DB_POOL)
 def delete_old_inbound_sms(context: dg.OpExecutionContext, config: InboundSmsConfig, notify_db: NotifyDatabase) -> dict:
-    """Delete inbound SMS received before each service's SMS retention (or 7 days)."""
+    """Delete inbound SMS received before each service's SMS retention (or 7 days), keeping each in
+    inbound_sms_history."""
     result = inbound_sms.delete_inbound_sms_older_than_retention(notify_db.engine, _night(context),
                                                                  batch_size=config.batch_size, log=context.log)
     context.add_output_metadata({

@@ -25,6 +25,8 @@ def letter_template(conn: sa.Connection, *, organisation_id: uuid.UUID | None = 
                     service_id: uuid.UUID | None = None) -> uuid.UUID:
     service = f.create_service(conn, service_id=service_id)
     if organisation_id:
+        if not conn.execute(sa.select(schema.organisation.c.id).where(schema.organisation.c.id == organisation_id)).first():
+            f.create_organisation(conn, organisation_id=organisation_id)
         conn.execute(sa.update(schema.services).where(schema.services.c.id == service)
                      .values(organisation_id=organisation_id))
     return f.create_template(conn, service, "letter", postage=postage)
