@@ -6,11 +6,11 @@ import sys
 
 import dagster as dg
 
-from notify_pipelines import partition_keys
 from notify_pipelines.monitoring import definitions as monitoring
+from notify_pipelines.orchestration import partition_keys
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
-from notify_pipelines.resources import base_resources
 from notify_pipelines.retention import definitions as retention
 
 # Modules, not their `defs`, are imported: Dagster allows one Definitions object at module scope.
@@ -24,5 +24,6 @@ defs = dg.Definitions.merge(
     dg.Definitions(resources=base_resources(), executor=dg.in_process_executor),
 )
 
+partition_keys.use_code_location(defs)  # a run's partition key is checked against its job's partitions
 if os.path.basename(sys.argv[0]) in ("dagster", "dg"):  # a CLI launching runs here: its bad partition key, one line
     partition_keys.refuse_in_one_line()

@@ -15,7 +15,7 @@ from notify_pipelines_tests.conftest import create_database, drop_database
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "notify_pipelines.cli", *args], env=env or dict(os.environ),
+    return subprocess.run([sys.executable, "-m", "notify_pipelines.tooling.cli", *args], env=env or dict(os.environ),
                           capture_output=True, text=True, timeout=120)
 
 

@@ -21,21 +21,23 @@ ASSET_CHECKS = [
     "ft_processing_time:yesterday_built_by_deadline",
 ]
 JOBS = [
-    "collate_letters_for_print", "delete_inbound_sms", "delete_old_runs", "ft_billing_job", "ft_billing_letter_despatch_job",
-    "ft_monthly_usage_job", "ft_notification_status_job", "ft_processing_time_job", "nightly_retention",
-    "recreate_precompiled_letter_pdf", "remove_old_job_files", "timeout_sending_notifications",
+    "collate_letters_for_print", "deep_archive_notification_history", "delete_inbound_sms", "delete_old_runs",
+    "ft_billing_job", "ft_billing_letter_despatch_job", "ft_monthly_usage_job", "ft_notification_status_job",
+    "ft_processing_time_job", "nightly_retention", "populate_annual_billing", "recreate_precompiled_letter_pdf",
+    "remove_old_job_files", "timeout_sending_notifications",
 ]
 SCHEDULES = [
-    "collate_letters_for_print_schedule", "delete_inbound_sms_schedule", "delete_old_runs_schedule",
-    "hourly_ft_billing_today",
+    "collate_letters_for_print_schedule", "deep_archive_notification_history_schedule", "delete_inbound_sms_schedule",
+    "delete_old_runs_schedule", "hourly_ft_billing_today",
     "nightly_ft_billing", "nightly_ft_billing_letter_despatch", "nightly_ft_monthly_usage",
     "nightly_ft_notification_status", "nightly_ft_processing_time", "nightly_retention_schedule",
-    "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
+    "populate_annual_billing_schedule", "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
 ]
 SENSORS = [
-    "alert_forwarder", "letters_in_technical_failure", "letters_pending_virus_check",
-    "letters_pending_virus_check_nightly", "letters_still_in_created", "letters_still_sending", "missed_nights",
-    "notifications_stuck_in_created", "replay_created_notifications", "reporting_freshness",
+    "alert_forwarder", "high_failure_rates", "jobs_with_missing_rows", "letters_in_technical_failure",
+    "letters_pending_virus_check", "letters_pending_virus_check_nightly", "letters_still_in_created",
+    "letters_still_sending", "low_inbound_numbers", "missed_nights", "notifications_stuck_in_created",
+    "replay_created_notifications", "reporting_freshness", "slow_sms_providers", "stuck_jobs",
 ]
 
 

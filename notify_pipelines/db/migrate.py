@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from notify_pipelines.core.settings import normalise_database_url
 from notify_pipelines.db import schema
-from notify_pipelines.settings import normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# Tables whose rows are not data: Alembic's own, and the lookup values revision 0001 inserts.
+# Tables whose rows are not data: Alembic's own, and the lookup and reference values the revisions insert.
 NOT_DATA_TABLES = frozenset({"alembic_version", *(table.name for table in schema.LOOKUP_VALUES)})
 
 # Every column of every table in the current schema, keyed by identity: a table dropped and re-created gets a new oid,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.orchestration.resources import shared_s3_client
 from notify_pipelines.printing.collate import FETCH_THREADS
-from notify_pipelines.resources import shared_s3_client
 
 PRINT_S3_CONFIG = Config(
     connect_timeout=5,

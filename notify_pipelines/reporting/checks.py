@@ -12,11 +12,11 @@ disagree for a while with neither of them wrong.
 
 import dagster as dg
 
-from notify_pipelines.partitions import daily_partitions, window_days
+from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.orchestration.partitions import daily_partitions, window_days
+from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import consistency
 from notify_pipelines.reporting.assets import ft_billing, ft_notification_status
-from notify_pipelines.resources import NotifyDatabase
-from notify_pipelines.vocabulary import utc_now
 
 SHOWN = 20
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import day_window
+from notify_pipelines.core.calendar import day_window
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import source
 from notify_pipelines.reporting.billing_facts import BILLABLE_CONDITION_SQL

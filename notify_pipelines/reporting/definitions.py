@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from notify_pipelines.reporting.annual_billing_job import populate_annual_billing, populate_annual_billing_schedule
 from notify_pipelines.reporting.assets import daily_fact_assets
 from notify_pipelines.reporting.checks import reporting_checks
 from notify_pipelines.reporting.freshness import freshness_checks, reporting_freshness
@@ -12,7 +13,7 @@ from notify_pipelines.reporting.usage_asset import ft_monthly_usage
 defs = dg.Definitions(
     assets=[*source_specs, *daily_fact_assets, ft_monthly_usage],
     asset_checks=[*reporting_checks, *freshness_checks],
-    schedules=reporting_schedules,
+    schedules=[*reporting_schedules, populate_annual_billing_schedule],
     sensors=[reporting_freshness],
-    jobs=reporting_jobs,
+    jobs=[*reporting_jobs, populate_annual_billing],
 )

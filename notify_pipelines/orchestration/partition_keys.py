@@ -7,6 +7,9 @@ traceback; an op job's run starts anyway and fails inside its ops (`2026-13-45`)
 partitions (`2010-01-01`). So the check runs in NotifyDatabase.setup_for_execution, which every op and asset of a
 partitioned job requires: each process that runs a step checks the run's tags before the step's body runs.
 `refuse_in_one_line` shortens Dagster's own refusal in the CLI process to the same line.
+
+The code location hands its Definitions over with `use_code_location` (orchestration does not import it): runs of
+jobs it does not hold, as tests build them, are not checked.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ import dagster as dg
 
 PARTITION_TAG = "dagster/partition"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-KEY_SHAPES = {"%Y-%m-%d": "London day YYYY-MM-DD", "%Y-%m": "London month YYYY-MM"}
+KEY_SHAPES = {"%Y-%m-%d": "London day YYYY-MM-DD", "%Y-%m": "London month YYYY-MM", "%Y": "financial year YYYY"}
+
+
+_code_location: dg.Definitions | None = None
+
+
+def use_code_location(defs: dg.Definitions) -> None:
+    """Check runs against these Definitions' jobs and assets (definitions.py calls it once it has built them)."""
+    global _code_location
+    _code_location = defs
 
 
 class PartitionKeyRefused(Exception):
@@ -36,9 +48,9 @@ def refusal(key: str, partitions_def: dg.PartitionsDefinition, what: str) -> str
 
 
 def _partitions_def_of(job_name: str, asset_keys) -> dg.PartitionsDefinition | None:
-    # The code location is loaded already in any process running its steps; jobs built elsewhere (tests) are skipped.
-    from notify_pipelines.definitions import defs
-
+    defs = _code_location
+    if defs is None:
+        return None
     try:
         if asset_keys:
             found = {defs.resolve_assets_def(key).partitions_def for key in asset_keys} - {None}
@@ -89,8 +101,9 @@ def keys_in_argv(argv: list[str]) -> list[str]:
 
 def _argv_refusal(argv: list[str]) -> str | None:
     """The refusal of the first key on the command line that is none of the project's partitions' keys."""
-    from notify_pipelines.definitions import defs
-
+    defs = _code_location
+    if defs is None:
+        return None
     partitions_defs = {a.partitions_def for a in defs.resolve_asset_graph().assets_defs}
     partitions_defs |= {j.partitions_def for j in defs.resolve_all_job_defs()}
     known = [p for p in partitions_defs if isinstance(p, dg.TimeWindowPartitionsDefinition)]

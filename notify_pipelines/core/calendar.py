@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from notify_pipelines.vocabulary import LONDON, UTC
+from notify_pipelines.core.vocabulary import LONDON, UTC
 
 PRINT_DEADLINE = dt.time(17, 30)  # LETTER_PROCESSING_DEADLINE, local time
 

@@ -10,7 +10,7 @@ import alembic.util.exc
 import sqlalchemy.exc
 
 from notify_pipelines.db.migrate import DowngradeWouldDropData
-from notify_pipelines.settings import ConfigError, database_url
+from notify_pipelines.core.settings import ConfigError, database_url
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -67,7 +67,7 @@ def _cmd_db(args: argparse.Namespace) -> None:
 
 
 def _cmd_seed(args: argparse.Namespace) -> None:
-    from notify_pipelines import seed
+    from notify_pipelines.tooling import seed
 
     seed.run_from_cli(args)
 
@@ -79,13 +79,13 @@ def _cmd_api(args: argparse.Namespace) -> None:
 
 
 def _cmd_worker(args: argparse.Namespace) -> None:
-    from notify_pipelines.retention.celery_app import run_worker
+    from notify_pipelines.tooling.worker import run_worker
 
     run_worker(args.concurrency, args.queue, args.loglevel)
 
 
 def _cmd_dev(args: argparse.Namespace) -> None:
-    from notify_pipelines import dev
+    from notify_pipelines.tooling import dev
 
     dev.run(args)
 
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.set_defaults(func=_cmd_db)
 
-    from notify_pipelines.seed import DISTRIBUTIONS_HELP
+    from notify_pipelines.tooling.seed import DISTRIBUTIONS_HELP
 
     seed = commands.add_parser(
         "seed",

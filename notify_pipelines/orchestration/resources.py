@@ -1,4 +1,5 @@
-"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV and print buckets.
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV, print and deep
+archive buckets.
 
 Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
 """
@@ -15,9 +16,10 @@ from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
-from notify_pipelines import partition_keys, settings
+from notify_pipelines.core import settings
+from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.settings import DEFAULT_BUCKETS, LetterBuckets
+from notify_pipelines.orchestration import partition_keys
 
 
 class NotifyDatabase(dg.ConfigurableResource):
@@ -27,7 +29,7 @@ class NotifyDatabase(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every op and asset of a partitioned job requires this resource: a bad partition key stops the run here,
-        # before the first op's body runs (notify_pipelines/partition_keys.py).
+        # before the first op's body runs (orchestration/partition_keys.py).
         partition_keys.check_run(context.dagster_run)
 
     @property
@@ -63,6 +65,12 @@ class LettersPrintBucketResource(dg.ConfigurableResource):
     """The bucket the print collation writes DVLA's print files to (NOTIFY_LETTERS_PRINT_BUCKET)."""
 
     name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
+
+
+class DeepArchiveBucketResource(dg.ConfigurableResource):
+    """The bucket notification_history's deep archive goes to (NOTIFY_DEEP_ARCHIVE_BUCKET)."""
+
+    name: str = DEFAULT_BUCKETS["NOTIFY_DEEP_ARCHIVE_BUCKET"]
 
 
 _S3_CLIENTS: dict[tuple[str, int], object] = {}
@@ -121,4 +129,5 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "letter_buckets": letter_buckets_resource(),
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
         "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
+        "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("NOTIFY_DEEP_ARCHIVE_BUCKET")),
     }

@@ -18,7 +18,10 @@ DEFAULT_BUCKETS = {
     "NOTIFY_TEST_LETTERS_BUCKET": "development-test-letters",
     "NOTIFY_CSV_UPLOAD_BUCKET": "development-csv-upload",  # services' bulk-job CSVs (reference §1.11)
     "NOTIFY_LETTERS_PRINT_BUCKET": "development-letters-print",  # print files (ZIPs and manifests) for DVLA
+    # notification_history's deep archive: Parquet files, key created_at_date_hour=YYYY-MM-DDTHH/<name>.parquet
+    "NOTIFY_DEEP_ARCHIVE_BUCKET": "development-notification-deep-history",
 }
+DEFAULT_DEEP_ARCHIVE_AFTER_DAYS = 365  # the reference's NOTIFICATION_DEEP_HISTORY_MIN_AGE_DAYS
 DEFAULT_PARTITIONS_START = "2016-01-01"
 
 
@@ -58,6 +61,19 @@ def csv_upload_bucket() -> str:
 def letters_print_bucket() -> str:
     """NOTIFY_LETTERS_PRINT_BUCKET: where collate_letters_for_print writes the print files for DVLA."""
     return bucket("NOTIFY_LETTERS_PRINT_BUCKET")
+
+
+def deep_archive_bucket() -> str:
+    """NOTIFY_DEEP_ARCHIVE_BUCKET: where deep_archive_notification_history writes notification_history's old hours."""
+    return bucket("NOTIFY_DEEP_ARCHIVE_BUCKET")
+
+
+def deep_archive_after_days() -> int:
+    """NOTIFY_DEEP_ARCHIVE_AFTER_DAYS: notification_history hours older than this many days go to the deep archive."""
+    value = os.environ.get("NOTIFY_DEEP_ARCHIVE_AFTER_DAYS") or str(DEFAULT_DEEP_ARCHIVE_AFTER_DAYS)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"NOTIFY_DEEP_ARCHIVE_AFTER_DAYS must be a whole number of days (1 or more), got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
