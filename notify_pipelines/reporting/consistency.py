@@ -254,7 +254,9 @@ def monthly_usage_vs_billing(conn: sa.Connection, month: dt.date) -> list[Mismat
     params = monthly_usage.insert_params(month)
     out = []
     for r in conn.execute(MONTHLY_USAGE_VS_BILLING_SQL, params):
-        group = f"service {r.service_id} {r.notification_type}" + ("" if r.rate is None else f" rate {r.rate} {r.postage}")
+        group = f"service {r.service_id} {r.notification_type}"
+        if r.rate is not None:
+            group += f" rate {r.rate} {r.postage}"
         if r.kind == "units":
             if r.expected != (r.found or 0) or r.found is None:
                 out.append(Mismatch(params["month"], f"{group}: notifications_sent", int(r.expected), r.found))

@@ -1,20 +1,24 @@
 """print_files_not_acknowledged: the day's print files (written by the collation) matched to the printer's
-acknowledgement files from 23:00 London time on DVLA working days, by name; recovery when the acknowledgement lands."""
+acknowledgement files from 23:00 London time on DVLA working days, by name; recovery when the acknowledgement lands;
+and the same through Dagster's sensor daemon and the alert forwarder."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.calendar import london_to_utc
+from notify_pipelines.monitoring.alerts import AlertChannel, alert_forwarder
 from notify_pipelines.printing import acknowledgements as acks
 from notify_pipelines.printing import sensors as sensors_module
-from notify_pipelines.printing.sensors import PrintFilesNotAcknowledged, print_files_not_acknowledged
+from notify_pipelines.printing.sensors import NAME, PrintFilesNotAcknowledged, print_files_not_acknowledged
 from notify_pipelines.resources import LettersPrintBucketResource, PrintAckFilesResource
-from notify_pipelines_tests.conftest import TEST_PRINT_BUCKET
+from notify_pipelines_tests.conftest import TEST_PRINT_BUCKET, create_database, drop_database
 from notify_pipelines_tests.printing.helpers import N, add_letter, collate, letter_rows, letter_template, put_pdfs
 
 D = dt.date
@@ -139,3 +143,83 @@ def test_manifests_markers_and_other_days_acks_do_not_count(engine, s3_client, a
     s3_client.put_object(Bucket=ACK_BUCKET, Key="elsewhere/" + keys[0].rsplit("/", 1)[1][:-4] + ".ACK.TXT", Body=b"")
     failed = tick(london(2021, 6, 15, 23, 0))
     assert isinstance(failed, PrintFilesNotAcknowledged) and "1 of 1 print file(s)" in str(failed)
+
+
+# ---- through Dagster's sensor daemon and the alert forwarder ---------------------------------------------------------
+
+ack_location = dg.Definitions(
+    sensors=[print_files_not_acknowledged],
+    resources={
+        "s3": S3Resource(endpoint_url=dg.EnvVar("NOTIFY_S3_ENDPOINT_URL"), region_name="eu-west-2"),
+        "letters_print_bucket": LettersPrintBucketResource(name=TEST_PRINT_BUCKET),
+        "print_ack_files": PrintAckFilesResource(bucket=ACK_BUCKET, prefix=PREFIX),
+    },
+)
+
+
+@pytest.fixture
+def dagster_instance():
+    """A Dagster instance on PostgreSQL, as in every deployment (the forwarder keeps its state in its kvs table)."""
+    url = create_database("dagster_test")
+    try:
+        with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance:
+            yield instance
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def sensor_daemon(dagster_instance, s3_endpoint, monkeypatch):
+    """One iteration of Dagster's sensor daemon over ack_location, with the sensor's clock at a given moment."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.test_utils import (
+        InProcessTestWorkspaceLoadTarget,
+        create_test_daemon_workspace_context,
+        freeze_time,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._daemon.sensor import execute_sensor_iteration
+
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(python_file=__file__, attribute="ack_location"), location_name="printing")
+    start = time.time()
+    with create_test_daemon_workspace_context(InProcessTestWorkspaceLoadTarget(origin), dagster_instance) as workspace:
+
+        def tick(now: dt.datetime, at_second: int) -> None:
+            monkeypatch.setattr(sensors_module, "utc_now", lambda: now)
+            with freeze_time(start + at_second):  # the daemon's own clock: past the sensor's 5-minute interval
+                list(execute_sensor_iteration(workspace, logging.getLogger("test"), None, None))
+
+        yield tick
+
+
+def test_the_forwarder_alerts_once_naming_the_file_and_recovers_when_the_ack_lands(
+        engine, s3_client, ack_bucket, dagster_instance, sensor_daemon, http_recorder):
+    channel = AlertChannel(enabled=True, environment="test", ui_base_url="http://dagster.test",
+                           webhook_url=http_recorder.url)
+
+    def forward() -> None:
+        with dg.build_sensor_context(instance=dagster_instance, resources={"alert_channel": channel}) as context:
+            alert_forwarder.evaluate_tick(context)
+
+    keys = print_day(engine, s3_client, D(2021, 6, 15), services=2)
+    acknowledge(s3_client, keys[0])
+    sensor_daemon(london(2021, 6, 15, 22, 55), 0)
+    forward()
+    assert http_recorder.requests == []
+
+    sensor_daemon(london(2021, 6, 15, 23, 0), 400)
+    sensor_daemon(london(2021, 6, 15, 23, 5), 800)
+    forward()
+    alerts = [r.json() for r in http_recorder.requests]
+    assert [(a["status"], a["kind"], a["name"]) for a in alerts] == [("failure", "sensor", NAME)]
+    assert alerts[0]["message"].startswith("1 of 2 print file(s) handed to DVLA for Tue 15 Jun")
+    assert f"  - {keys[1]}\n" in alerts[0]["message"] and keys[0] not in alerts[0]["message"]
+
+    acknowledge(s3_client, keys[1])
+    sensor_daemon(london(2021, 6, 15, 23, 10), 1200)
+    forward()
+    recovery = http_recorder.requests[-1].json()
+    assert [r.json()["status"] for r in http_recorder.requests] == ["failure", "recovery"]
+    assert recovery["message"] == ("Latest tick: all 2 print file(s) of 2021-06-15 acknowledged (checked from 23:00 "
+                                   "London on 2021-06-15)")
