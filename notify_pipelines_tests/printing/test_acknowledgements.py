@@ -73,8 +73,9 @@ def print_day(engine, s3_client, day: dt.date, services: int) -> list[str]:
 
 
 def acknowledge(s3_client, key: str, *, suffix: str = ".ACK.TXT") -> None:
-    name = key.rsplit("/", 1)[1][: -len(".ZIP")]
-    s3_client.put_object(Bucket=ACK_BUCKET, Key=f"{PREFIX}{name}{suffix}", Body=f"{name}.ZIP|20210615180500".encode())
+    name = key.rsplit("/", 1)[1]
+    ack = acks.ack_key(PREFIX, name)[: -len(acks.ACK_SUFFIX)] + suffix
+    s3_client.put_object(Bucket=ACK_BUCKET, Key=ack, Body=f"{name}|20210615180500".encode())
 
 
 @pytest.fixture
@@ -223,3 +224,17 @@ def test_the_forwarder_alerts_once_naming_the_file_and_recovers_when_the_ack_lan
     assert [r.json()["status"] for r in http_recorder.requests] == ["failure", "recovery"]
     assert recovery["message"] == ("Latest tick: all 2 print file(s) of 2021-06-15 acknowledged (checked from 23:00 "
                                    "London on 2021-06-15)")
+
+
+def test_the_ack_settings(monkeypatch):
+    from notify_pipelines import settings
+
+    monkeypatch.delenv("NOTIFY_PRINT_ACK_BUCKET", raising=False)
+    monkeypatch.delenv("NOTIFY_PRINT_ACK_PREFIX", raising=False)
+    assert (settings.print_ack_bucket(), settings.print_ack_prefix()) == ("development-dvla-response", "root/dispatch/")
+    monkeypatch.setenv("NOTIFY_PRINT_ACK_BUCKET", "live-dvla-response")
+    monkeypatch.setenv("NOTIFY_PRINT_ACK_PREFIX", "/dispatch")
+    assert (settings.print_ack_bucket(), settings.print_ack_prefix()) == ("live-dvla-response", "dispatch/")
+    monkeypatch.setenv("NOTIFY_PRINT_ACK_PREFIX", "")
+    assert settings.print_ack_prefix() == ""
+    assert acks.ack_key("dispatch/", "NOTIFY.2021-06-15.2.001.H.S.NONE.ZIP") == "dispatch/NOTIFY.2021-06-15.2.001.H.S.NONE.ACK.TXT"
