@@ -535,3 +535,15 @@ notification_replays = Table(
 Index("ix_notification_replays_requested_day", func.date_trunc("day", notification_replays.c.requested_at))
 
 SOURCE_TABLES = (notifications, notification_history)
+
+# Exclusive work (db/leases.py): one row per kind of work, held by one run at a time until `expires_at` (the
+# database's clock); `token` grows with every new holder, and every irreversible step checks it (fencing).
+exclusive_leases = Table(
+    "exclusive_leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("token", BigInteger, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
