@@ -157,8 +157,8 @@ class Lease:
         self.valid_until = asked + self.seconds
 
     def renew(self) -> None:
-        with self.engine.begin() as conn:
-            self._renew_on(conn)
+        with self.fenced():
+            pass
 
     def keep_alive(self) -> None:
         """Renew once less than half the lease is left (cheap to call often)."""
@@ -179,7 +179,11 @@ class Lease:
     def fenced(self) -> Iterator[sa.Connection]:
         """A transaction that commits only while this run holds the lease (the renewal's row lock keeps any other
         run from taking it until the commit)."""
-        with self.engine.begin() as conn:
+        try:
+            conn = self.engine.connect()
+        except sa.exc.DBAPIError as error:
+            raise self.lost(f"it could not renew it: {_first_line(error)}") from error
+        with conn, conn.begin():
             self._renew_on(conn)
             yield conn
 
