@@ -132,6 +132,8 @@ class Lease:
                     log.info(f"took the lease {name} (token {token}) after waiting "
                              f"{time.monotonic() - waiting_since:.0f} s")
                 return cls(engine, name, token, holder, seconds, asked + seconds)
+            if current is None:  # let go and removed between the two statements: ask again at once
+                continue
             if logged_at is None or time.monotonic() - logged_at >= wait_log_seconds:
                 log.warning(f"waiting for the lease {name}: {current.holder} holds it (token {current.token}) for "
                             f"{max(current.expires_in, 0):.0f} s more unless it renews it or lets it go")
