@@ -9,7 +9,8 @@ finds out at its next step, because every step that matters names its token:
 
 - Only the database's clock (now()) decides expiry; a holder's own clock is used only to stay on the safe side of
   it (`valid_until` is measured from before the renewal was sent, so it is never later than the real expiry).
-- `try_acquire` takes the lease only when it is free or expired (expires_at <= now()), with token + 1.
+- `try_acquire` takes the lease only when it is free or expired (expires_at <= now()), with a token from a sequence:
+  larger than any earlier holder's, even if the row was deleted by hand.
 - `renew` succeeds only while the token is the holder's: the same token proves that no other run has held the lease
   since, so nothing the holder left (e.g. an in-flight marker) has been settled by anyone else.
 - `Lease.fenced()` is a transaction that begins by renewing the lease: the renewal's row lock is held until commit, so
@@ -46,9 +47,9 @@ class LeaseLost(RuntimeError):
 _ACQUIRE = sa.text(
     """
     INSERT INTO exclusive_leases AS l (name, token, holder, acquired_at, expires_at)
-    VALUES (:name, 1, :holder, now(), now() + make_interval(secs => :seconds))
+    VALUES (:name, nextval('exclusive_lease_tokens'), :holder, now(), now() + make_interval(secs => :seconds))
     ON CONFLICT (name) DO UPDATE
-        SET token = l.token + 1, holder = excluded.holder, acquired_at = now(), expires_at = excluded.expires_at
+        SET token = excluded.token, holder = excluded.holder, acquired_at = now(), expires_at = excluded.expires_at
         WHERE l.expires_at <= now()
     RETURNING token
     """
@@ -71,7 +72,8 @@ class LeaseState:
 
 
 def try_acquire(conn: sa.Connection, name: str, holder: str, seconds: float) -> int | None:
-    """The new token if the lease was free or expired (now taken for `seconds`), else None."""
+    """The new token if the lease was free or expired (now taken for `seconds`), else None. (A refused attempt uses
+    up a value of the sequence too: tokens only need to grow.)"""
     return conn.execute(_ACQUIRE, {"name": name, "holder": holder, "seconds": seconds}).scalar_one_or_none()
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    Sequence,
     String,
     Table,
     Text,
@@ -537,7 +538,9 @@ Index("ix_notification_replays_requested_day", func.date_trunc("day", notificati
 SOURCE_TABLES = (notifications, notification_history)
 
 # Exclusive work (db/leases.py): one row per kind of work, held by one run at a time until `expires_at` (the
-# database's clock); `token` grows with every new holder, and every irreversible step checks it (fencing).
+# database's clock); every new holder's `token` comes from the sequence, so it is larger than every earlier token even
+# if the row was deleted, and every irreversible step checks it (fencing).
+exclusive_lease_tokens = Sequence("exclusive_lease_tokens", metadata=metadata)
 exclusive_leases = Table(
     "exclusive_leases",
     metadata,

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.execute(sa.schema.CreateSequence(sa.Sequence("exclusive_lease_tokens")))
     op.create_table(
         "exclusive_leases",
         sa.Column("name", sa.Text, primary_key=True),
@@ -29,3 +30,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("exclusive_leases")
+    op.execute(sa.schema.DropSequence(sa.Sequence("exclusive_lease_tokens")))
