@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from notify_pipelines.s3_deadlines import deadline_body, write_reserve
-from notify_pipelines.s3_objects import object_exists
+from notify_pipelines.core.s3_deadlines import deadline_body, write_reserve
+from notify_pipelines.core.s3_objects import object_exists
 from notify_pipelines_tests.conftest import TEST_PRINT_BUCKET
 
 

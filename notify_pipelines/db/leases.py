@@ -61,7 +61,9 @@ _RENEW = sa.text(
     RETURNING token
     """
 )
-_RELEASE = sa.text("UPDATE exclusive_leases SET expires_at = now() WHERE name = :name AND token = :token RETURNING token")
+_RELEASE = sa.text(
+    "UPDATE exclusive_leases SET expires_at = now() WHERE name = :name AND token = :token RETURNING token"
+)
 
 
 @dataclass(frozen=True)

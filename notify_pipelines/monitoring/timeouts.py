@@ -18,8 +18,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import to_naive_utc
-from notify_pipelines.vocabulary import utc_now
+from notify_pipelines.core.calendar import to_naive_utc
+from notify_pipelines.core.vocabulary import utc_now
 
 TIMEOUT_PERIOD = dt.timedelta(seconds=259_200)  # SENDING_NOTIFICATIONS_TIMEOUT_PERIOD: 72 h
 DEFAULT_BATCH_SIZE = 100_000

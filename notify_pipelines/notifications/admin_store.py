@@ -10,9 +10,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import bad_request, not_found
-from notify_pipelines.vocabulary import utc_now
 
 
 def require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:

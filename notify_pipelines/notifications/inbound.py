@@ -10,9 +10,9 @@ import uuid
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import bad_request
-from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.notifications.inbound")
 

@@ -16,9 +16,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications import status_maps
-from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 n, h = schema.notifications, schema.notification_history

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import orjson
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import PRECOMPILED_TEMPLATE_NAME, REPORTED_KEY_TYPES
 from notify_pipelines.db import schema
-from notify_pipelines.vocabulary import PRECOMPILED_TEMPLATE_NAME, REPORTED_KEY_TYPES
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ For each print file, in this order:
   4. one transaction moves the file's letters from `created` to `sending` (sent_by 'dvla', sent_at the upload's time);
   5. the marker is deleted.
 A run begins (holding the lease `collate_letters_for_print`, so that no two collations overlap) by settling every
-marker left by a run that stopped between 1 and 5, whatever its day: if the ZIP is there, DVLA has it, so its manifest's letters
-still in `created` are moved to `sending` now (sent_at: the ZIP's upload time); if it is not, the file never left,
-so the manifest is deleted and its letters, still `created`, are collated again. Only then are the letters due
+marker left by a run that stopped between 1 and 5, whatever its day: if the ZIP is there, DVLA has it, so its
+manifest's letters still in `created` are moved to `sending` now (sent_at: the ZIP's upload time); if it is not, the
+file never left, so the manifest is deleted and its letters, still `created`, are collated again. Only then are the letters due
 selected, so a letter is never in two print files, and none is left behind.
 
 A letter whose PDF is not in the letters-pdf bucket stays `created` and is named in the result's `missing`; the others
@@ -20,7 +20,7 @@ Fencing (docs/locks-and-fencing.md). The lease (db/leases.py) is a row with a to
 connection is held for it, so a dropped connection loses nothing. Another run can take the lease only once it has
 expired; the holder renews it before each hand-over (and while it reads PDFs), and if the renewal fails it stops, red,
 in one line (LeaseLost). Each hand-over's S3 writes cannot send their last byte later than the lease's validity minus
-the S3 client's read timeout (s3_deadlines.py), so once a run holds a fresh lease no earlier holder can still be
+the S3 client's read timeout (core/s3_deadlines.py), so once a run holds a fresh lease no earlier holder can still be
 writing: settling a marker whose ZIP is absent (abandoning that file) is then safe. Step 4 and the settling's own
 moves to `sending` run in a transaction that renews the lease first (Lease.fenced): a stale holder moves no letter.
 A run killed outright keeps the next run waiting until its lease expires (`lease_seconds`, polled, logged).
@@ -40,25 +40,25 @@ from typing import Callable, Iterable, Iterator
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from notify_pipelines.calendar import (
+from notify_pipelines.core.calendar import (
     print_deadline,
     print_deadline_passed,
     to_naive_utc,
 )
+from notify_pipelines.core.letters import letter_pdf_filename
+from notify_pipelines.core.s3_deadlines import deadline_body, write_reserve
+from notify_pipelines.core.s3_objects import is_not_found
+from notify_pipelines.core.vocabulary import (  # utc_now looked up at call time (tests pin it)
+    POSTAGE_TYPES,
+    utc_now,
+)
 from notify_pipelines.db.leases import Lease, LeaseLost
 from notify_pipelines.db.schema import notifications
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines.printing.selection import (
     LetterToPrint,
     stream_letters_to_print,
     volumes_by_postage,
-)
-from notify_pipelines.s3_deadlines import deadline_body, write_reserve
-from notify_pipelines.s3_objects import is_not_found
-from notify_pipelines.vocabulary import (  # utc_now looked up at call time (tests pin it)
-    POSTAGE_TYPES,
-    utc_now,
 )
 
 LEASE_NAME = "collate_letters_for_print"  # one collation at a time, whatever its day

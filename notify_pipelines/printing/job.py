@@ -8,7 +8,13 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from notify_pipelines.db.leases import default_holder
-from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.resources import (
+    LetterBucketsResource,
+    LettersPrintBucketResource,
+    NotifyDatabase,
+)
+from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
     DEFAULT_LEASE_SECONDS,
@@ -20,12 +26,6 @@ from notify_pipelines.printing.collate import (
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
-from notify_pipelines.resources import (
-    LetterBucketsResource,
-    LettersPrintBucketResource,
-    NotifyDatabase,
-)
-from notify_pipelines.run_limits import max_runtime
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact

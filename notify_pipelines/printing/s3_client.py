@@ -2,7 +2,7 @@
 timeouts. A run that fails on S3 is simply run again (collate.py settles what it left).
 
 The read timeout bounds how long a write may still take after its last byte went, which a hand-over must leave
-inside its lease (s3_deadlines.py): a short lease (tests) gets a shorter read timeout."""
+inside its lease (core/s3_deadlines.py): a short lease (tests) gets a shorter read timeout."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import functools
 from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.orchestration.resources import shared_s3_client
 from notify_pipelines.printing.collate import DEFAULT_LEASE_SECONDS, FETCH_THREADS
-from notify_pipelines.resources import shared_s3_client
 
 READ_TIMEOUT_SECONDS = 60  # a 40 MB ZIP upload is one request
 LEASE_PER_READ_TIMEOUT = 5  # the lease is at least this many read timeouts long

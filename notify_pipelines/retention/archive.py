@@ -29,13 +29,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.db.schema import HISTORY_COLUMNS
-from notify_pipelines.vocabulary import (
+from notify_pipelines.core.vocabulary import (
     KEY_TYPE_TEST,
     LETTER_STATUSES_KEPT,
     REPORTED_KEY_TYPES,
     sql_literals,
 )
+from notify_pipelines.db.schema import HISTORY_COLUMNS
 
 _COLUMNS = ", ".join(HISTORY_COLUMNS)
 _MOVED_COLUMNS = ", ".join(f"n.{c}" for c in HISTORY_COLUMNS)
