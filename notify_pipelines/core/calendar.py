@@ -97,6 +97,11 @@ def bank_holidays_known_until() -> dt.date:
     return max(_england_and_wales_bank_holidays())
 
 
+def is_bank_holiday(day: dt.date) -> bool:
+    """An England and Wales bank holiday (from the bundled list)."""
+    return day in _england_and_wales_bank_holidays()
+
+
 def is_dvla_working_day(day: dt.date) -> bool:
     """DVLA prints Monday to Friday, except England and Wales bank holidays."""
     return day.weekday() < 5 and day not in _england_and_wales_bank_holidays()

@@ -73,6 +73,13 @@ class DeepArchiveBucketResource(dg.ConfigurableResource):
     name: str = DEFAULT_BUCKETS["NOTIFY_DEEP_ARCHIVE_BUCKET"]
 
 
+class PrintAckFilesResource(dg.ConfigurableResource):
+    """Where the printer writes its acknowledgement files (NOTIFY_PRINT_ACK_BUCKET, NOTIFY_PRINT_ACK_PREFIX)."""
+
+    bucket: str = DEFAULT_BUCKETS["NOTIFY_PRINT_ACK_BUCKET"]
+    prefix: str = settings.DEFAULT_PRINT_ACK_PREFIX
+
+
 _S3_CLIENTS: dict[tuple[str, int], object] = {}
 
 
@@ -130,4 +137,7 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
         "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
         "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("NOTIFY_DEEP_ARCHIVE_BUCKET")),
+        # The prefix is normalised (a trailing "/") by settings, so it is read as a value, not an EnvVar.
+        "print_ack_files": PrintAckFilesResource(bucket=_env_or_default("NOTIFY_PRINT_ACK_BUCKET"),
+                                                 prefix=settings.print_ack_prefix()),
     }

@@ -30,13 +30,16 @@ from notify_pipelines.reporting.results import DayBuild
 fact = schema.ft_monthly_usage
 DEFAULT_FREE_SMS_FRAGMENT_LIMIT = 250_000
 
-_YEAR_OF_BILLING = """
+# An ft_billing row `b`'s chargeable units (also read by the reconciliation check, consistency.py).
+CHARGEABLE_UNITS_SQL = (
+    "CASE b.notification_type WHEN 'sms' THEN b.billable_units * b.rate_multiplier "
+    "WHEN 'letter' THEN b.notifications_sent ELSE b.billable_units END"
+)
+
+_YEAR_OF_BILLING = f"""
     SELECT b.bst_date, b.service_id, b.notification_type, b.rate, b.postage,
            sum(b.notifications_sent) AS notifications_sent,
-           sum(CASE b.notification_type
-                   WHEN 'sms' THEN b.billable_units * b.rate_multiplier
-                   WHEN 'letter' THEN b.notifications_sent
-                   ELSE b.billable_units END) AS chargeable_units
+           sum({CHARGEABLE_UNITS_SQL}) AS chargeable_units
     FROM ft_billing b
     WHERE b.bst_date >= :year_start AND b.bst_date < :month_end
     GROUP BY 1, 2, 3, 4, 5"""
