@@ -123,3 +123,15 @@ def test_bad_keys_from_the_real_clis_fail_before_any_op_in_one_line(database_url
     op_job = results["op job"].stderr
     assert "RUN_FAILURE" in op_job and "STEP_SUCCESS" not in op_job and "retention for the night" not in op_job
     assert "partition '2099-01-01' of nightly_retention is not a London day" in op_job
+
+
+def test_every_first_op_of_every_partitioned_job_requires_the_resource_that_checks_the_key():
+    """The check lives in NotifyDatabase's set-up: a partitioned job whose first op (no inputs, so nothing upstream
+    must succeed before it runs) does not need the database could run that op on a bad key."""
+    unchecked = {
+        f"{job.name}: {op.name}"
+        for job in defs.resolve_all_job_defs() if job.partitions_def is not None
+        for op in job.all_node_defs
+        if isinstance(op, dg.OpDefinition) and not op.input_defs and "notify_db" not in op.required_resource_keys
+    }
+    assert unchecked == set()
