@@ -27,7 +27,7 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_notifications,
 )
 from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.run_limits import job_max_runtime_tags
 from notify_pipelines.vocabulary import utc_now
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
@@ -104,7 +104,7 @@ def send_delivery_status_callbacks(
 
 @dg.job(
     executor_def=dg.in_process_executor,
-    tags=max_runtime(hours=1),
+    tags=job_max_runtime_tags("timeout_sending_notifications"),
     description="Email and SMS in sending/pending for over 72 hours become temporary-failure (batches of 100,000), "
     "then each one's service gets its delivery-status callback.",
 )

@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from notify_pipelines import settings
-from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.run_limits import job_max_runtime_tags
 from notify_pipelines.vocabulary import utc_now_aware
 
 DEFAULT_LIMIT = 1000
@@ -47,7 +47,7 @@ def delete_old_run_records(context: dg.OpExecutionContext, config: RunRetentionC
 @dg.job(
     name="delete_old_runs",
     executor_def=dg.in_process_executor,
-    tags=max_runtime(hours=1),
+    tags=job_max_runtime_tags("delete_old_runs"),
     description="Deletes Dagster run records (and their event logs) older than NOTIFY_RUN_RETENTION_DAYS (90), "
     "at most 1,000 a night: dagster.yaml's retention covers ticks only.",
 )

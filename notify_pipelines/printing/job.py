@@ -22,7 +22,7 @@ from notify_pipelines.resources import (
     LettersPrintBucketResource,
     NotifyDatabase,
 )
-from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.run_limits import job_max_runtime_tags
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -131,7 +131,7 @@ def collate_letters(
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**PRINTING_TAGS, **max_runtime(hours=1)},
+    tags={**PRINTING_TAGS, **job_max_runtime_tags("collate_letters_for_print")},
     description="The print run of one London day: letters created before 17:30 London time (created, normal key, "
     "rendered) go into ZIP print files for DVLA in NOTIFY_LETTERS_PRINT_BUCKET and move to 'sending'. Safe to "
     "re-run: it finishes what an interrupted run left and sends nothing twice.",
