@@ -28,6 +28,8 @@ from dagster_slack import SlackResource
 from notify_pipelines import dagster_internals, settings
 from notify_pipelines.dagster_internals import SerializableErrorInfo, TickStatus
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
+from notify_pipelines.orchestration.night import NIGHT_TAG, SLOT_TAG, WILL_RETRY_TAG
+from notify_pipelines.orchestration.timetable import SLOTS, followers
 from notify_pipelines.settings import ConfigError
 
 FORWARDER = "alert_forwarder"
@@ -147,8 +149,19 @@ def _run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     return entries[-1].dagster_event.message if entries else "(no failure event recorded)"
 
 
+def _held_followers(tags) -> str:
+    """What a failed timetable run holds (orchestration/timetable.py), so that its one alert says it."""
+    held = followers(tags[SLOT_TAG]) if tags.get(SLOT_TAG) in SLOTS else []
+    if not held:
+        return ""
+    names = ", ".join(f"{s.name} ({s.target})" for s in held)
+    return (f"\nHeld until {tags[SLOT_TAG]} succeeds for the night of {tags.get(NIGHT_TAG)}: {names}. Re-run the "
+            f"failed run; the night_plan sensor then starts them.")
+
+
 def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
-    """One alert per failed run, in the order they failed; updates state["runs_after"]."""
+    """One alert per failed run, in the order they failed, naming the timetable slots it holds; a run that run
+    retries will re-run (dagster/will_retry) does not alert. Updates state["runs_after"]."""
     after = state.get("runs_after", now - FIRST_LOOKBACK_SECONDS)
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=_utc(after)),
@@ -159,8 +172,11 @@ def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -
     alerts = []
     for record in records:
         run = record.dagster_run
-        alerts.append(Alert("failure", "run", f"{run.job_name} ({run.run_id[:8]})", _run_failure_message(instance, run.run_id), f"{ui}/runs/{run.run_id}"))
         state["runs_after"] = max(state.get("runs_after", after), record.update_timestamp.timestamp())
+        if run.tags.get(WILL_RETRY_TAG) == "true":
+            continue  # run retries will re-run it: its last attempt is the one that alerts
+        message = _run_failure_message(instance, run.run_id) + _held_followers(run.tags)
+        alerts.append(Alert("failure", "run", f"{run.job_name} ({run.run_id[:8]})", message, f"{ui}/runs/{run.run_id}"))
     state.setdefault("runs_after", after)
     return alerts
 

@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from notify_pipelines import settings
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.run_limits import job_max_runtime_tags
 from notify_pipelines.vocabulary import utc_now_aware
 
@@ -36,7 +37,7 @@ class RunRetentionConfig(dg.Config):
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, description="at most this many runs a night")
 
 
-@dg.op
+@dg.op(retry_policy=TRANSIENT_FAULTS)
 def delete_old_run_records(context: dg.OpExecutionContext, config: RunRetentionConfig) -> dg.Output:
     deleted = delete_old_runs(context.instance, config.max_age_days, config.limit, utc_now_aware())
     context.log.info(f"Deleted {len(deleted)} run(s) created more than {config.max_age_days} days ago")

@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.partitions import daily_partitions
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
@@ -96,7 +97,7 @@ def missing_failure(result: CollationResult, bucket: str) -> dg.Failure:
     )
 
 
-@dg.op(tags={"notify/db": "printing"})
+@dg.op(tags={"notify/db": "printing"}, retry_policy=TRANSIENT_FAULTS)
 def collate_letters(
     context: dg.OpExecutionContext,
     config: CollateConfig,

@@ -19,6 +19,7 @@ from typing import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.reporting import metadata
 from notify_pipelines.reporting.results import DayBuild
@@ -136,6 +137,7 @@ def daily_fact_asset(fact: DailyFact) -> dg.AssetsDefinition:
         name=fact.name,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=TRANSIENT_FAULTS,
         group_name="reporting",
         kinds={"postgres"},
         description=fact.description,
