@@ -28,14 +28,13 @@ JOBS = [
 SCHEDULES = [
     "collate_letters_for_print_schedule", "delete_inbound_sms_schedule", "delete_old_runs_schedule",
     "hourly_ft_billing_today",
-    "nightly_ft_billing", "nightly_ft_billing_letter_despatch", "nightly_ft_monthly_usage",
-    "nightly_ft_notification_status", "nightly_ft_processing_time", "nightly_retention_schedule",
+    "nightly_ft_billing", "nightly_ft_billing_letter_despatch", "nightly_ft_processing_time",
     "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
 ]
 SENSORS = [
     "alert_forwarder", "letters_in_technical_failure", "letters_pending_virus_check",
     "letters_pending_virus_check_nightly", "letters_still_in_created", "letters_still_sending", "missed_nights",
-    "notifications_stuck_in_created", "replay_created_notifications", "reporting_freshness",
+    "night_plan", "notifications_stuck_in_created", "replay_created_notifications", "reporting_freshness",
 ]
 
 

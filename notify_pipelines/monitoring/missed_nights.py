@@ -59,6 +59,7 @@ class Missed:
     nightly: Nightly
     tick: dt.datetime
     latest: str  # the latest run of the job for the night, or that there was none
+    failed: bool = False  # its latest run failed: the forwarder has alerted that run
 
     def describe(self) -> str:
         n = self.nightly
@@ -79,14 +80,14 @@ def nightly_schedules(repository: dg.RepositoryDefinition, timetable: tuple[Slot
 
 
 def _latest(state: NightState) -> str:
-    return f"latest run {state.run_id[:8]}: {state.status}" if state.run_id else "no run for it"
+    return f"latest run {state.run_id[:8]}: {state.status}" if state.run_id else "no run since its tick"
 
 
 def missed_nights(
     instance: dg.DagsterInstance, schedules: list[Nightly], now: dt.datetime, watching_since: dt.datetime
 ) -> list[Missed]:
     """The slots whose last judged night has no successful run (nights before `watching_since` are skipped), but not
-    a failed one nor a follower of a missed or failed slot: those are said once elsewhere."""
+    a follower of an unfinished slot (the slot it waits for is the one to report)."""
     missed, unfinished = [], set()
     for nightly in schedules:
         tick = nightly.last_night(now)
@@ -96,8 +97,7 @@ def missed_nights(
         if state.status == "succeeded":
             continue
         unfinished.add(nightly.schedule)
-        if state.status != "failed":
-            missed.append(Missed(nightly, tick, _latest(state)))
+        missed.append(Missed(nightly, tick, _latest(state), failed=state.status == "failed"))
     return [m for m in missed if not (set(m.nightly.slot.follows) & unfinished)]
 
 
@@ -139,7 +139,8 @@ def missed_nights_sensor_for(timetable: tuple[Slot, ...]) -> dg.SensorDefinition
             state["caught_up_reported"] = sorted(reported | {run.run_id for run in new_catch_ups})[-200:]
             save_state(context, SENSOR, state)
         schedules = nightly_schedules(context.repository_def, timetable)
-        missed = missed_nights(context.instance, schedules, now, watching_since)
+        unfinished = missed_nights(context.instance, schedules, now, watching_since)
+        missed = [m for m in unfinished if not m.failed]  # a failed run was alerted once, naming what it holds
         problems = []
         if missed:
             problems.append(
@@ -149,6 +150,9 @@ def missed_nights_sensor_for(timetable: tuple[Slot, ...]) -> dg.SensorDefinition
             problems.append(f"{len(new_catch_ups)} missed night(s) caught up:\n" + catch_up_message(new_catch_ups))
         if problems:
             raise RuntimeError("\n\n".join(problems))
+        failed = [m for m in unfinished if m.failed]
+        if failed:
+            return dg.SkipReason("failed (each alerted as a failed run): " + "; ".join(m.describe() for m in failed))
         return dg.SkipReason(f"all {len(schedules)} daily slots' last nights succeeded (or are not due yet)")
 
     return missed_nights_sensor

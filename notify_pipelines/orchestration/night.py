@@ -25,8 +25,9 @@ from notify_pipelines.run_limits import MAX_RUNTIME_TAG
 SLOT_TAG = "notify/slot"
 NIGHT_TAG = "notify/night"
 CATCH_UP_TAG = "notify/caught_up_from"  # the slot time that was missed, ISO
+LAUNCHER_TAGS = {SLOT_TAG, "dagster/schedule_name", "dagster/sensor_name"}  # a run without these was launched by hand
 WILL_RETRY_TAG = "dagster/will_retry"  # set by Dagster on a failed run that run retries will re-run
-START_SLACK = dt.timedelta(minutes=10)  # a start later than this after it was due is a catch-up
+START_SLACK = dt.timedelta(minutes=15)  # queue and process start; a start later than this after it was due is a catch-up
 NIGHT_SLACK = dt.timedelta(hours=1)  # a run by hand this long before the tick still counts (clock changes)
 NIGHT_PLAN = "night_plan"
 IN_PROGRESS = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -102,13 +103,14 @@ class NightState:
 
 
 def night_runs(instance: dg.DagsterInstance, s: Slot, night: dt.date) -> list:
-    """The slot's runs for `night`, newest first: tagged with it, or launched by hand between its tick and the next."""
+    """The slot's runs for `night`, newest first: tagged with it, or launched by hand (no slot, schedule or
+    sensor tag) between its tick and the next."""
     tagged = instance.get_run_records(
         filters=dg.RunsFilter(job_name=s.target, tags={SLOT_TAG: s.name, NIGHT_TAG: night.isoformat()}), limit=20)
     by_hand = [r for r in instance.get_run_records(
         filters=dg.RunsFilter(job_name=s.target, created_after=s.tick(night) - NIGHT_SLACK,
                               created_before=s.tick(night + dt.timedelta(days=1)) - NIGHT_SLACK), limit=50)
-        if SLOT_TAG not in r.dagster_run.tags]
+        if not LAUNCHER_TAGS & set(r.dagster_run.tags)]
     return sorted([*tagged, *by_hand], key=lambda r: r.create_timestamp, reverse=True)
 
 
@@ -139,6 +141,15 @@ def follower(name: str, job, request: Request | None = None) -> None:
     _FOLLOWERS[name] = (job, request or default_request(s))
 
 
+def follower_request(name: str, tick: dt.datetime, late: bool = False,
+                     launchers: dict[str, tuple[dg.JobDefinition, Request]] | None = None) -> dg.RunRequest:
+    """The run night_plan requests for the follower `name` at its `tick`: one per slot and night (its run key)."""
+    s = slot(name)
+    job, make = (launchers or _FOLLOWERS)[name]
+    request = _tagged(make(tick), s, tick, late=late)
+    return request.with_replaced_attrs(run_key=f"{name}:{s.night_of(tick)}", job_name=job.name)
+
+
 def plan(instance: dg.DagsterInstance, now: dt.datetime,
          launchers: dict[str, tuple[dg.JobDefinition, Request]]) -> tuple[list[dg.RunRequest], list[str]]:
     """The follower runs due at `now` and, for the others, why not. A follower is due on its latest night once its
@@ -164,9 +175,7 @@ def plan(instance: dg.DagsterInstance, now: dt.datetime,
             notes.append(f"{s.name} held for the night of {night}: " + "; ".join(b.describe() for b in waiting))
             continue
         due = max([tick, *(b.ended for b in before)])  # the latest of its time and its predecessors' ends
-        job, make = launchers[s.name]
-        request = _tagged(make(tick), s, tick, late=now - due > START_SLACK)
-        requests.append(request.with_replaced_attrs(run_key=f"{s.name}:{night}", job_name=job.name))
+        requests.append(follower_request(s.name, tick, late=now - due > START_SLACK, launchers=launchers))
         notes.append(f"{s.name} started for the night of {night}")
     return requests, notes
 
