@@ -1,7 +1,8 @@
 """Retention's timetable slots (times and order: orchestration/timetable.py), each launching today's London partition
 (the night of today): delete_inbound_sms and remove_old_job_files by their schedules; nightly_retention by the
-night_plan sensor, once the night's facts have succeeded. Dagster's schedules handle the clock changes: on
-2021-03-28 01:40 does not exist and that tick runs at 02:00 BST, still that day; on 2021-10-31 it runs once."""
+night_plan sensor, once the night's facts have succeeded. Dagster's schedules handle the clock changes: a London
+time that does not exist on the 23-hour day ticks at the first minute after the gap, still that day; on the 25-hour
+day a repeated time ticks once."""
 
 from __future__ import annotations
 
