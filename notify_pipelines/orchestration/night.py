@@ -150,11 +150,12 @@ def follower_request(name: str, tick: dt.datetime, late: bool = False,
     return request.with_replaced_attrs(run_key=f"{name}:{s.night_of(tick)}", job_name=job.name)
 
 
-def plan(instance: dg.DagsterInstance, now: dt.datetime,
-         launchers: dict[str, tuple[dg.JobDefinition, Request]]) -> tuple[list[dg.RunRequest], list[str]]:
+def plan(instance: dg.DagsterInstance, now: dt.datetime, launchers: dict[str, tuple[dg.JobDefinition, Request]],
+         evaluated_before: dt.datetime | None = None) -> tuple[list[dg.RunRequest], list[str]]:
     """The follower runs due at `now` and, for the others, why not. A follower is due on its latest night once its
     time has come, all its predecessors have succeeded for that night, it has no run for that night yet, and the
-    night is within its catch-up lateness."""
+    night is within its catch-up lateness. It is a catch-up when the sensor did not run between the follower's time
+    and START_SLACK ago (`evaluated_before`: its previous evaluation; None: it never ran), i.e. the daemon was down."""
     requests, notes = [], []
     for s in TIMETABLE:
         if s.starts is not Starts.FOLLOWER:
@@ -174,8 +175,8 @@ def plan(instance: dg.DagsterInstance, now: dt.datetime,
         if waiting:
             notes.append(f"{s.name} held for the night of {night}: " + "; ".join(b.describe() for b in waiting))
             continue
-        due = max([tick, *(b.ended for b in before)])  # the latest of its time and its predecessors' ends
-        requests.append(follower_request(s.name, tick, late=now - due > START_SLACK, launchers=launchers))
+        missed = now - tick > START_SLACK and (evaluated_before is None or evaluated_before < tick)
+        requests.append(follower_request(s.name, tick, late=missed, launchers=launchers))
         notes.append(f"{s.name} started for the night of {night}")
     return requests, notes
 
@@ -192,7 +193,10 @@ def night_plan_sensor() -> dg.SensorDefinition:
                "come and their predecessors have succeeded for that night; catches up a missed night within its "
                "lateness.")
     def night_plan(context: dg.SensorEvaluationContext):
-        requests, notes = plan(context.instance, utc_now(), launchers)
+        now = utc_now()
+        before = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
+        requests, notes = plan(context.instance, now, launchers, evaluated_before=before)
+        context.update_cursor(now.isoformat())  # when it last looked: a gap since means the daemon was down
         if not requests:
             return dg.SkipReason("; ".join(notes))
         return dg.SensorResult(run_requests=requests)

@@ -54,11 +54,15 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def tick_night_plan(instance, repository):
+    """One night_plan tick, with the cursor the previous tick left, as the daemon runs it."""
     sensor = repository.get_sensor_def(night.NIGHT_PLAN)
+    cursor = {"value": None}
 
     def tick():
-        with dg.build_sensor_context(instance=instance, repository_def=repository) as context:
-            return sensor.evaluate_tick(context)
+        with dg.build_sensor_context(instance=instance, repository_def=repository, cursor=cursor["value"]) as context:
+            result = sensor.evaluate_tick(context)
+        cursor["value"] = result.cursor
+        return result
 
     return tick
 

@@ -85,6 +85,7 @@ def test_a_failed_timeouts_run_holds_the_facts_and_raises_one_alert(
     assert len(alerts) == 1, alerts
     (alert,) = alerts
     assert alert["kind"] == "run" and alert["name"].startswith("timeout_sending_notifications")
+    assert alert["message"].startswith("step time_out_notifications: ") and "no_such_database" in alert["message"]
     assert (f"Held until timeout_sending_notifications_schedule succeeds for the night of {NIGHT}: "
             f"nightly_ft_notification_status (ft_notification_status_job), nightly_retention (nightly_retention)"
             in alert["message"])
