@@ -7,6 +7,7 @@ with exactly the rows of an undisturbed run. The connection is really lost: the 
 import datetime as dt
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
@@ -87,3 +88,24 @@ def test_a_lost_connection_is_retried_and_the_run_has_the_rows_of_an_undisturbed
     error = retried[0].event_specific_data.error.to_string().lower()
     assert "terminat" in error or "closed the connection" in error, error
     assert fact_rows(engine) == expected
+
+
+def test_only_faults_that_may_pass_are_retried_by_the_facts(engine):
+    from notify_pipelines.orchestration.retries import is_transient
+
+    with pytest.raises(sa.exc.OperationalError) as lost:
+        with sa.create_engine(engine.url.set(port=1), connect_args={"connect_timeout": 1}).connect():
+            pass
+    assert is_transient(lost.value)
+    try:
+        try:
+            raise lost.value
+        except sa.exc.OperationalError as exc:
+            raise RuntimeError("rebuilding 2021-06-03") from exc
+    except RuntimeError as wrapped:
+        assert is_transient(wrapped)  # through the cause
+    with pytest.raises(sa.exc.ProgrammingError) as wrong_sql:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT no_such_column FROM ft_billing"))
+    assert not is_transient(wrong_sql.value)
+    assert not is_transient(ValueError("missing billing rate: no letter rate for 2021-06-03"))
