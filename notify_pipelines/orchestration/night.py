@@ -21,6 +21,7 @@ import dagster as dg
 
 from notify_pipelines.orchestration.timetable import TIMETABLE, Partitions, Slot, Starts, slot
 from notify_pipelines.run_limits import MAX_RUNTIME_TAG
+from notify_pipelines.vocabulary import utc_now_aware
 
 SLOT_TAG = "notify/slot"
 NIGHT_TAG = "notify/night"
@@ -37,7 +38,8 @@ Request = Callable[[dt.datetime], dg.RunRequest]  # the slot's tick (aware) -> t
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now for the schedules and night_plan (a test pins it here)."""
+    return utc_now_aware()
 
 
 def default_request(s: Slot) -> Request:

@@ -4,7 +4,7 @@ Put on every nightly step that is safe to repeat: each commits its work in trans
 state and does again only what is left (the facts rebuild their days, retention archives-then-deletes per
 transaction, the clean-ups delete what is still there, the print run does not send a letter twice). Not on the
 timeout job's steps: `time_out_notifications` catches a lost connection itself so that the batches it committed
-still get their callbacks, and `send_delivery_callbacks` posts to services, which a retry would post to twice.
+still get their callbacks, and `send_delivery_status_callbacks` posts to services, which a retry would post to twice.
 
 A step that raises an unexpected exception is retried too, at most MAX_RETRIES times. A step that knows its failure
 is for good raises `dg.Failure(allow_retries=False)`: the refusals do, and the facts ask `is_transient` whether the
@@ -18,7 +18,7 @@ import dagster as dg
 import sqlalchemy.exc
 
 MAX_RETRIES = 4
-BASE_DELAY_SECONDS = 5  # then 10, 20, 40 (each +/- 5 s): about 75 s in all, longer than a database failover's blip
+BASE_DELAY_SECONDS = 5  # waits 5, 15, 35, 75 s (Dagster: (2**n - 1) x base, each +/- 5 s): about 2 minutes, a failover
 
 TRANSIENT_FAULTS = dg.RetryPolicy(
     max_retries=MAX_RETRIES, delay=BASE_DELAY_SECONDS, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS,
