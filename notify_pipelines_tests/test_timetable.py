@@ -125,6 +125,13 @@ def test_the_facts_are_fresh_by_the_timetables_deadlines():
         assert fact.deadline == s.fresh_by and s.at < s.fresh_by
 
 
+def test_a_yearly_slot_has_its_date_in_its_cron():
+    april = Slot("populate_something", "job_y", dt.time(0, 0), days=Days.YEARLY, on=(4, 1),
+                 max_runtime=dt.timedelta(hours=1))
+    assert (april.cron, april.when(), april.is_daily_job) == ("0 0 1 4 *", "1 April, 00:00", False)
+    assert april.runs_on(dt.date(2022, 4, 1)) and not april.runs_on(dt.date(2022, 4, 2))
+
+
 def test_a_broken_timetable_is_refused():
     ok = Slot("a", "job_a", dt.time(1), max_runtime=dt.timedelta(hours=1))
     with pytest.raises(AssertionError, match="unique"):

@@ -28,6 +28,7 @@ class Days(enum.Enum):
     HOURLY = "every hour"
     WEEKDAYS = "Mon-Fri"
     DVLA_WORKING_DAYS = "DVLA working days"  # weekdays that are not England and Wales bank holidays
+    YEARLY = "once a year"  # on the slot's `on` (month, day)
 
 
 class Starts(enum.Enum):
@@ -60,13 +61,15 @@ class Slot:
     follows: tuple[str, ...] = ()  # slots that must have succeeded for the same night before this one starts
     lateness: dt.timedelta | None = None  # a missed start is caught up this long after its time; None: any time
     fresh_by: dt.time | None = None  # London time by which yesterday's partition must exist (freshness checks)
+    on: tuple[int, int] | None = None  # YEARLY: (month, day), e.g. (4, 1) for 1 April
     why: str = ""
 
     @property
     def cron(self) -> str:
         hour = "*" if self.days is Days.HOURLY else str(self.at.hour)
         weekdays = "1-5" if self.days is Days.WEEKDAYS else "*"
-        return f"{self.at.minute} {hour} * * {weekdays}"
+        day, month = (str(self.on[1]), str(self.on[0])) if self.days is Days.YEARLY else ("*", "*")
+        return f"{self.at.minute} {hour} {day} {month} {weekdays}"
 
     @property
     def is_daily_job(self) -> bool:
@@ -77,6 +80,8 @@ class Slot:
             return day.weekday() < 5
         if self.days is Days.DVLA_WORKING_DAYS:
             return is_dvla_working_day(day)
+        if self.days is Days.YEARLY:
+            return (day.month, day.day) == self.on
         return True
 
     def tick(self, night: dt.date) -> dt.datetime:
@@ -97,6 +102,8 @@ class Slot:
         if self.days is Days.HOURLY:
             return f"every hour at :{self.at.minute:02d}"
         zone = "" if self.zone == LONDON_TZ else f" {self.zone}"
+        if self.days is Days.YEARLY:
+            return f"{dt.date(2000, *self.on):%-d %B}, {self.at:%H:%M}{zone}"
         days = "" if self.days is Days.DAILY else f" ({self.days.value})"
         return f"{self.at:%H:%M}{zone}{days}"
 
@@ -181,6 +188,7 @@ def validate(timetable: tuple[Slot, ...] = TIMETABLE) -> None:
     for s in timetable:
         assert s.starts is Starts.CHECK or s.max_runtime, f"{s.name}: a job slot needs a max_runtime"
         assert (s.starts is Starts.FOLLOWER) == bool(s.follows), f"{s.name}: followers, and only they, follow"
+        assert (s.days is Days.YEARLY) == (s.on is not None), f"{s.name}: a yearly slot, and only it, has `on`"
         for before in s.follows:
             assert known[before].is_daily_job, f"{s.name} follows {before}, which is not a daily job slot"
 
