@@ -145,7 +145,11 @@ def _run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     for entry in entries:
         event = entry.dagster_event
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            return f"step {event.step_key}: {root_message(event.step_failure_data.error)}"
+            # A step that ran out of retries has "Exceeded max_retries" as its error; its Failure's own words stay
+            # in the user failure data.
+            failure = event.step_failure_data.user_failure_data
+            said = failure.description if failure and failure.description else root_message(event.step_failure_data.error)
+            return f"step {event.step_key}: {said}"
     return entries[-1].dagster_event.message if entries else "(no failure event recorded)"
 
 
