@@ -8,6 +8,7 @@ import dagster as dg
 
 from notify_pipelines.monitoring import definitions as monitoring
 from notify_pipelines.orchestration import partition_keys
+from notify_pipelines.orchestration.night import night_plan_sensor
 from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
@@ -19,6 +20,8 @@ defs = dg.Definitions.merge(
     retention.defs,
     monitoring.defs,
     printing.defs,
+    # After the domains, which declare the timetable's followers that this sensor starts.
+    dg.Definitions(sensors=[night_plan_sensor()]),
     # Jobs without an executor of their own, i.e. asset materialisations from the CLI (`dagster asset materialize`,
     # `dg launch --assets`) and the UI, run in process: a fact's day is a few SQL statements.
     dg.Definitions(resources=base_resources(), executor=dg.in_process_executor),

@@ -9,11 +9,8 @@ from pydantic import Field
 
 from notify_pipelines.db.leases import default_holder
 from notify_pipelines.orchestration.partitions import daily_partitions
-from notify_pipelines.orchestration.resources import (
-    LetterBucketsResource,
-    LettersPrintBucketResource,
-    NotifyDatabase,
-)
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
@@ -26,6 +23,8 @@ from notify_pipelines.printing.collate import (
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -103,7 +102,7 @@ def missing_failure(result: CollationResult, bucket: str) -> dg.Failure:
     )
 
 
-@dg.op(tags={"notify/db": "printing"})
+@dg.op(tags={"notify/db": "printing"}, retry_policy=TRANSIENT_FAULTS)
 def collate_letters(
     context: dg.OpExecutionContext,
     config: CollateConfig,
@@ -139,7 +138,7 @@ def collate_letters(
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**PRINTING_TAGS, **max_runtime(hours=1)},
+    tags={**PRINTING_TAGS, **job_max_runtime_tags("collate_letters_for_print")},
     description="The print run of one London day: letters created before 17:30 London time (created, normal key, "
     "rendered) go into ZIP print files for DVLA in NOTIFY_LETTERS_PRINT_BUCKET and move to 'sending'. Safe to "
     "re-run: it finishes what an interrupted run left and sends nothing twice.",
