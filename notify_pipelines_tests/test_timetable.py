@@ -11,7 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from notify_pipelines.monitoring import sensors, still_sending
+from notify_pipelines.monitoring import sending_checks, sensors, still_sending
+from notify_pipelines.printing import acknowledgements
 from notify_pipelines.monitoring.missed_nights import nightly_schedules
 from notify_pipelines.orchestration.night import START_SLACK, follower_request
 from notify_pipelines.orchestration.timetable import (
@@ -88,7 +89,13 @@ def test_the_daily_checks_read_their_times_from_the_timetable(repository):
         "letters_in_technical_failure": sensors.IN_TECHNICAL_FAILURE,
         "letters_pending_virus_check_nightly": sensors.NIGHTLY,
         "letters_still_sending": still_sending.CHECK,
+        "high_failure_rates": slot("high_failure_rates"),
+        "low_inbound_numbers": slot("low_inbound_numbers"),
+        "print_files_not_acknowledged": slot("print_files_not_acknowledged"),
     }
+    assert sending_checks.HIGH_FAILURE_RATES_AT == slot("high_failure_rates").at
+    assert sending_checks.LOW_INBOUND_NUMBERS_AT == slot("low_inbound_numbers").at
+    assert acknowledgements.ACK_CHECK_TIME == slot("print_files_not_acknowledged").at
     assert (checks["letters_still_in_created"].at, checks["letters_still_in_created"].days) == (dt.time(7), Days.WEEKDAYS)
     assert checks["letters_still_sending"].zone == "UTC"
     for name, check in checks.items():

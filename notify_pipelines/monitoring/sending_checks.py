@@ -199,7 +199,7 @@ def _services_message(found: list[q.ServiceSms], now: dt.datetime) -> str:
     name="high_failure_rates",
     minimum_interval_seconds=HIGH_FAILURE_RATES_EVERY_SECONDS,
     default_status=RUNNING,
-    description="Mon-Fri 10:30 UTC: live services whose SMS of the last day are >= 10,000 with >= 25% permanent "
+    description=f"{slot('high_failure_rates').when()}: live services whose SMS of the last day are >= 10,000 with >= 25% permanent "
     "failures, or include more than 500 to TV numbers (07700 900xxx) (reference §4.9).",
 )
 def high_failure_rates(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase,
@@ -311,7 +311,7 @@ def _next_weekly(now: dt.datetime) -> dt.datetime:
     name="low_inbound_numbers",
     minimum_interval_seconds=LOW_INBOUND_NUMBERS_EVERY_SECONDS,
     default_status=RUNNING,
-    description="Mondays 09:00 UTC: fails when 50 or fewer active inbound SMS numbers are free for services "
+    description=f"{slot('low_inbound_numbers').when()}: fails when 50 or fewer active inbound SMS numbers are free for services "
     "(reference check-for-low-available-inbound-sms-numbers).",
 )
 def low_inbound_numbers(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase,

@@ -1,5 +1,5 @@
 """Print acknowledgement: did the printer acknowledge every print file it was handed (the reference's "no ack file"
-alert at 23:00)?
+alert, at its timetable slot's time)?
 
 For each print file `<day>/NOTIFY....ZIP` the collation puts in the print bucket, the printer writes an
 acknowledgement file into its own bucket (NOTIFY_PRINT_ACK_BUCKET) under a folder (NOTIFY_PRINT_ACK_PREFIX),
@@ -7,10 +7,10 @@ named like the print file with `.ACK.TXT` in place of `.ZIP` (any case, as the r
 
     root/dispatch/NOTIFY.2026-12-07.2.001.<hash>.<service_id>.<organisation_id>.ACK.TXT
 
-At 23:00 London time on a DVLA working day, the print files of that day, and of the days since the previous DVLA
+At its check time (London, orchestration/timetable.py) on a DVLA working day, the print files of that day, and of the days since the previous DVLA
 working day (a weekend's or bank holiday's collations, which DVLA picks up with the next working day's), must each
-have one. Until the next working day's 23:00 comes, that set stays the one checked, so a missing acknowledgement is
-reported from 23:00 until it arrives.
+have one. Until the next working day's check time comes, that set stays the one checked, so a missing acknowledgement is
+reported from that time until it arrives.
 
 Print file names start with `NOTIFY.<day>.`, so each day's acknowledgements are listed by that prefix: a listing
 the size of a day, however many years of acknowledgement files the bucket keeps.
@@ -34,7 +34,7 @@ LOOK_BACK_DAYS = 14  # far more than any run of non-working days (Christmas and 
 
 
 def checked_day(now_utc: dt.datetime) -> dt.date:
-    """The DVLA working day whose acknowledgements are owed at `now_utc`: the latest one whose 23:00 London time has
+    """The DVLA working day whose acknowledgements are owed at `now_utc`: the latest one whose check time (London) has
     passed."""
     local = utc_to_london(to_naive_utc(now_utc))
     day = local.date() if local.time() >= ACK_CHECK_TIME else local.date() - dt.timedelta(days=1)
