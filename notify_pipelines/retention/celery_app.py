@@ -6,7 +6,8 @@ come from the worker's own environment (NOTIFY_DATABASE_URL, NOTIFY_S3_ENDPOINT_
 
 Before submitting anything the executor checks that the broker answers and that a worker does (on SQS, which carries
 no worker replies, only the broker): with neither check, a broker that is down or a queue nobody reads leaves the run
-waiting for ever.
+waiting for ever. While the steps run, workers that die are noticed (celery_faults.py): their steps are submitted
+again, and a run whose workers are all gone fails naming the broker.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ import socket
 
 import dagster as dg
 from dagster_celery import core_execution_loop
-from dagster_celery.executor import CeleryExecutor
+from dagster_celery.defaults import broker_transport_options as DAGSTER_CELERY_TRANSPORT_OPTIONS
+from dagster_celery.executor import CeleryExecutor, _submit_task
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
 from notify_pipelines.dagster_internals import RetryMode
-from notify_pipelines.settings import ConfigError, celery_backend_url, celery_broker_url
+from notify_pipelines.retention.celery_faults import GuardedStep, WatchedStep, WorkerWatch
+from notify_pipelines.settings import (
+    ConfigError,
+    celery_backend_url,
+    celery_broker_url,
+    celery_visibility_timeout,
+    celery_worker_lost_seconds,
+)
 
 DEFAULT_QUEUE = "dagster"  # dagster-celery's; `notify-pipelines worker --queue Q` and config_source can change it
 PING_SECONDS = 3.0  # how long to wait for the first worker's answer
@@ -30,9 +39,16 @@ SLOTS_WITHOUT_REMOTE_CONTROL = 4  # SQS carries no worker replies: the grain the
 # dagster-celery checks its steps' results once a second: every wave of steps then waits half a second on average
 # for nothing (measured: 2 s of a 1,000-service night on 2 workers). A check is one GET per running step.
 RESULT_POLL_SECONDS = 0.1
-# Ack a step's task when it ends, not when it starts: if a whole worker dies, the broker hands the step to another
-# worker (Redis: after its visibility timeout) instead of dropping it. A step whose pool process is killed fails.
+# Ack a step's task when it ends, not when it starts: if a whole worker dies, the message stays on the broker, which
+# hands it out again (Redis, SQS: after the visibility timeout; RabbitMQ: when the connection closes); the executor
+# does not wait for that where it can ask the workers (celery_faults.py). A step whose pool process is killed fails.
 APP_SETTINGS = {"task_acks_late": True, "broker_connection_retry_on_startup": True}
+
+
+def app_settings() -> dict:
+    """APP_SETTINGS and the visibility timeout from the environment (the workers' one is what Redis applies)."""
+    return {**APP_SETTINGS, "broker_transport_options": {**DAGSTER_CELERY_TRANSPORT_OPTIONS,
+                                                          "visibility_timeout": celery_visibility_timeout()}}
 
 
 class BrokerUnavailable(dg.Failure):
@@ -46,6 +62,8 @@ def _redacted(url: str) -> str:
 
 
 class NotifyCeleryExecutor(CeleryExecutor):
+    lost_seconds: float = 60.0  # celery_executor() sets it from NOTIFY_CELERY_WORKER_LOST_SECONDS
+
     def app(self):
         return make_app(self.app_args())
 
@@ -80,7 +98,19 @@ class NotifyCeleryExecutor(CeleryExecutor):
     def execute(self, plan_context, execution_plan):
         self.check_reachable()
         core_execution_loop.TICK_SECONDS = RESULT_POLL_SECONDS
-        yield from super().execute(plan_context, execution_plan)
+        if not self.remote_control:  # SQS: the visibility timeout alone brings a dead worker's step back
+            yield from super().execute(plan_context, execution_plan)
+            return
+        watch = WorkerWatch(self.app(), self.lost_seconds).start()
+
+        def submit(app, context, step, queue, priority, known_state):
+            return WatchedStep(step.key, queue, lambda: _submit_task(app, context, step, queue, priority, known_state),
+                               watch, self.broker, context.log)
+
+        try:
+            yield from core_execution_loop.core_celery_execution_loop(plan_context, execution_plan, submit)
+        finally:
+            watch.stop()
 
 
 def celery_executor(broker: str | None = None, backend: str | None = None, config_source: dict | None = None,
@@ -88,13 +118,17 @@ def celery_executor(broker: str | None = None, backend: str | None = None, confi
     broker = broker or celery_broker_url()
     if not broker:
         raise ConfigError("the celery executor needs a broker: set NOTIFY_CELERY_BROKER_URL (or `broker` in run config)")
-    return NotifyCeleryExecutor(
+    settings, config_source = app_settings(), dict(config_source or {})
+    transport = {**settings["broker_transport_options"], **(config_source.pop("broker_transport_options", None) or {})}
+    executor = NotifyCeleryExecutor(
         retries=RetryMode.from_config(retries or {"enabled": {}}),
         broker=broker,
         backend=backend or celery_backend_url(broker),
         include=include,
-        config_source={**APP_SETTINGS, **(config_source or {})},
+        config_source={**settings, **config_source, "broker_transport_options": transport},
     )
+    executor.lost_seconds = celery_worker_lost_seconds()
+    return executor
 
 
 def celery_executor_from_config(config: dict) -> NotifyCeleryExecutor:
@@ -112,7 +146,7 @@ def run_worker(concurrency: int, queue: str, loglevel: str = "INFO") -> None:
 
     executor = celery_executor()
     app = executor.app()
-    create_task(app)
+    create_task(app, base=GuardedStep)
     name = f"notify-{queue}-{os.getpid()}@{socket.gethostname()}"
     print(f"notify-pipelines worker: {concurrency} processes on queue {queue!r}, broker {_redacted(executor.broker)}",
           flush=True)

@@ -1,0 +1,185 @@
+"""Celery workers that die: their steps are submitted again, and a run whose workers are all gone fails in one line.
+
+Late acknowledgement keeps a dead worker's step message on the broker, but it comes back only when the broker decides
+(Redis and SQS: the visibility timeout after delivery, an hour by default; RabbitMQ: when the worker's connection
+closes). So the executor watches for itself (Redis and RabbitMQ, whose workers answer broadcasts):
+
+- Executor side (`WorkerWatch`, `WatchedStep`): a thread asks the workers which queues they read, every few seconds
+  (a broadcast waits its whole reply timeout, which dagster-celery's result loop must not). A step whose worker (the
+  one that marked it started) has not answered for `lost_seconds` is marked revoked and submitted again as a new task;
+  when no worker of a queue with unfinished steps has answered for `lost_seconds`, the run fails naming the broker.
+- Worker side (`GuardedStep`, the base of the worker's `execute_plan` task): before running, a step's task reads its
+  own state. Revoked (superseded by a resubmission, or its run failed): it is dropped. Started by another worker that
+  still answers (the broker handed out a step still running, e.g. a visibility timeout shorter than the step): it is
+  dropped. Otherwise it marks itself started with its worker's name, which is what the executor watches.
+
+A step that does run twice anyway (a worker cut off from the broker but still running) is harmless: retention's
+batches are archive-then-delete in one statement, a row deleted by one is skipped by the other and history's
+ON CONFLICT keeps one copy (archive.py), so nothing is moved twice.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable
+
+import dagster as dg
+from celery import Task, states
+from celery.backends.rpc import RPCBackend
+from celery.exceptions import Ignore
+from kombu.utils.url import maybe_sanitize_url
+
+MAX_RESUBMITS = 2  # a step that loses its worker more often than this is killing them: fail instead of looping
+REPLY_SECONDS = 1.0  # how long one broadcast waits for the workers' replies
+
+
+class WorkersGone(dg.Failure):
+    """Every worker of a queue with unfinished steps is gone, or a step keeps losing its worker."""
+
+
+def _readable_state(backend) -> bool:
+    # rpc:// delivers states to the client that sent the task only: a worker cannot read them back
+    return not isinstance(backend, RPCBackend)
+
+
+class WorkerWatch:
+    """Which workers answer, and when each last did (monotonic seconds), asked from a thread every `interval`."""
+
+    def __init__(self, app, lost_seconds: float, interval: float | None = None):
+        self.app = app
+        self.lost_seconds = lost_seconds
+        self.interval = interval or min(10.0, max(1.0, lost_seconds / 4))
+        self.started = time.monotonic()
+        self.worker_seen: dict[str, float] = {}
+        self.queue_seen: dict[str, float] = {}
+        self.steps: set[WatchedStep] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="celery-worker-watch", daemon=True)
+
+    def start(self) -> "WorkerWatch":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=REPLY_SECONDS + 5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.interval)
+
+    def poll_once(self) -> None:
+        try:
+            replies = self.app.control.inspect(timeout=REPLY_SECONDS).active_queues() or {}
+        except Exception:  # noqa: BLE001 - the broker itself gone: nobody answered, which the silence shows
+            replies = {}
+        now = time.monotonic()
+        for worker, queues in replies.items():
+            self.worker_seen[worker] = now
+            for queue in queues or []:
+                self.queue_seen[queue["name"]] = now
+
+    def silent_for(self, worker: str, known_since: float) -> float:
+        """Seconds since `worker` last answered, or since `known_since` if it has not answered since then (a worker
+        that started after the last broadcast is not silent)."""
+        return time.monotonic() - max(self.worker_seen.get(worker, known_since), known_since)
+
+    def queue_silent_for(self, queue: str) -> float:
+        return time.monotonic() - self.queue_seen.get(queue, self.started)
+
+    def fail_if_queue_abandoned(self, queue: str, broker: str) -> None:
+        """Fail the run when no worker of `queue` has answered for lost_seconds (its unfinished steps revoked first,
+        so a worker started later drops them)."""
+        silent = self.queue_silent_for(queue)
+        if silent < self.lost_seconds:
+            return
+        unfinished = sorted(step.key for step in self.steps)
+        for step in list(self.steps):
+            step.supersede()
+        raise WorkersGone(description=(
+            f"no Celery worker reading queue {queue!r} on the broker at {maybe_sanitize_url(broker)} has answered "
+            f"for {self.lost_seconds:g} s, with {len(unfinished)} steps unfinished ({', '.join(unfinished)}): start "
+            "`notify-pipelines worker` (same NOTIFY_CELERY_BROKER_URL) and run the partition again"))
+
+
+class WatchedStep:
+    """One step's Celery task as dagster-celery's result loop uses it (ready, get, revoke), submitted again when the
+    worker that started it stops answering."""
+
+    def __init__(self, key: str, queue: str, submit: Callable, watch: WorkerWatch, broker: str, log):
+        self.key, self.queue, self.submit, self.watch, self.broker, self.log = key, queue, submit, watch, broker, log
+        self.result = submit()
+        self.resubmits = 0
+        self.next_look = 0.0
+        self.owner: tuple[str, float] | None = None  # the worker that started the task, and when this first saw it
+        watch.steps.add(self)
+
+    def ready(self) -> bool:
+        if self.result.ready():
+            self.watch.steps.discard(self)
+            return True
+        now = time.monotonic()
+        if now < self.next_look:  # the owner's liveness changes only as often as the watch asks
+            return False
+        self.next_look = now + self.watch.interval
+        self.watch.fail_if_queue_abandoned(self.queue, self.broker)
+        if self.result.state != states.STARTED:
+            return False  # still queued (or held by the broker for a worker): nothing to judge
+        info = self.result.info
+        owner = info.get("hostname") if isinstance(info, dict) else None
+        if not owner:
+            return False
+        if self.owner is None or self.owner[0] != owner:
+            self.owner = (owner, now)
+        silent = self.watch.silent_for(owner, self.owner[1])
+        if silent >= self.watch.lost_seconds:
+            self._resubmit(owner, silent)
+        return False
+
+    def _resubmit(self, owner: str, silent: float) -> None:
+        if self.resubmits >= MAX_RESUBMITS:
+            for step in list(self.watch.steps):
+                step.supersede()
+            raise WorkersGone(description=(
+                f"step {self.key} lost its Celery worker {self.resubmits + 1} times (last {owner}): it is killing "
+                "them (memory?); see the workers' logs"))
+        old = self.result.id
+        self.supersede()
+        self.result = self.submit()
+        self.resubmits += 1
+        self.owner = None
+        self.log.warning(f"step {self.key}: its Celery worker {owner} has not answered for {silent:.0f} s: task "
+                         f"{old} revoked, submitted again as {self.result.id}")
+
+    def supersede(self) -> None:
+        """Mark this task revoked where workers read it (the result backend) and tell the live workers, so a copy the
+        broker hands out later is dropped instead of run."""
+        if _readable_state(self.result.backend):
+            self.result.backend.mark_as_revoked(self.result.id, reason="superseded")
+        self.result.revoke()
+
+    def get(self, *args, **kwargs):
+        return self.result.get(*args, **kwargs)
+
+    def revoke(self, *args, **kwargs):
+        return self.result.revoke(*args, **kwargs)
+
+
+class GuardedStep(Task):
+    """The worker's `execute_plan` task: drops a copy that must not run, else marks itself started by this worker."""
+
+    def __call__(self, *args, **kwargs):
+        task_id, me = self.request.id, self.request.hostname
+        if _readable_state(self.backend):
+            meta = self.backend.get_task_meta(task_id)
+            if meta["status"] == states.REVOKED:
+                raise Ignore()  # submitted again elsewhere, or its run has failed
+            owner = meta["result"].get("hostname") if isinstance(meta["result"], dict) else None
+            if meta["status"] == states.STARTED and owner and owner != me and self.app.control.ping(
+                    destination=[owner], timeout=REPLY_SECONDS):
+                raise Ignore()  # handed out again while still running there: one run of a step is enough
+        self.backend.store_result(task_id, {"hostname": me, "pid": os.getpid()}, states.STARTED, request=self.request)
+        return super().__call__(*args, **kwargs)

@@ -1,0 +1,255 @@
+"""Celery workers that die under nightly_retention (real `notify-pipelines worker`s on the machine's Redis, the
+documented CLI run): a worker killed with SIGKILL mid-step has its step run again on the other worker and the run
+leaves exactly the rows of an undisturbed run; a run whose only worker is killed fails with one line naming the
+broker; a worker drops a step's copy that was superseded or that a live worker still runs.
+
+The lost-worker setting is a few seconds here (NOTIFY_CELERY_WORKER_LOST_SECONDS) and the Redis visibility timeout
+stays an hour, so what brings the step back is the executor's watch, not the broker. The broker is a Redis database of
+its own and each worker set reads a queue of its own, so parallel test runs do not share messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from celery import states
+from celery.exceptions import Ignore
+
+from notify_pipelines.db import schema
+from notify_pipelines.letters import letter_pdf_filename
+from notify_pipelines.retention.celery_app import celery_executor
+from notify_pipelines.retention.celery_faults import GuardedStep
+from notify_pipelines_tests import factories as f
+from notify_pipelines_tests.conftest import TEST_BUCKETS
+from notify_pipelines_tests.retention.celery_helpers import (
+    DagsterHome,
+    Worker,
+    celery_config,
+    latest_run_id,
+    restore_notifications,
+    copy_notifications,
+    stack_env,
+    start_run,
+    step_spans,
+)
+from notify_pipelines_tests.retention.helpers import bulk_notifications, run_retention
+from notify_pipelines_tests.retention.test_celery_executor import lock_history, wait_for
+
+BROKER = os.environ.get("NOTIFY_TEST_CELERY_LOSS_BROKER_URL", "redis://127.0.0.1:6379/9")
+DAY = "2021-06-05"
+OLD, RECENT = dt.datetime(2021, 5, 1), dt.datetime(2021, 6, 4, 12)
+SMALL_BATCHES = {"batch_size": 25, "letter_batch_size": 5}
+LOST_SECONDS = "4"
+
+
+def _env(database_url, s3_endpoint):
+    return stack_env(database_url, s3_endpoint, NOTIFY_CELERY_BROKER_URL=BROKER,
+                     NOTIFY_CELERY_WORKER_LOST_SECONDS=LOST_SECONDS, NOTIFY_CELERY_VISIBILITY_TIMEOUT="3600")
+
+
+def _run_config(queue):
+    return celery_config(queue) | {"ops": {"find_retention_work": {"config": SMALL_BATCHES}}}
+
+
+@pytest.fixture
+def start_workers(database_url, s3_endpoint, tmp_path):
+    """start(n) -> (queue, n ready workers of one process each on a queue of their own); all killed at the end."""
+    started = []
+
+    def start(count: int):
+        queue = f"notify-test-loss-{uuid.uuid4().hex[:8]}"
+        workers = [Worker(_env(database_url, s3_endpoint), queue, tmp_path / f"{queue}-{i}.log") for i in range(count)]
+        started.extend(workers)
+        for worker in workers:
+            worker.wait_ready()
+        return queue, workers
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def dagster_home(tmp_path):
+    home = DagsterHome(tmp_path / "home", pool_limit=4)
+    yield home
+    home.close()
+
+
+@pytest.fixture
+def night(engine, s3_client):
+    """6 services of sms and email past retention, test keys and recent rows; one with letters and their PDFs."""
+    with engine.begin() as conn:
+        for i in range(6):
+            service = f.create_service(conn, service_id=uuid.UUID(int=i + 1))
+            templates = [f.create_template(conn, service, "sms"), f.create_template(conn, service, "email")]
+            bulk_notifications(conn, templates, 60, first=OLD)
+            bulk_notifications(conn, templates, 5, first=OLD, key_type="test")
+            bulk_notifications(conn, templates, 5, first=RECENT)
+        letter = f.create_template(conn, uuid.UUID(int=1), "letter")
+        bulk_notifications(conn, [letter], 12, first=OLD)
+        letters = conn.execute(sa.select(schema.notifications).where(
+            schema.notifications.c.notification_type == "letter")).all()
+    for row in letters:
+        key = letter_pdf_filename(row.reference, row.created_at, row.postage)
+        s3_client.put_object(Bucket=TEST_BUCKETS.letters_pdf, Key=key, Body=b"%PDF")
+    copy_notifications(engine)
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS test_snapshot"))
+
+
+def contents(engine) -> tuple[list, list]:
+    """Every row of notifications and of notification_history, in id order."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.select(table).order_by(table.c.id)).all()
+                     for table in (schema.notifications, schema.notification_history))
+
+
+def owner_of(pid: int, workers: list[Worker]) -> Worker:
+    """The worker whose pool process `pid` is (a pool process's parent is the worker's main process)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+    return next(w for w in workers if w.process.pid == parent)
+
+
+def clean_spans(instance):
+    return [s for s in step_spans(instance, latest_run_id(instance)) if s.step_key.startswith("clean_service")]
+
+
+def run_messages(instance, run_id) -> list[str]:
+    return [e.user_message for e in instance.all_logs(run_id)]
+
+
+def test_a_worker_killed_mid_step_has_its_step_run_on_the_other_leaving_the_undisturbed_rows(
+        night, engine, resources, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+    run_retention(resources, DAY, **SMALL_BATCHES)
+    undisturbed = contents(engine)
+    assert undisturbed[1], "the undisturbed run archived nothing: the night is wrong"
+    restore_notifications(engine)
+
+    queue, workers = start_workers(2)
+    instance = dagster_home.instance()
+    log = tmp_path / "run.log"
+    holder = lock_history(engine)  # every step's first archive batch waits here
+    process = start_run(_env(database_url, s3_endpoint), dagster_home, DAY, _run_config(queue), log)
+    try:
+        running = wait_for(lambda: len(clean_spans(instance)) >= 2 and clean_spans(instance), process, log,
+                           "a clean_service step on each worker")
+        victim_step = running[0]
+        victim = owner_of(victim_step.pid, workers)
+        victim.stop()  # SIGKILL to the worker and its pool process, its step mid-way
+    finally:
+        holder.rollback()
+        holder.close()
+    assert process.wait(timeout=300) == 0, log.read_text()[-4000:]
+
+    run_id = latest_run_id(instance)
+    assert instance.get_run_by_id(run_id).is_success
+    assert contents(engine) == undisturbed
+    resubmitted = [m for m in run_messages(instance, run_id) if f"step {victim_step.step_key}: its Celery worker" in m]
+    assert len(resubmitted) == 1 and "submitted again" in resubmitted[0]
+    survivor = next(w for w in workers if w is not victim)
+    spans = {s.step_key: s for s in step_spans(instance, run_id)}
+    assert owner_of(spans[victim_step.step_key].pid, [survivor]) is survivor  # the step's last run, on the survivor
+    assert spans[victim_step.step_key].ended is not None
+
+
+def test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker(
+        night, engine, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+    everything = contents(engine)[0]
+    queue, (worker,) = start_workers(1)
+    instance = dagster_home.instance()
+    log = tmp_path / "run.log"
+    holder = lock_history(engine)
+    process = start_run(_env(database_url, s3_endpoint), dagster_home, DAY, _run_config(queue), log)
+    try:
+        wait_for(lambda: clean_spans(instance), process, log, "a clean_service step started")
+        worker.stop()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert process.wait(timeout=300) == 1, log.read_text()[-4000:]
+
+    run = instance.get_run_by_id(latest_run_id(instance))
+    assert run.is_failure
+    expected = (f"no Celery worker reading queue {queue!r} on the broker at {BROKER} has answered for "
+                f"{LOST_SECONDS} s")
+    failures = [e for e in instance.all_logs(run.run_id)
+                if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"]
+    assert len(failures) == 1
+    failure = failures[0].dagster_event.event_specific_data.error
+    assert expected in failure.message
+    line = next(line for line in failure.message.splitlines() if expected in line)
+    assert line.strip().endswith("and run the partition again")
+    assert "no Celery worker reading queue" in log.read_text()
+
+    live, history = (set(r.id for r in rows) for rows in contents(engine))
+    assert not live & history  # nothing in both tables
+    assert live | history <= {r.id for r in everything}
+
+
+# ---- the worker's guard, on the same Redis: a step's copy that must not run is dropped -------------------------------
+
+
+RAN: list[str] = []  # the ids of the guarded test tasks whose body ran
+
+
+def step_body(self):
+    RAN.append(self.request.id)
+
+
+def guarded_task(app):
+    """A task with the worker's guard whose body records that it ran, instead of running a Dagster step."""
+    RAN.clear()
+    return app.task(bind=True, name=f"guard-test-{uuid.uuid4().hex}", base=GuardedStep, shared=False)(step_body)
+
+
+def call(task, task_id: str, hostname: str):
+    task.push_request(id=task_id, hostname=hostname, delivery_info={})
+    try:
+        return task()
+    finally:
+        task.pop_request()
+
+
+@pytest.fixture
+def app():
+    return celery_executor(BROKER).app()
+
+
+def test_a_step_is_run_and_marked_started_by_its_worker(app):
+    task, task_id = guarded_task(app), uuid.uuid4().hex
+    call(task, task_id, "me@here")
+    assert RAN == [task_id]
+    started = app.backend.get_task_meta(task_id)
+    assert started["status"] == states.STARTED and started["result"]["hostname"] == "me@here"
+
+
+def test_a_superseded_step_is_dropped(app):
+    task, task_id = guarded_task(app), uuid.uuid4().hex
+    app.backend.mark_as_revoked(task_id, reason="superseded")
+    with pytest.raises(Ignore):
+        call(task, task_id, "me@here")
+    assert RAN == []
+
+
+def test_a_step_still_running_on_a_live_worker_is_dropped_and_one_on_a_dead_worker_is_run(
+        app, start_workers):
+    queue, (worker,) = start_workers(1)
+    live = f"notify-{queue}-{worker.process.pid}@{socket.gethostname()}"  # run_worker's name for it
+    assert app.control.ping(destination=[live], timeout=5), f"{live} does not answer: the name is wrong"
+    task = guarded_task(app)
+    on_live, on_dead = uuid.uuid4().hex, uuid.uuid4().hex
+    app.backend.store_result(on_live, {"hostname": live, "pid": 1}, states.STARTED)
+    with pytest.raises(Ignore):
+        call(task, on_live, "me@here")
+    worker.stop()
+    app.backend.store_result(on_dead, {"hostname": live, "pid": 1}, states.STARTED)
+    call(task, on_dead, "me@here")
+    assert RAN == [on_dead]
