@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 from dagster_celery import core_execution_loop
@@ -88,12 +89,23 @@ class NotifyCeleryExecutor(CeleryExecutor):
                 "`notify-pipelines worker` (same NOTIFY_CELERY_BROKER_URL), or unset NOTIFY_CELERY_BROKER_URL"
             )
 
+    @property
+    def queue(self) -> str:
+        return getattr(self.config_source, "task_default_queue", DEFAULT_QUEUE)
+
     def worker_slots(self) -> int:
-        """Processes the workers offer in all (each worker's pool size), at least 1."""
+        """Processes the workers reading the run's queue offer in all (each worker's pool size), at least 1. Workers
+        of other queues on the same broker answer too: they are not counted."""
         if not self.remote_control:
             return SLOTS_WITHOUT_REMOTE_CONTROL
-        stats = self.app().control.inspect(timeout=INSPECT_SECONDS).stats() or {}
-        return max(1, sum(int(s.get("pool", {}).get("max-concurrency", 1)) for s in stats.values()))
+        def ask(method: str) -> dict:  # each broadcast waits its whole timeout: both at once, an app each
+            return getattr(self.app().control.inspect(timeout=INSPECT_SECONDS), method)() or {}
+
+        with ThreadPoolExecutor(2) as pool:
+            queues, stats = pool.map(ask, ["active_queues", "stats"])
+        readers = {name for name, read in queues.items() if any(q["name"] == self.queue for q in read or [])}
+        return max(1, sum(int(s.get("pool", {}).get("max-concurrency", 1)) for name, s in stats.items()
+                          if name in readers))
 
     def execute(self, plan_context, execution_plan):
         self.check_reachable()

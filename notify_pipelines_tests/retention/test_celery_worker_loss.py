@@ -253,3 +253,9 @@ def test_a_step_still_running_on_a_live_worker_is_dropped_and_one_on_a_dead_work
     app.backend.store_result(on_dead, {"hostname": live, "pid": 1}, states.STARTED)
     call(task, on_dead, "me@here")
     assert RAN == [on_dead]
+
+
+def test_the_grain_counts_only_the_workers_of_the_runs_queue(start_workers):
+    queue, _ = start_workers(2)
+    _, _ = start_workers(1)  # another queue's worker on the same broker
+    assert celery_executor(BROKER, config_source={"task_default_queue": queue}).worker_slots() == 2
