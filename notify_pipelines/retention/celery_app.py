@@ -12,6 +12,7 @@ again, and a run whose workers are all gone fails naming the broker.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -47,9 +48,13 @@ APP_SETTINGS = {"task_acks_late": True, "broker_connection_retry_on_startup": Tr
 
 
 def app_settings() -> dict:
-    """APP_SETTINGS and the visibility timeout from the environment (the workers' one is what Redis applies)."""
-    return {**APP_SETTINGS, "broker_transport_options": {**DAGSTER_CELERY_TRANSPORT_OPTIONS,
-                                                          "visibility_timeout": celery_visibility_timeout()}}
+    """APP_SETTINGS and the visibility timeout from the environment (the workers' one is what Redis applies). Redis
+    workers look for expired messages every interval x throttle seconds (kombu: 10 x 10): every tenth of the timeout
+    here, at most 10 s, so a message comes back at most that long after it expires."""
+    visibility_timeout = math.ceil(celery_visibility_timeout())  # SQS takes whole seconds
+    return {**APP_SETTINGS, "broker_transport_options": {
+        **DAGSTER_CELERY_TRANSPORT_OPTIONS, "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, round(visibility_timeout / 10))), "unacked_restore_throttle": 1}}
 
 
 class BrokerUnavailable(dg.Failure):
@@ -98,6 +103,7 @@ class NotifyCeleryExecutor(CeleryExecutor):
         of other queues on the same broker answer too: they are not counted."""
         if not self.remote_control:
             return SLOTS_WITHOUT_REMOTE_CONTROL
+
         def ask(method: str) -> dict:  # each broadcast waits its whole timeout: both at once, an app each
             return getattr(self.app().control.inspect(timeout=INSPECT_SECONDS), method)() or {}
 
@@ -114,10 +120,12 @@ class NotifyCeleryExecutor(CeleryExecutor):
             yield from super().execute(plan_context, execution_plan)
             return
         watch = WorkerWatch(self.app(), self.lost_seconds).start()
+        visibility_timeout = (getattr(self.config_source, "broker_transport_options", None) or {}).get(
+            "visibility_timeout") if self.broker.startswith(("redis", "rediss")) else None
 
         def submit(app, context, step, queue, priority, known_state):
             return WatchedStep(step.key, queue, lambda: _submit_task(app, context, step, queue, priority, known_state),
-                               watch, self.broker, context.log)
+                               watch, self.broker, context.log, visibility_timeout)
 
         try:
             yield from core_execution_loop.core_celery_execution_loop(plan_context, execution_plan, submit)

@@ -9,7 +9,7 @@ closes). So the executor watches for itself (Redis and RabbitMQ, whose workers a
   one that marked it started) has not answered for `lost_seconds` is marked revoked and submitted again as a new task;
   when no worker of a queue with unfinished steps has answered for `lost_seconds`, the run fails naming the broker.
 - Worker side (`GuardedStep`, the base of the worker's `execute_plan` task): before running, a step's task reads its
-  own state. Revoked (superseded by a resubmission, or its run failed): it is dropped. Started by another worker that
+  own state. Revoked (superseded by a resubmission, or its run failed) or finished: it is dropped. Started by a worker that
   still answers (the broker handed out a step still running, e.g. a visibility timeout shorter than the step): it is
   dropped. Otherwise it marks itself started with its worker's name, which is what the executor watches.
 
@@ -63,8 +63,7 @@ class WorkerWatch:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=REPLY_SECONDS + 5)
+        self._stop.set()  # not joined: a broadcast under way would hold the run's end for up to REPLY_SECONDS
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -109,9 +108,12 @@ class WatchedStep:
     """One step's Celery task as dagster-celery's result loop uses it (ready, get, revoke), submitted again when the
     worker that started it stops answering."""
 
-    def __init__(self, key: str, queue: str, submit: Callable, watch: WorkerWatch, broker: str, log):
+    def __init__(self, key: str, queue: str, submit: Callable, watch: WorkerWatch, broker: str, log,
+                 visibility_timeout: float | None = None):
         self.key, self.queue, self.submit, self.watch, self.broker, self.log = key, queue, submit, watch, broker, log
+        self.visibility_timeout = visibility_timeout
         self.result = submit()
+        self.submitted = time.monotonic()
         self.resubmits = 0
         self.next_look = 0.0
         self.owner: tuple[str, float] | None = None  # the worker that started the task, and when this first saw it
@@ -126,6 +128,11 @@ class WatchedStep:
             return False
         self.next_look = now + self.watch.interval
         self.watch.fail_if_queue_abandoned(self.queue, self.broker)
+        if self.visibility_timeout and now - self.submitted > self.visibility_timeout:
+            timeout, self.visibility_timeout = self.visibility_timeout, None  # warned once
+            self.log.warning(f"step {self.key} is not finished {timeout:g} s after its submission: if "
+                             "it has run that long, the broker hands it out again (a worker drops the copy while this "
+                             "one's worker answers); set NOTIFY_CELERY_VISIBILITY_TIMEOUT above the longest step")
         if self.result.state != states.STARTED:
             return False  # still queued (or held by the broker for a worker): nothing to judge
         info = self.result.info
@@ -149,6 +156,7 @@ class WatchedStep:
         old = self.result.id
         self.supersede()
         self.result = self.submit()
+        self.submitted = time.monotonic()
         self.resubmits += 1
         self.owner = None
         self.log.warning(f"step {self.key}: its Celery worker {owner} has not answered for {silent:.0f} s: task "
@@ -175,11 +183,22 @@ class GuardedStep(Task):
         task_id, me = self.request.id, self.request.hostname
         if _readable_state(self.backend):
             meta = self.backend.get_task_meta(task_id)
-            if meta["status"] == states.REVOKED:
-                raise Ignore()  # submitted again elsewhere, or its run has failed
+            if meta["status"] in states.READY_STATES:
+                # revoked: submitted again elsewhere, or its run failed; done: a copy the broker put back while the
+                # step was finishing (the result is already there for the run)
+                raise Ignore()
             owner = meta["result"].get("hostname") if isinstance(meta["result"], dict) else None
-            if meta["status"] == states.STARTED and owner and owner != me and self.app.control.ping(
-                    destination=[owner], timeout=REPLY_SECONDS):
-                raise Ignore()  # handed out again while still running there: one run of a step is enough
+            if meta["status"] == states.STARTED and owner and self._answers(owner):
+                raise Ignore()  # handed out again while still running (there, or in this worker's other process)
         self.backend.store_result(task_id, {"hostname": me, "pid": os.getpid()}, states.STARTED, request=self.request)
         return super().__call__(*args, **kwargs)
+
+    def _answers(self, worker: str) -> bool:
+        """Whether `worker` answers a ping. Where workers cannot be asked (SQS), or the broadcast fails, it counts as
+        gone: the step runs, since a dead worker's step must not be dropped and a second run of it is harmless."""
+        if str(self.app.conf.broker_url or "").startswith("sqs"):
+            return False
+        try:
+            return bool(self.app.control.ping(destination=[worker], timeout=REPLY_SECONDS))
+        except Exception:  # noqa: BLE001 - any failure to ask means no answer
+            return False

@@ -41,15 +41,19 @@ from notify_pipelines_tests.retention.helpers import bulk_notifications, run_ret
 from notify_pipelines_tests.retention.test_celery_executor import lock_history, wait_for
 
 BROKER = os.environ.get("NOTIFY_TEST_CELERY_LOSS_BROKER_URL", "redis://127.0.0.1:6379/9")
+# Workers with a short visibility timeout put back every unacknowledged message of their Redis database older than it,
+# whichever queue it is for: they get a database of their own
+SHORT_VISIBILITY_BROKER = os.environ.get("NOTIFY_TEST_CELERY_SHORT_VISIBILITY_BROKER_URL", "redis://127.0.0.1:6379/10")
 DAY = "2021-06-05"
 OLD, RECENT = dt.datetime(2021, 5, 1), dt.datetime(2021, 6, 4, 12)
 SMALL_BATCHES = {"batch_size": 25, "letter_batch_size": 5}
 LOST_SECONDS = "4"
 
 
-def _env(database_url, s3_endpoint):
-    return stack_env(database_url, s3_endpoint, NOTIFY_CELERY_BROKER_URL=BROKER,
-                     NOTIFY_CELERY_WORKER_LOST_SECONDS=LOST_SECONDS, NOTIFY_CELERY_VISIBILITY_TIMEOUT="3600")
+def _env(database_url, s3_endpoint, visibility_timeout: str = "3600"):
+    return stack_env(database_url, s3_endpoint,
+                     NOTIFY_CELERY_BROKER_URL=BROKER if visibility_timeout == "3600" else SHORT_VISIBILITY_BROKER,
+                     NOTIFY_CELERY_WORKER_LOST_SECONDS=LOST_SECONDS, NOTIFY_CELERY_VISIBILITY_TIMEOUT=visibility_timeout)
 
 
 def _run_config(queue):
@@ -61,9 +65,10 @@ def start_workers(database_url, s3_endpoint, tmp_path):
     """start(n) -> (queue, n ready workers of one process each on a queue of their own); all killed at the end."""
     started = []
 
-    def start(count: int):
+    def start(count: int, visibility_timeout: str = "3600"):
         queue = f"notify-test-loss-{uuid.uuid4().hex[:8]}"
-        workers = [Worker(_env(database_url, s3_endpoint), queue, tmp_path / f"{queue}-{i}.log") for i in range(count)]
+        env = _env(database_url, s3_endpoint, visibility_timeout)
+        workers = [Worker(env, queue, tmp_path / f"{queue}-{i}.log") for i in range(count)]
         started.extend(workers)
         for worker in workers:
             worker.wait_ready()
@@ -194,6 +199,44 @@ def test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker
     assert live | history <= {r.id for r in everything}
 
 
+def hold_a_row_of(engine, service_id: uuid.UUID):
+    """A transaction holding the lock of one of the service's sms rows past retention: the step cleaning that service
+    waits at the batch that holds it, while the other steps go on."""
+    holder = engine.connect()
+    holder.execute(sa.text(
+        "SELECT id FROM notifications WHERE service_id = :service AND notification_type = 'sms' AND created_at < :old "
+        "ORDER BY created_at LIMIT 1 FOR UPDATE"), {"service": service_id, "old": RECENT - dt.timedelta(days=20)})
+    return holder
+
+
+def test_a_step_the_broker_hands_out_again_while_it_runs_is_not_run_twice(
+        night, engine, resources, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+    run_retention(resources, DAY, **SMALL_BATCHES)
+    undisturbed = contents(engine)
+    restore_notifications(engine)
+
+    queue, workers = start_workers(2, visibility_timeout="5")  # the held step below runs longer than this
+    instance = dagster_home.instance()
+    log = tmp_path / "run.log"
+    holder = hold_a_row_of(engine, uuid.UUID(int=1))
+    process = start_run(_env(database_url, s3_endpoint, "5"), dagster_home, DAY, _run_config(queue), log)
+    try:
+        # the copy the broker hands out once the visibility timeout has passed, dropped by the idle worker
+        wait_for(lambda: any(b"] ignored" in w.log.read_bytes() for w in workers), process, log,
+                 "a worker dropping the copy of the held step")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert process.wait(timeout=300) == 0, log.read_text()[-4000:]
+
+    run_id = latest_run_id(instance)
+    assert contents(engine) == undisturbed
+    starts = [e.dagster_event.step_key for e in instance.all_logs(run_id)
+              if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"]
+    assert len(starts) == len(set(starts))  # every step started once
+    assert not [m for m in run_messages(instance, run_id) if "submitted again" in m]  # its worker kept answering
+
+
 # ---- the worker's guard, on the same Redis: a step's copy that must not run is dropped -------------------------------
 
 
@@ -231,9 +274,10 @@ def test_a_step_is_run_and_marked_started_by_its_worker(app):
     assert started["status"] == states.STARTED and started["result"]["hostname"] == "me@here"
 
 
-def test_a_superseded_step_is_dropped(app):
+@pytest.mark.parametrize("state", [states.REVOKED, states.SUCCESS, states.FAILURE])
+def test_a_superseded_or_finished_step_is_dropped(app, state):
     task, task_id = guarded_task(app), uuid.uuid4().hex
-    app.backend.mark_as_revoked(task_id, reason="superseded")
+    app.backend.store_result(task_id, None, state)
     with pytest.raises(Ignore):
         call(task, task_id, "me@here")
     assert RAN == []
