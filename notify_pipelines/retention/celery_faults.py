@@ -5,9 +5,10 @@ Late acknowledgement keeps a dead worker's step message on the broker, but it co
 closes). So the executor watches for itself (Redis and RabbitMQ, whose workers answer broadcasts):
 
 - Executor side (`WorkerWatch`, `WatchedStep`): a thread asks the workers which queues they read, every few seconds
-  (a broadcast waits its whole reply timeout, which dagster-celery's result loop must not). A step whose worker (the
-  one that marked it started) has not answered for `lost_seconds` is marked revoked and submitted again as a new task;
-  when no worker of a queue with unfinished steps has answered for `lost_seconds`, the run fails naming the broker.
+  (a broadcast waits its whole reply timeout, which dagster-celery's result loop must not). On Redis, a step whose
+  worker (the one that marked it started) has not answered for `lost_seconds` is marked revoked and submitted again as
+  a new task (RabbitMQ puts it back itself when the worker's connection closes). On both, when no worker of a queue
+  with unfinished steps has answered for `lost_seconds`, the run fails naming the broker.
 - Worker side (`GuardedStep`, the base of the worker's `execute_plan` task): before running, a step's task reads its
   own state. Revoked (superseded by a resubmission, or its run failed) or finished: it is dropped. Started by a worker that
   still answers (the broker handed out a step still running, e.g. a visibility timeout shorter than the step): it is
@@ -112,6 +113,9 @@ class WatchedStep:
                  visibility_timeout: float | None = None):
         self.key, self.queue, self.submit, self.watch, self.broker, self.log = key, queue, submit, watch, broker, log
         self.visibility_timeout = visibility_timeout
+        # RabbitMQ puts a dead worker's message back itself, as soon as its connection closes: submitting it again
+        # too would race that copy. Redis waits for the visibility timeout: the executor submits it again.
+        self.resubmits_lost = broker.startswith(("redis://", "rediss://"))
         self.result = submit()
         self.submitted = time.monotonic()
         self.resubmits = 0
@@ -133,7 +137,7 @@ class WatchedStep:
             self.log.warning(f"step {self.key} is not finished {timeout:g} s after its submission: if "
                              "it has run that long, the broker hands it out again (a worker drops the copy while this "
                              "one's worker answers); set NOTIFY_CELERY_VISIBILITY_TIMEOUT above the longest step")
-        if self.result.state != states.STARTED:
+        if not self.resubmits_lost or self.result.state != states.STARTED:
             return False  # still queued (or held by the broker for a worker): nothing to judge
         info = self.result.info
         owner = info.get("hostname") if isinstance(info, dict) else None

@@ -11,11 +11,13 @@ its own and each worker set reads a queue of its own, so parallel test runs do n
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import uuid
 
 import pytest
+import redis
 import sqlalchemy as sa
 from celery import states
 from celery.exceptions import Ignore
@@ -44,16 +46,27 @@ BROKER = os.environ.get("NOTIFY_TEST_CELERY_LOSS_BROKER_URL", "redis://127.0.0.1
 # Workers with a short visibility timeout put back every unacknowledged message of their Redis database older than it,
 # whichever queue it is for: they get a database of their own
 SHORT_VISIBILITY_BROKER = os.environ.get("NOTIFY_TEST_CELERY_SHORT_VISIBILITY_BROKER_URL", "redis://127.0.0.1:6379/10")
+RABBITMQ = os.environ.get("NOTIFY_TEST_CELERY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DAY = "2021-06-05"
 OLD, RECENT = dt.datetime(2021, 5, 1), dt.datetime(2021, 6, 4, 12)
 SMALL_BATCHES = {"batch_size": 25, "letter_batch_size": 5}
 LOST_SECONDS = "4"
 
 
-def _env(database_url, s3_endpoint, visibility_timeout: str = "3600"):
-    return stack_env(database_url, s3_endpoint,
-                     NOTIFY_CELERY_BROKER_URL=BROKER if visibility_timeout == "3600" else SHORT_VISIBILITY_BROKER,
+def _env(database_url, s3_endpoint, broker: str = BROKER, visibility_timeout: str = "3600"):
+    return stack_env(database_url, s3_endpoint, NOTIFY_CELERY_BROKER_URL=broker,
                      NOTIFY_CELERY_WORKER_LOST_SECONDS=LOST_SECONDS, NOTIFY_CELERY_VISIBILITY_TIMEOUT=visibility_timeout)
+
+
+def rabbitmq_or_skip() -> str:
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"RabbitMQ does not answer at {RABBITMQ} ({exc})")
+    return RABBITMQ
 
 
 def _run_config(queue):
@@ -63,13 +76,14 @@ def _run_config(queue):
 @pytest.fixture
 def start_workers(database_url, s3_endpoint, tmp_path):
     """start(n) -> (queue, n ready workers of one process each on a queue of their own); all killed at the end."""
-    started = []
+    started, queues = [], []
 
-    def start(count: int, visibility_timeout: str = "3600"):
+    def start(count: int, broker: str = BROKER, visibility_timeout: str = "3600"):
         queue = f"notify-test-loss-{uuid.uuid4().hex[:8]}"
-        env = _env(database_url, s3_endpoint, visibility_timeout)
+        env = _env(database_url, s3_endpoint, broker, visibility_timeout)
         workers = [Worker(env, queue, tmp_path / f"{queue}-{i}.log") for i in range(count)]
         started.extend(workers)
+        queues.append((env["NOTIFY_CELERY_BROKER_URL"], queue))
         for worker in workers:
             worker.wait_ready()
         return queue, workers
@@ -77,6 +91,25 @@ def start_workers(database_url, s3_endpoint, tmp_path):
     yield start
     for worker in started:
         worker.stop()
+    for broker, queue in queues:
+        forget_queue(broker, queue)
+
+
+def forget_queue(broker: str, queue: str) -> None:
+    """Remove what a test's queue leaves on the broker. Redis: a killed worker's unacknowledged messages (which live
+    workers would put back on a queue nobody reads), the queue's lists and its bindings; RabbitMQ: the queue."""
+    if broker.startswith("amqp"):
+        from kombu import Connection
+
+        with Connection(broker) as connection:
+            connection.default_channel.queue_delete(queue)
+        return
+    client = redis.Redis.from_url(broker)
+    for tag, payload in client.hgetall("unacked").items():
+        if json.loads(payload)[2] == queue:  # [message, exchange "", routing key: the queue]
+            client.pipeline().hdel("unacked", tag).zrem("unacked_index", tag).execute()
+    for key in client.scan_iter(match=f"*{queue}*"):
+        client.delete(key)
 
 
 @pytest.fixture
@@ -131,18 +164,21 @@ def run_messages(instance, run_id) -> list[str]:
     return [e.user_message for e in instance.all_logs(run_id)]
 
 
+@pytest.mark.parametrize("broker_name", ["redis", "rabbitmq"])
 def test_a_worker_killed_mid_step_has_its_step_run_on_the_other_leaving_the_undisturbed_rows(
-        night, engine, resources, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+        broker_name, night, engine, resources, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+    """Redis: the executor submits the step again; RabbitMQ: the broker puts it back when the connection closes."""
+    broker = BROKER if broker_name == "redis" else rabbitmq_or_skip()
     run_retention(resources, DAY, **SMALL_BATCHES)
     undisturbed = contents(engine)
     assert undisturbed[1], "the undisturbed run archived nothing: the night is wrong"
     restore_notifications(engine)
 
-    queue, workers = start_workers(2)
+    queue, workers = start_workers(2, broker)
     instance = dagster_home.instance()
     log = tmp_path / "run.log"
     holder = lock_history(engine)  # every step's first archive batch waits here
-    process = start_run(_env(database_url, s3_endpoint), dagster_home, DAY, _run_config(queue), log)
+    process = start_run(_env(database_url, s3_endpoint, broker), dagster_home, DAY, _run_config(queue), log)
     try:
         running = wait_for(lambda: len(clean_spans(instance)) >= 2 and clean_spans(instance), process, log,
                            "a clean_service step on each worker")
@@ -157,8 +193,11 @@ def test_a_worker_killed_mid_step_has_its_step_run_on_the_other_leaving_the_undi
     run_id = latest_run_id(instance)
     assert instance.get_run_by_id(run_id).is_success
     assert contents(engine) == undisturbed
-    resubmitted = [m for m in run_messages(instance, run_id) if f"step {victim_step.step_key}: its Celery worker" in m]
-    assert len(resubmitted) == 1 and "submitted again" in resubmitted[0]
+    resubmitted = [m for m in run_messages(instance, run_id) if "submitted again" in m]
+    if broker_name == "redis":
+        assert len(resubmitted) == 1 and f"step {victim_step.step_key}: its Celery worker" in resubmitted[0]
+    else:
+        assert resubmitted == []
     survivor = next(w for w in workers if w is not victim)
     spans = {s.step_key: s for s in step_spans(instance, run_id)}
     assert owner_of(spans[victim_step.step_key].pid, [survivor]) is survivor  # the step's last run, on the survivor
@@ -215,11 +254,12 @@ def test_a_step_the_broker_hands_out_again_while_it_runs_is_not_run_twice(
     undisturbed = contents(engine)
     restore_notifications(engine)
 
-    queue, workers = start_workers(2, visibility_timeout="5")  # the held step below runs longer than this
+    queue, workers = start_workers(2, SHORT_VISIBILITY_BROKER, visibility_timeout="5")  # the held step runs longer
     instance = dagster_home.instance()
     log = tmp_path / "run.log"
     holder = hold_a_row_of(engine, uuid.UUID(int=1))
-    process = start_run(_env(database_url, s3_endpoint, "5"), dagster_home, DAY, _run_config(queue), log)
+    process = start_run(_env(database_url, s3_endpoint, SHORT_VISIBILITY_BROKER, "5"), dagster_home, DAY,
+                        _run_config(queue), log)
     try:
         # the copy the broker hands out once the visibility timeout has passed, dropped by the idle worker
         wait_for(lambda: any(b"] ignored" in w.log.read_bytes() for w in workers), process, log,
