@@ -9,7 +9,8 @@ Who needs what:
   events, the instance-wide asset-check evaluation records;
 - sensor state (monitoring/sensor_state.py): the instance's key-value cursor store beside a sensor's own cursor;
 - the retention executor and its Celery app (retention/executor.py, retention/celery_app.py): Dagster's own
-  in-process/multiprocess executor config and creation functions, config processing, and the retry mode.
+  in-process/multiprocess executor config and creation functions, config processing, and the retry mode;
+- the Celery worker's step guard (retention/celery_faults.py): the run a dagster-celery step task belongs to.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "instigator_kind",
     "instigator_states",
     "process_config",
+    "step_task_run",
     "set_cursor_value",
     "ticks",
 ]
@@ -93,3 +95,16 @@ def get_cursor_value(instance: dg.DagsterInstance, key: str) -> str | None:
 
 def set_cursor_value(instance: dg.DagsterInstance, key: str, value: str) -> None:
     instance.run_storage.set_cursor_values({key: value})
+
+
+# ---- dagster-celery step tasks (the worker's guard) -----------------------------------------------------------------
+
+
+def step_task_run(execute_step_args_packed: dict) -> dg.DagsterRun | None:
+    """The run a dagster-celery `execute_plan` task belongs to, from its packed ExecuteStepArgs (run id, instance)."""
+    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._serdes import unpack_value
+
+    args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
+    with dg.DagsterInstance.from_ref(args.instance_ref) as instance:
+        return instance.get_run_by_id(args.run_id)

@@ -10,9 +10,11 @@ closes). So the executor watches for itself (Redis and RabbitMQ, whose workers a
   a new task (RabbitMQ puts it back itself when the worker's connection closes). On both, when no worker of a queue
   with unfinished steps has answered for `lost_seconds`, the run fails naming the broker.
 - Worker side (`GuardedStep`, the base of the worker's `execute_plan` task): before running, a step's task reads its
-  own state. Revoked (superseded by a resubmission, or its run failed) or finished: it is dropped. Started by a worker that
-  still answers (the broker handed out a step still running, e.g. a visibility timeout shorter than the step): it is
-  dropped. Otherwise it marks itself started with its worker's name, which is what the executor watches.
+  own state. Revoked (superseded by a resubmission, or its run failed) or finished: it is dropped. Started by a
+  worker that still answers (the broker handed out a step still running, e.g. a visibility timeout shorter than the
+  step): it is dropped. Its run has ended (a worker started after the run gave up; with rpc:// the state above
+  cannot be read, the run can): it is dropped. Otherwise it marks itself started with its worker's name, which is
+  what the executor watches.
 
 A step that does run twice anyway (a worker cut off from the broker but still running) is harmless: retention's
 batches are archive-then-delete in one statement, a row deleted by one is skipped by the other and history's
@@ -31,6 +33,8 @@ from celery import Task, states
 from celery.backends.rpc import RPCBackend
 from celery.exceptions import Ignore
 from kombu.utils.url import maybe_sanitize_url
+
+from notify_pipelines.dagster_internals import step_task_run
 
 MAX_RESUBMITS = 2  # a step that loses its worker more often than this is killing them: fail instead of looping
 REPLY_SECONDS = 1.0  # how long one broadcast waits for the workers' replies
@@ -194,6 +198,10 @@ class GuardedStep(Task):
             owner = meta["result"].get("hostname") if isinstance(meta["result"], dict) else None
             if meta["status"] == states.STARTED and owner and self._answers(owner):
                 raise Ignore()  # handed out again while still running (there, or in this worker's other process)
+        packed = kwargs.get("execute_step_args_packed")
+        run = step_task_run(packed) if packed else None
+        if run is not None and run.is_finished:
+            raise Ignore()  # its run has ended (failed, e.g. all workers gone; or its orchestrator died): too late
         self.backend.store_result(task_id, {"hostname": me, "pid": os.getpid()}, states.STARTED, request=self.request)
         return super().__call__(*args, **kwargs)
 

@@ -21,6 +21,7 @@ import redis
 import sqlalchemy as sa
 from celery import states
 from celery.exceptions import Ignore
+from kombu.utils.url import maybe_sanitize_url
 
 from notify_pipelines.db import schema
 from notify_pipelines.letters import letter_pdf_filename
@@ -204,14 +205,17 @@ def test_a_worker_killed_mid_step_has_its_step_run_on_the_other_leaving_the_undi
     assert spans[victim_step.step_key].ended is not None
 
 
+@pytest.mark.parametrize("broker_name", ["redis", "rabbitmq"])
 def test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker(
-        night, engine, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+        broker_name, night, engine, database_url, s3_endpoint, start_workers, dagster_home, tmp_path):
+    """...and a worker started afterwards drops the failed run's steps left on the broker."""
+    broker = BROKER if broker_name == "redis" else rabbitmq_or_skip()
     everything = contents(engine)[0]
-    queue, (worker,) = start_workers(1)
+    queue, (worker,) = start_workers(1, broker)
     instance = dagster_home.instance()
     log = tmp_path / "run.log"
     holder = lock_history(engine)
-    process = start_run(_env(database_url, s3_endpoint), dagster_home, DAY, _run_config(queue), log)
+    process = start_run(_env(database_url, s3_endpoint, broker), dagster_home, DAY, _run_config(queue), log)
     try:
         wait_for(lambda: clean_spans(instance), process, log, "a clean_service step started")
         worker.stop()
@@ -222,7 +226,7 @@ def test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker
 
     run = instance.get_run_by_id(latest_run_id(instance))
     assert run.is_failure
-    expected = (f"no Celery worker reading queue {queue!r} on the broker at {BROKER} has answered for "
+    expected = (f"no Celery worker reading queue {queue!r} on the broker at {maybe_sanitize_url(broker)} has answered for "
                 f"{LOST_SECONDS} s")
     failures = [e for e in instance.all_logs(run.run_id)
                 if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"]
@@ -233,9 +237,21 @@ def test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker
     assert line.strip().endswith("and run the partition again")
     assert "no Celery worker reading queue" in log.read_text()
 
-    live, history = (set(r.id for r in rows) for rows in contents(engine))
+    live, history = (set(r.id for r in table) for table in contents(engine))
     assert not live & history  # nothing in both tables
     assert live | history <= {r.id for r in everything}
+
+    events, rows = len(instance.all_logs(run.run_id)), contents(engine)
+    late = Worker(_env(database_url, s3_endpoint, broker), queue, tmp_path / "late-worker.log")
+    try:
+        late.wait_ready()
+        wait_for(lambda: b"] ignored" in late.log.read_bytes(), late.process, late.log,
+                 "the late worker dropping a step of the failed run")
+    finally:
+        late.stop()
+    assert b"succeeded in" not in late.log.read_bytes()
+    assert len(instance.all_logs(run.run_id)) == events  # nothing more happened in the failed run
+    assert contents(engine) == rows
 
 
 def hold_a_row_of(engine, service_id: uuid.UUID):
