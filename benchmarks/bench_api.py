@@ -54,7 +54,7 @@ class Server:
             env["PYTHONPATH"] = source
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines.cli", "api", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers)],
             env=env, cwd=source or None, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )

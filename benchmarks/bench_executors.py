@@ -58,12 +58,12 @@ def celery_workers(url: str, count: int = 2):
     """`count` workers of one process each on the bench database, stopped afterwards."""
     env = {**os.environ, "NOTIFY_DATABASE_URL": url, "NOTIFY_CELERY_BROKER_URL": BROKER}
     logs = tempfile.mkdtemp(prefix="bench_workers_")
-    workers = [subprocess.Popen([sys.executable, "-m", "notify_pipelines.cli", "worker", "--concurrency", "1",
+    workers = [subprocess.Popen([sys.executable, "-m", "notify_pipelines.tooling.cli", "worker", "--concurrency", "1",
                                  "--queue", QUEUE, "--loglevel", "WARNING"], cwd=ROOT, env=env,
                                 stdout=open(f"{logs}/w{i}.log", "wb"), stderr=subprocess.STDOUT,
                                 start_new_session=True) for i in range(count)]
     try:
-        from notify_pipelines.retention.celery_app import celery_executor
+        from notify_pipelines.orchestration.celery_executor import celery_executor
 
         app = celery_executor(BROKER).app()
         while len(app.control.ping(timeout=1.0)) < count:  # pings from other runs' workers would only add

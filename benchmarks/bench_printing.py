@@ -36,8 +36,10 @@ PDF_BUCKET, PRINT_BUCKET = "bench-letters-pdf", "bench-letters-print"
 PUT_THREADS = 32
 
 _LETTERS = """
+    INSERT INTO organisation (id, name)
+        SELECT md5('organisation ' || g)::uuid, 'print organisation ' || g FROM generate_series(2, :services, 2) g;
     INSERT INTO services (id, name, organisation_id)
-        SELECT gen_random_uuid(), 'print ' || g, CASE WHEN g % 2 = 0 THEN gen_random_uuid() END
+        SELECT gen_random_uuid(), 'print ' || g, CASE WHEN g % 2 = 0 THEN md5('organisation ' || g)::uuid END
         FROM generate_series(1, :services) g;
     INSERT INTO templates_history (id, version, service_id, name, template_type, content, subject, postage)
         SELECT gen_random_uuid(), 1, id, 'letter', 'letter', 'x', 'y', 'second' FROM services;
@@ -94,9 +96,9 @@ def setup(url: str, endpoint: str, letters: int, services: int) -> list[tuple[st
     the collation's order, for the baseline."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from notify_pipelines.calendar import print_deadline
+    from notify_pipelines.core.calendar import print_deadline
+    from notify_pipelines.core.letters import letter_pdf_filename
     from notify_pipelines.db.engine import get_engine
-    from notify_pipelines.letters import letter_pdf_filename
     from notify_pipelines.printing.selection import stream_letters_to_print
 
     engine = get_engine(url)
@@ -229,7 +231,7 @@ def figures(letters: int, services: int) -> list[tuple[str, str]]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with scratch_database("notify_bench_printing") as url, moto_process() as endpoint:
         setup_seconds, due = timed(lambda: setup(url, endpoint, letters, services))
-        from notify_pipelines.calendar import print_deadline
+        from notify_pipelines.core.calendar import print_deadline
         from notify_pipelines.db.engine import get_engine
         from notify_pipelines.printing.selection import stream_letters_to_print
 

@@ -36,7 +36,6 @@ from benchmarks.common import (
     scratch_database,
     timed,
 )
-from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.reporting import (
@@ -47,6 +46,7 @@ from notify_pipelines.reporting import (
     processing_time,
     status_facts,
 )
+from notify_pipelines.tooling import seed
 
 DAY = dt.date(2026, 1, 14)
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +84,8 @@ def _row_by_row_status(engine: sa.Engine) -> None:
 def _materialize_in_process(url: str) -> None:
     import dagster as dg
 
+    from notify_pipelines.orchestration.resources import NotifyDatabase
     from notify_pipelines.reporting.assets import ft_notification_status
-    from notify_pipelines.resources import NotifyDatabase
 
     dg.materialize(
         [ft_notification_status],
@@ -214,7 +214,7 @@ FROM notifications WHERE notification_type = 'letter' AND created_at >= :start A
 
 
 def new_daily_facts(quick: bool) -> None:
-    from notify_pipelines.calendar import day_window
+    from notify_pipelines.core.calendar import day_window
 
     per_day, services, repeats = (20_000, 40, 3) if quick else (1_000_000, 550, 7)
     with scratch_database("notify_bench_reporting_new") as url:

@@ -25,15 +25,15 @@ import sqlalchemy as sa
 
 from benchmarks import retention_letters
 from benchmarks.common import ADMIN_URL, peak_rss_mb, report, scratch_database, timed
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.db.schema import HISTORY_COLUMNS
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.retention.executor import IN_PROCESS_MAX_STEPS
+from notify_pipelines.orchestration.executor_choice import IN_PROCESS_MAX_STEPS
+from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
 from notify_pipelines.retention.job import nightly_retention
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import find_work
-from notify_pipelines.settings import LetterBuckets
 
 DAY = dt.date(2021, 6, 5)
 CUTOFF = retention_cutoff(DAY, 7)

@@ -14,8 +14,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from benchmarks.common import peak_rss_mb, report, scratch_database, timed
-from notify_pipelines import calendar, seed
+from notify_pipelines.core import calendar
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines.tooling import seed
 
 START = dt.date(2021, 3, 1)
 SERVICES = 20

@@ -1,6 +1,6 @@
 """Each monitoring sensor's tick on a 10M-row notifications table (goal: under 200 ms), with its query plans.
 
-Data: three realistic London days from `notify_pipelines.seed`, then copied further and further into the past inside
+Data: three realistic London days from `notify_pipelines.tooling.seed`, then copied further and further into the past inside
 PostgreSQL until the table holds the target row count (10M; quick: 200k). The baseline, measured in the same run, is
 the same queries with index scans switched off (what the sensors would cost without the type/status/created_at
 index): ratios are baseline / sensor.
@@ -26,7 +26,6 @@ from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from benchmarks.common import median_seconds, report, scratch_database, timed
-from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.monitoring import queries, replay
@@ -50,11 +49,12 @@ from notify_pipelines.monitoring.virus_scan import (
     file_exists,
     scan_filename,
 )
-from notify_pipelines.resources import (
+from notify_pipelines.orchestration.resources import (
     LetterBucketsResource,
     NotifyDatabase,
     shared_s3_client,
 )
+from notify_pipelines.tooling import seed
 
 LAST_DAY = dt.date(2021, 6, 14)
 SEEDED_DAYS = 3

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from botocore.config import Config
 
 from benchmarks.common import report, scratch_database, timed
-from notify_pipelines import seed, seed_files
+from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.retention import archive
 from notify_pipelines.retention.letter_files import (
@@ -37,7 +37,7 @@ from notify_pipelines.retention.letter_files import (
 )
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import LETTER_BATCH_SIZE, find_work
-from notify_pipelines.settings import LetterBuckets
+from notify_pipelines.tooling import seed, seed_files
 
 BUCKETS = LetterBuckets("bench-letters-pdf", "bench-letters-scan", "bench-letters-invalid-pdf", "bench-test-letters")
 REFERENCE_PREFIX = "BENCH"
@@ -243,7 +243,7 @@ def demo_pdf_figures(demo: dict) -> list[tuple[str, str]]:
 
 
 def main(quick: bool) -> None:
-    from notify_pipelines.dev import DEMO_DATA
+    from notify_pipelines.tooling.dev import DEMO_DATA
 
     if quick:
         report("retention: letters against S3 (quick: 500 letters)", letter_figures(500, 2))

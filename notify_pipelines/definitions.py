@@ -3,9 +3,9 @@
 import dagster as dg
 
 from notify_pipelines.monitoring import definitions as monitoring
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
-from notify_pipelines.resources import base_resources
 from notify_pipelines.retention import definitions as retention
 
 # Modules, not their `defs`, are imported: Dagster allows one Definitions object at module scope.

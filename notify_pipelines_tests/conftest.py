@@ -16,15 +16,15 @@ import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
+from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.db import migrate, schema
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.resources import (
+from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     LetterBucketsResource,
     LettersPrintBucketResource,
     NotifyDatabase,
 )
-from notify_pipelines.settings import LetterBuckets
 
 ADMIN_URL = os.environ.get("NOTIFY_TEST_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 TEST_BUCKETS = LetterBuckets(

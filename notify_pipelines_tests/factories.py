@@ -41,6 +41,14 @@ def create_service(
     return service_id
 
 
+def create_organisation(conn: sa.Connection, organisation_type: str | None = None, *,
+                        organisation_id: uuid.UUID | None = None, name: str | None = None) -> uuid.UUID:
+    organisation_id = organisation_id or uuid.uuid4()
+    conn.execute(sa.insert(schema.organisation).values(
+        id=organisation_id, name=name or f"Organisation {next(_counter)}", organisation_type=organisation_type))
+    return organisation_id
+
+
 def create_template(
     conn: sa.Connection,
     service_id: uuid.UUID,

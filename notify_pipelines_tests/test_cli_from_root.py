@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import dev
+from notify_pipelines.tooling import dev
 from notify_pipelines_tests.conftest import create_database, drop_database
 
 REPO = Path(__file__).resolve().parents[1]

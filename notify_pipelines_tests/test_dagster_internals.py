@@ -3,12 +3,12 @@
 import dagster
 import dagster as dg
 
-from notify_pipelines import dagster_internals
+from notify_pipelines.orchestration import dagster_internals
 
 
 def test_the_adapter_is_pinned_to_the_dagster_version_it_was_written_for():
     assert dagster.__version__ == dagster_internals.DAGSTER_VERSION == "1.13.27", (
-        f"Dagster is now {dagster.__version__}: re-check every wrapper in notify_pipelines/dagster_internals.py "
+        f"Dagster is now {dagster.__version__}: re-check every wrapper in notify_pipelines/orchestration/dagster_internals.py "
         "against the new version's private modules and instance storages, then move the pin"
     )
 

@@ -18,15 +18,15 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import dev, seed
-from notify_pipelines.db import migrate
-from notify_pipelines.db.engine import get_engine
-from notify_pipelines.settings import (
+from notify_pipelines.core.settings import (
     ConfigError,
     LetterBuckets,
     csv_upload_bucket,
     letters_print_bucket,
 )
+from notify_pipelines.db import migrate
+from notify_pipelines.db.engine import get_engine
+from notify_pipelines.tooling import dev, seed
 from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
 
 
@@ -92,7 +92,7 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
     env.update(NOTIFY_DATABASE_URL=notify_url, DAGSTER_HOME=str(tmp_path / "dagster_home"), DAGSTER_PG_DB=dagster_db)
     log = open(tmp_path / "dev.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "notify_pipelines.cli", "dev", "--ui-port", str(ui), "--api-port", str(api),
+        [sys.executable, "-m", "notify_pipelines.tooling.cli", "dev", "--ui-port", str(ui), "--api-port", str(api),
          "--s3-port", str(s3), "--env-file", str(tmp_path / ".env")],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

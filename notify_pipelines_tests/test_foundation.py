@@ -54,7 +54,7 @@ def test_history_has_exactly_the_columns_retention_transfers():
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "notify_pipelines.cli", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "notify_pipelines.tooling.cli", *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 

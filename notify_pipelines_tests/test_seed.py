@@ -11,9 +11,10 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import calendar, seed
+from notify_pipelines.core import calendar
 from notify_pipelines.db import migrate, schema
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines.tooling import seed
 from notify_pipelines_tests.conftest import create_database, drop_database
 
 # Ten days around the 2021 spring change (2021-03-28 is 23 h); the autumn one is added as a sample (2020-10-25, 25 h).
@@ -322,7 +323,7 @@ def test_non_empty_database_is_refused_unless_reset_or_append(engine, capsys):
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "notify_pipelines.cli", "seed", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "notify_pipelines.tooling.cli", "seed", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 ROW = re.compile(r"^\| (?P<when>[^|]+?) \| `(?P<schedule>\w+)` -> `(?P<job>\w+)` \|")
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from notify_pipelines.api.schemas import StrictModel, _storable_text
-from notify_pipelines.calendar import to_naive_utc
+from notify_pipelines.core.calendar import to_naive_utc
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True),
                  AfterValidator(_storable_text)]

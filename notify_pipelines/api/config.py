@@ -1,12 +1,12 @@
-"""The API's settings, read once from the environment (through notify_pipelines.settings) or given by tests."""
+"""The API's settings, read once from the environment (through notify_pipelines.core.settings) or given by tests."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from notify_pipelines import settings
-from notify_pipelines.settings import LetterBuckets
+from notify_pipelines.core import settings
+from notify_pipelines.core.settings import LetterBuckets
 
 # Only for development: without NOTIFY_API_SIGNING_KEY the stored API key secrets are signed with this (and a
 # warning is logged at start-up). Signing makes the stored value tamper-evident; it is not encryption.

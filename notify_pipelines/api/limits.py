@@ -22,7 +22,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
-from notify_pipelines.calendar import local_today, london_midnight
+from notify_pipelines.core.calendar import local_today, london_midnight
 from notify_pipelines.notifications import store
 from notify_pipelines.notifications.errors import ApiError
 

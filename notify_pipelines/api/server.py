@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uvicorn
 
-from notify_pipelines import settings
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.api.request_context import configure_logging
 from notify_pipelines.api.startup import DatabaseNotReady, check_database
+from notify_pipelines.core import settings
 
 
 def serve(host: str, port: int, workers: int) -> None:

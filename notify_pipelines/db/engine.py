@@ -6,7 +6,7 @@ import functools
 
 from sqlalchemy import Engine, create_engine
 
-from notify_pipelines.settings import normalise_database_url
+from notify_pipelines.core.settings import normalise_database_url
 
 
 @functools.cache

@@ -13,11 +13,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from notify_pipelines.settings import normalise_database_url
+from notify_pipelines.core.settings import normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# Tables whose rows are not data: Alembic's own, and the lookup values revision 0001 inserts.
-NOT_DATA_TABLES = frozenset({"alembic_version", "notification_status_types", "key_types", "job_status", "postage_types"})
+# Tables whose rows are not data: Alembic's own, the lookup values revision 0001 inserts, and the default allowances
+# revision 0009 inserts.
+NOT_DATA_TABLES = frozenset({"alembic_version", "notification_status_types", "key_types", "job_status", "postage_types",
+                             "default_annual_allowance"})
 
 
 def alembic_config(url: str) -> Config:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    Sequence,
     String,
     Table,
     Text,
@@ -30,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ENUM, UUID
 
-from notify_pipelines.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
+from notify_pipelines.core.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
+    DEFAULT_ANNUAL_SMS_ALLOWANCES,
     JOB_STATUSES,
     KEY_TYPES,
     NO_JOB_ID,
@@ -57,9 +59,21 @@ LOOKUP_VALUES = {
     key_types: KEY_TYPES,
     job_status: JOB_STATUSES,
     postage_types: POSTAGE_TYPES,
-}
+}  # default_annual_allowance joins it below: reference data a migration seeds, kept when data tables are cleared
 
-# ---- Services, templates, keys, jobs (reference §1.8-§1.11, §1.16) ------------------------------------------------
+# ---- Organisations, services, templates, keys, jobs (reference §1.8-§1.11, §1.15, §1.16) ----------------------------
+
+organisation = Table(
+    "organisation",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("crown", Boolean, nullable=True),
+    Column("organisation_type", String(255), nullable=True),  # vocabulary.ORGANISATION_TYPES
+    Column("created_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Column("updated_at", DateTime, nullable=True),
+)
 
 services = Table(
     "services",
@@ -69,7 +83,7 @@ services = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("restricted", Boolean, nullable=False, server_default=text("false")),
     Column("crown", Boolean, nullable=True),
-    Column("organisation_id", UUID(as_uuid=True), nullable=True, index=True),
+    Column("organisation_id", UUID(as_uuid=True), ForeignKey("organisation.id"), nullable=True, index=True),
     Column("rate_limit", Integer, nullable=False, server_default=text("3000")),
     Column("email_message_limit", BigInteger, nullable=False, server_default=text("999999999")),
     Column("sms_message_limit", BigInteger, nullable=False, server_default=text("999999999")),
@@ -447,6 +461,20 @@ annual_billing = Table(
     UniqueConstraint("service_id", "financial_year_start", name="uix_service_id_financial_year_start"),
 )
 
+# Each organisation type's free allowance from a financial year on (reference §1.13): populate_annual_billing copies
+# it into annual_billing, and ft_monthly_usage falls back on it. Seeded by revision 0009 (DEFAULT_ANNUAL_SMS_ALLOWANCES).
+default_annual_allowance = Table(
+    "default_annual_allowance",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("valid_from_financial_year_start", Integer, nullable=False),
+    Column("organisation_type", String(255), nullable=False),
+    Column("allowance", Integer, nullable=False),
+    Column("notification_type", notification_type_enum, nullable=False),
+    UniqueConstraint("valid_from_financial_year_start", "organisation_type", "notification_type",
+                     name="uix_default_annual_allowance_year_type"),
+)
+
 ft_monthly_usage = Table(
     "ft_monthly_usage",
     metadata,
@@ -496,6 +524,19 @@ inbound_sms = Table(
     Index("ix_inbound_sms_service_id_created_at", "service_id", "created_at"),
 )
 
+# What delete_inbound_sms keeps of each message it deletes: the inbound_sms columns without content and user_number.
+inbound_sms_history = Table(
+    "inbound_sms_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("notify_number", String(255), nullable=False),
+    Column("provider_date", DateTime, nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    Column("provider", String(255), nullable=False),
+)
+
 events = Table(
     "events",
     metadata,
@@ -534,4 +575,74 @@ notification_replays = Table(
 # hour of the ledger whole (then sorting every candidate) instead of probing it per notification and stopping early.
 Index("ix_notification_replays_requested_day", func.date_trunc("day", notification_replays.c.requested_at))
 
+# The sending-side sensors find jobs 'in progress' by processing_started (stuck_jobs) and 'finished' by
+# processing_finished (jobs_with_missing_rows). Partial: a job holds those statuses for minutes, so they stay tiny.
+Index("ix_jobs_in_progress_processing_started", jobs.c.processing_started,
+      postgresql_where=text("job_status = 'in progress'"))
+Index("ix_jobs_finished_processing_finished", jobs.c.processing_finished,
+      postgresql_where=text("job_status = 'finished'"))
+
+# ---- SMS providers (reference §1.14) --------------------------------------------------------------------------------
+
+
+def _provider_columns() -> list[Column]:
+    return [
+        Column("display_name", String(255), nullable=False),
+        Column("identifier", String(255), nullable=False),  # notifications.sent_by: mmg, firetext, ses, dvla
+        Column("priority", Integer, nullable=False),  # the provider's share of its type's traffic, 0-100
+        Column("notification_type", notification_type_enum, nullable=False),
+        Column("active", Boolean, nullable=False, server_default=text("false")),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("updated_at", DateTime, nullable=True),
+        Column("created_by_id", UUID(as_uuid=True), nullable=True),  # NULL: changed by the system (slow_sms_providers)
+        Column("supports_international", Boolean, nullable=False, server_default=text("false")),
+    ]
+
+
+provider_details = Table(
+    "provider_details",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    *_provider_columns(),
+    UniqueConstraint("identifier", name="uix_provider_details_identifier"),
+)
+
+# One row per version of a provider's details: slow_sms_providers writes one for each priority it changes.
+provider_details_history = Table(
+    "provider_details_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    *_provider_columns(),
+    PrimaryKeyConstraint("id", "version", name="provider_details_history_pkey"),
+)
+
+# What the default job re-processing resource records, for a sender to consume: a stuck job to resume
+# (job_row_number NULL; the reference's process-incomplete-jobs) or one missing row of a finished job (process_job_row).
+job_reprocessing_requests = Table(
+    "job_reprocessing_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("job_id", UUID(as_uuid=True), nullable=False),
+    Column("job_row_number", Integer, nullable=True),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime, nullable=False, server_default=func.timezone("utc", func.now())),
+    Index("ix_job_reprocessing_requests_job_id_requested_at", "job_id", "requested_at"),
+)
+
 SOURCE_TABLES = (notifications, notification_history)
+
+LOOKUP_VALUES[default_annual_allowance] = DEFAULT_ANNUAL_SMS_ALLOWANCES
+
+# Exclusive work (db/leases.py): one row per kind of work, held by one run at a time until `expires_at` (the
+# database's clock); every new holder's `token` comes from the sequence, so it is larger than every earlier token even
+# if the row was deleted, and every irreversible step checks it (fencing).
+exclusive_lease_tokens = Sequence("exclusive_lease_tokens", metadata=metadata)
+exclusive_leases = Table(
+    "exclusive_leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("token", BigInteger, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -25,10 +25,11 @@ import requests
 from dagster import DagsterEventType
 from dagster_slack import SlackResource
 
-from notify_pipelines import dagster_internals, settings
-from notify_pipelines.dagster_internals import SerializableErrorInfo, TickStatus
+from notify_pipelines.core import settings
+from notify_pipelines.core.settings import ConfigError
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
-from notify_pipelines.settings import ConfigError
+from notify_pipelines.orchestration import dagster_internals
+from notify_pipelines.orchestration.dagster_internals import SerializableErrorInfo, TickStatus
 
 FORWARDER = "alert_forwarder"
 FIRST_LOOKBACK_SECONDS = 3600  # on its very first tick the forwarder looks back this far

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.monitoring.callbacks import (
     ServiceCallbacks,
     load_delivery_status_callbacks,
@@ -26,9 +27,8 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_cutoff,
     timeout_notifications,
 )
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.run_limits import max_runtime
-from notify_pipelines.vocabulary import utc_now
+from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.orchestration.run_limits import max_runtime
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
 # an asset's numeric metadata over time, which it does not do for a run's or an op's metadata.

@@ -3,8 +3,8 @@
 The schedules come from the code location itself (every schedule whose cron fires once a day, `M H * * *`), so a new
 nightly schedule is covered without being listed here. A night counts as done when a run of the schedule's job
 succeeded after that night's tick: the schedule's own run, or one launched by hand (no schedule tag), e.g. a re-run of
-the partition. A night is judged only once the job has had its maximum runtime (`dagster/max_runtime`, run_limits.py)
-plus START_SLACK to finish; until then the night before is the one looked at.
+the partition. A night is judged only once the job has had its maximum runtime (`dagster/max_runtime`,
+orchestration/run_limits.py) plus START_SLACK to finish; until then the night before is the one looked at.
 
 A failing tick is the alert: the alert forwarder (alerts.py) sends one alert when this sensor starts failing and a
 recovery message at its first tick that passes. Nights before the sensor first ran on an instance are not judged
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from notify_pipelines.run_limits import MAX_RUNTIME_TAG
+from notify_pipelines.orchestration.run_limits import MAX_RUNTIME_TAG
 
 SENSOR = "missed_nights"
 START_SLACK = dt.timedelta(minutes=15)  # from the tick to the run starting (queue, process start)

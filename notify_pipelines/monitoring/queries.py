@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import (
+from notify_pipelines.core.calendar import (
     dvla_working_day_offset,
     london_midnight,
     print_deadline_yesterday,
 )
+from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL
 from notify_pipelines.db.schema import notification_replays, notifications
-from notify_pipelines.vocabulary import KEY_TYPE_NORMAL
 
 # Thresholds of the reference (§4.12).
 VIRUS_CHECK_MIN_AGE = dt.timedelta(minutes=10)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import dagster as dg
 import sqlalchemy as sa
 
-from notify_pipelines.letters import letter_pdf_prefix
-from notify_pipelines.settings import LetterBuckets
-from notify_pipelines.vocabulary import (
+from notify_pipelines.core.letters import letter_pdf_prefix
+from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.core.vocabulary import (
     NOT_YET_SANITISED_STATUSES,
     PRECOMPILED_TEMPLATE_NAME,
 )

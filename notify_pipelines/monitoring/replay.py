@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.monitoring import queries
 from notify_pipelines.monitoring.queries import Created
-from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 CHUNK_SIZE = 1_000
 MAX_PER_TICK = 10_000  # per notification type: bounds a tick's sends (a real queue may take ms per message)

@@ -8,9 +8,9 @@ import datetime as dt
 import dagster as dg
 from pydantic import Field
 
-from notify_pipelines import settings
-from notify_pipelines.run_limits import max_runtime
-from notify_pipelines.vocabulary import utc_now_aware
+from notify_pipelines.core import settings
+from notify_pipelines.core.vocabulary import utc_now_aware
+from notify_pipelines.orchestration.run_limits import max_runtime
 
 DEFAULT_LIMIT = 1000
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]

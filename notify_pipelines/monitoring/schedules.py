@@ -3,9 +3,9 @@ facts so they count the timed-out statuses."""
 
 import dagster as dg
 
+from notify_pipelines.core.vocabulary import LONDON_TZ
 from notify_pipelines.monitoring.jobs import timeout_sending_notifications
 from notify_pipelines.monitoring.run_retention import delete_old_runs_job
-from notify_pipelines.vocabulary import LONDON_TZ
 
 timeout_sending_notifications_schedule = dg.ScheduleDefinition(
     name="timeout_sending_notifications_schedule",

@@ -13,9 +13,9 @@ import json
 
 import dagster as dg
 
-from notify_pipelines.calendar import to_naive_utc
-from notify_pipelines.dagster_internals import get_cursor_value, set_cursor_value
-from notify_pipelines.vocabulary import utc_now
+from notify_pipelines.core.calendar import to_naive_utc
+from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.orchestration.dagster_internals import get_cursor_value, set_cursor_value
 
 KEY_PREFIX = "notify_pipelines/sensor_state/"
 

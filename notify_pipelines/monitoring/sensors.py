@@ -57,7 +57,7 @@ from notify_pipelines.monitoring.virus_scan import (
     rescan_or_collect_missing,
     scan_filename,
 )
-from notify_pipelines.resources import (
+from notify_pipelines.orchestration.resources import (
     LetterBucketsResource,
     NotifyDatabase,
     shared_s3_client,

@@ -13,7 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines.calendar import is_dvla_working_day, london_date
+from notify_pipelines.core.calendar import is_dvla_working_day, london_date
 from notify_pipelines.monitoring import queries
 from notify_pipelines.monitoring.sensor_state import (
     MonitoringClock,
@@ -23,7 +23,7 @@ from notify_pipelines.monitoring.sensor_state import (
     save_state,
 )
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
-from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 NAME = "letters_still_sending"
 EVENING_CHECK = dt.time(19, 0)  # UTC, as the reference's beat schedule

@@ -3,6 +3,9 @@
 Each batch is one statement that moves up to `batch_size` rows to temporary-failure and reports, per provider
 (`sent_by`), how many it moved and which of them belong to a service with a delivery-status callback. Each batch
 commits on its own, so a later failure (or a slow callback endpoint) never undoes or holds up earlier batches.
+
+Locks: FOR UPDATE SKIP LOCKED inside the batch's one statement; the row locks end with its transaction, so a dropped
+connection rolls the batch back and the next run times those rows out (docs/locks-and-fencing.md).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import to_naive_utc
-from notify_pipelines.vocabulary import utc_now
+from notify_pipelines.core.calendar import to_naive_utc
+from notify_pipelines.core.vocabulary import utc_now
 
 TIMEOUT_PERIOD = dt.timedelta(seconds=259_200)  # SENDING_NOTIFICATIONS_TIMEOUT_PERIOD: 72 h
 DEFAULT_BATCH_SIZE = 100_000

@@ -15,11 +15,11 @@ from typing import Sequence
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.core.letters import letter_pdf_filename
+from notify_pipelines.core.s3_objects import object_exists
 from notify_pipelines.db.schema import virus_scan_requests
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.monitoring.queries import Letter
-from notify_pipelines.resources import NotifyDatabase
-from notify_pipelines.s3_objects import object_exists
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 HEAD_CONCURRENCY = 8
 

@@ -1,5 +1,6 @@
 """The SQL of the admin endpoints: services, templates (every change a new templates_history version), API keys,
-data retention, rates and free SMS allowances. Each function runs in the caller's transaction."""
+data retention, rates and free SMS allowances. Each function runs in the caller's transaction (its FOR UPDATE row
+locks too, so a dropped connection rolls back the lock and the change together)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import bad_request, not_found
-from notify_pipelines.vocabulary import utc_now
 
 
 def require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:

@@ -1,5 +1,6 @@
 """Inbound text messages (reference `receive_notifications.py`): a provider tells us a user texted one of our
-numbers; the message is stored in `inbound_sms` for the service that has the number and may receive texts."""
+numbers; the message is stored in `inbound_sms` for the service that has the number and may receive texts.
+assign_number's FOR UPDATE row lock is the caller's transaction's: a dropped connection rolls it back with the change."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import uuid
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import bad_request
-from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.notifications.inbound")
 

@@ -8,8 +8,8 @@ import uuid
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import FAILURE_STATUSES
 from notify_pipelines.db import schema
-from notify_pipelines.vocabulary import FAILURE_STATUSES
 
 PAGE_SIZE = 250  # reference: API_PAGE_SIZE
 

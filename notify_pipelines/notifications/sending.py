@@ -10,9 +10,9 @@ import uuid
 
 import orjson
 
+from notify_pipelines.core.vocabulary import KEY_TYPE_TEAM, utc_now
 from notify_pipelines.notifications import store
 from notify_pipelines.notifications.errors import ApiError, bad_request
-from notify_pipelines.vocabulary import KEY_TYPE_TEAM, utc_now
 
 PERMISSION_WORDS = {"sms": "text messages", "email": "emails", "letter": "letters"}
 _REFERENCE_ALPHABET = string.ascii_uppercase + string.digits

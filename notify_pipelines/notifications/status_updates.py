@@ -1,6 +1,7 @@
 """The SQL of the callbacks: lock the notification row (FOR UPDATE), check the transition, update.
 
-Each function runs in the caller's transaction and returns what happened, for the route to log and answer.
+Each function runs in the caller's transaction and returns what happened, for the route to log and answer; the row
+lock is that transaction's, so a dropped connection rolls back the lock and the update together.
 Lookups are by primary key, or by `reference` (indexed) for SES receipts.
 """
 
@@ -15,9 +16,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications import status_maps
-from notify_pipelines.vocabulary import utc_now
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 n, h = schema.notifications, schema.notification_history

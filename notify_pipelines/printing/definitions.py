@@ -7,9 +7,11 @@ from notify_pipelines.printing.job import (
     letter_print_volumes,
 )
 from notify_pipelines.printing.schedules import printing_schedules
+from notify_pipelines.printing.sensors import printing_sensors
 
 defs = dg.Definitions(
     assets=[letter_print_volumes],
     jobs=[collate_letters_for_print],
     schedules=printing_schedules,
+    sensors=printing_sensors,
 )

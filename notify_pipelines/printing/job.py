@@ -7,22 +7,25 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.db.leases import default_holder
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.resources import (
+    LetterBucketsResource,
+    LettersPrintBucketResource,
+    NotifyDatabase,
+)
+from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
+    DEFAULT_LEASE_SECONDS,
     FETCH_THREADS,
     POSTAGES,
+    CollationFenced,
     CollationRefused,
     CollationResult,
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
-from notify_pipelines.resources import (
-    LetterBucketsResource,
-    LettersPrintBucketResource,
-    NotifyDatabase,
-)
-from notify_pipelines.run_limits import max_runtime
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -44,6 +47,10 @@ class CollateConfig(dg.Config):
     max_letters_per_file: int = Field(default=print_files.MAX_LETTERS_PER_FILE, ge=1, le=print_files.MAX_LETTERS_PER_FILE)
     max_file_bytes: int = Field(default=print_files.MAX_FILE_BYTES, ge=1024, le=print_files.MAX_FILE_BYTES)
     fetch_threads: int = Field(default=FETCH_THREADS, ge=1, le=64, description="PDFs read from S3 at once")
+    lease_seconds: int = Field(
+        default=DEFAULT_LEASE_SECONDS, ge=10, le=3600,
+        description="How long the collation's lease lasts unless renewed: a killed run holds the next one up this "
+        "long (docs/locks-and-fencing.md)")
 
 
 def volume_metadata(result: CollationResult) -> dict:
@@ -108,12 +115,13 @@ def collate_letters(
     day = dt.date.fromisoformat(context.partition_key)
     try:
         result = collate(
-            notify_db.engine, print_s3_client(s3), pdf_bucket=letter_buckets.letters_pdf,
+            notify_db.engine, print_s3_client(s3, config.lease_seconds), pdf_bucket=letter_buckets.letters_pdf,
             print_bucket=letters_print_bucket.name, day=day, log=context.log,
             max_letters=config.max_letters_per_file, max_bytes=config.max_file_bytes,
-            fetch_threads=config.fetch_threads,
+            fetch_threads=config.fetch_threads, lease_seconds=config.lease_seconds,
+            holder=f"run {context.run_id} ({default_holder()})",
         )
-    except CollationRefused as refused:
+    except (CollationRefused, CollationFenced) as refused:
         raise dg.Failure(description=str(refused), allow_retries=False) from None
     context.log_event(dg.AssetMaterialization(asset_key=LETTER_PRINT_VOLUMES, partition=day.isoformat(),
                                               metadata=volume_metadata(result)))

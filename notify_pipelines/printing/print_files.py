@@ -25,8 +25,8 @@ import zipfile
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 
+from notify_pipelines.core.vocabulary import POSTAGE_FILE_CODES
 from notify_pipelines.printing.selection import LetterToPrint
-from notify_pipelines.vocabulary import POSTAGE_FILE_CODES
 
 MAX_LETTERS_PER_FILE = 500
 MAX_FILE_BYTES = 40 * 1024 * 1024

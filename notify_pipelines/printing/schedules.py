@@ -3,8 +3,8 @@ for today's London partition. On the clock-change days 17:50 exists once, as on 
 
 import dagster as dg
 
+from notify_pipelines.core.vocabulary import LONDON, LONDON_TZ
 from notify_pipelines.printing.job import collate_letters_for_print
-from notify_pipelines.vocabulary import LONDON, LONDON_TZ
 
 
 @dg.schedule(

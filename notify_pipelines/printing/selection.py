@@ -22,8 +22,8 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL
 from notify_pipelines.db.schema import notifications, services
-from notify_pipelines.vocabulary import KEY_TYPE_NORMAL
 
 FETCH_SIZE = 10_000  # rows per fetch from the cursor (the reference's yield_per)
 _CURSOR_NAME = "letters_to_print"

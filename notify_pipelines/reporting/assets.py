@@ -8,6 +8,7 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import LETTER, NOTIFICATION_TYPES
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import (
     billing_facts,
@@ -18,7 +19,6 @@ from notify_pipelines.reporting import (
 )
 from notify_pipelines.reporting.daily_fact import DailyFact, daily_fact_asset
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.vocabulary import LETTER, NOTIFICATION_TYPES
 
 ALL_TYPES = NOTIFICATION_TYPES
 NOTIFICATION_SOURCES = (schema.notifications, schema.notification_history)

@@ -20,7 +20,12 @@ import time
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import day_window
+from notify_pipelines.core.calendar import day_window
+from notify_pipelines.core.vocabulary import (
+    BILLABLE_STATUSES,
+    REPORTED_KEY_TYPES,
+    sql_literals,
+)
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks, rates
 from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: callers and tests import them from here)
@@ -29,11 +34,6 @@ from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: call
     create_missing_rate_function,
 )
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.vocabulary import (
-    BILLABLE_STATUSES,
-    REPORTED_KEY_TYPES,
-    sql_literals,
-)
 
 fact = schema.ft_billing
 

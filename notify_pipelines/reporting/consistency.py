@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import day_window
+from notify_pipelines.core.calendar import day_window
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import source
+from notify_pipelines.reporting import monthly_usage, processing_time, source
 from notify_pipelines.reporting.billing_facts import BILLABLE_CONDITION_SQL
+from notify_pipelines.core.vocabulary import LONDON_TZ
 
 status = schema.ft_notification_status
 
@@ -100,3 +101,168 @@ def days_with_status_rows(conn: sa.Connection, first: dt.date, last: dt.date) ->
     return conn.execute(
         sa.select(sa.func.count(sa.distinct(status.c.bst_date))).where(status.c.bst_date.between(first, last))
     ).scalar_one()
+
+
+# ---- the other facts against their sources: one set-based statement per check -------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    day: dt.date  # the month's first day for ft_monthly_usage
+    what: str  # the group or the measure that disagrees
+    expected: int | float  # what the source says
+    found: int | float | None  # what the fact says (None: the fact has no row for it)
+
+
+PROCESSING_TIME_VS_SOURCE_SQL = sa.text(
+    f"""
+WITH api_messages AS ({processing_time._branch("notifications")}
+    UNION ALL{processing_time._branch("notification_history")}
+),
+counted AS (
+    SELECT (created_at AT TIME ZONE 'UTC' AT TIME ZONE '{LONDON_TZ}')::date AS day, count(*) AS total,
+           count(*) FILTER (WHERE sent_at - created_at <= :within) AS within
+    FROM api_messages GROUP BY 1
+),
+checked AS (SELECT unnest(CAST(:days AS date[])) AS day)
+SELECT d.day, coalesce(c.total, 0) AS expected_total, coalesce(c.within, 0) AS expected_within,
+       f.messages_total, f.messages_within_10_secs
+FROM checked d
+LEFT JOIN counted c USING (day)
+LEFT JOIN ft_processing_time f ON f.bst_date = d.day
+WHERE f.bst_date IS NULL OR f.messages_total <> coalesce(c.total, 0)
+   OR f.messages_within_10_secs <> coalesce(c.within, 0)
+ORDER BY 1
+"""
+)
+
+
+def processing_time_vs_source(conn: sa.Connection, days: list[dt.date]) -> list[Mismatch]:
+    """Per day: the fact's messages_total and messages_within_10_secs vs the API messages in notifications + history.
+    A day with no fact row disagrees (the fact has a row for every day it was built, zeros included)."""
+    if not days:
+        return []
+    start, end = day_window(min(days))[0], day_window(max(days))[1]
+    rows = conn.execute(PROCESSING_TIME_VS_SOURCE_SQL, {"days": days, "start": start, "end": end,
+                                                        "within": processing_time.WITHIN})
+    out = []
+    for r in rows:
+        if r.messages_total is None or r.messages_total != r.expected_total:
+            out.append(Mismatch(r.day, "messages_total", int(r.expected_total), r.messages_total))
+        if r.messages_within_10_secs is None or r.messages_within_10_secs != r.expected_within:
+            out.append(Mismatch(r.day, "messages_within_10_secs", int(r.expected_within), r.messages_within_10_secs))
+    return out
+
+
+def _despatched(table: str) -> str:
+    # Each table joined on its own primary key, as the fact's build does (a join to a UNION scans both).
+    return f"""
+    SELECT d.despatched_on AS day, coalesce(n.postage, 'none') AS postage, n.billable_units AS sheets,
+           d.cost_threshold::text AS cost_threshold
+    FROM notifications_letter_despatch d JOIN {table} n ON n.id = d.notification_id
+    WHERE d.despatched_on BETWEEN :first AND :last"""
+
+
+DESPATCH_VS_SOURCE_SQL = sa.text(
+    f"""
+WITH source AS (
+    SELECT day, postage, sheets, cost_threshold, count(*) AS n
+    FROM ({_despatched("notifications")}
+        UNION ALL{_despatched("notification_history")}
+    ) AS despatched
+    GROUP BY 1, 2, 3, 4
+),
+fact AS (
+    SELECT bst_date AS day, postage, billable_units AS sheets, cost_threshold::text AS cost_threshold,
+           sum(notifications_sent) AS n
+    FROM ft_billing_letter_despatch WHERE bst_date BETWEEN :first AND :last
+    GROUP BY 1, 2, 3, 4
+)
+SELECT day, postage, sheets, cost_threshold, coalesce(s.n, 0) AS expected, f.n AS found
+FROM source s FULL JOIN fact f USING (day, postage, sheets, cost_threshold)
+WHERE coalesce(s.n, 0) <> coalesce(f.n, 0)
+ORDER BY 1, 2, 3, 4
+"""
+)
+
+
+def despatch_vs_source(conn: sa.Connection, first: dt.date, last: dt.date) -> list[Mismatch]:
+    """Per (day, postage, sheets, cost threshold): letters in ft_billing_letter_despatch vs the letters
+    notifications_letter_despatch records as despatched that day (found in notifications or the history)."""
+    rows = conn.execute(DESPATCH_VS_SOURCE_SQL, {"first": first, "last": last})
+    return [Mismatch(r.day, f"{r.postage}, {r.sheets} sheet(s), {r.cost_threshold}", int(r.expected),
+                     None if r.found is None else int(r.found)) for r in rows]
+
+
+MONTHLY_USAGE_VS_BILLING_SQL = sa.text(
+    f"""
+WITH billed AS (
+    SELECT service_id, notification_type::text AS notification_type, rate, postage,
+           sum(notifications_sent) AS sent, sum({monthly_usage.CHARGEABLE_UNITS_SQL}) AS units
+    FROM ft_billing b WHERE bst_date >= :month AND bst_date < :month_end
+    GROUP BY 1, 2, 3, 4
+),
+usage AS (
+    SELECT service_id, notification_type::text AS notification_type, rate, postage, notifications_sent AS sent,
+           chargeable_units AS units, free_allowance_used, charged_units, cost
+    FROM ft_monthly_usage WHERE month = :month
+),
+sms_year AS (  -- chargeable SMS units per service: the year up to the month, and up to its end
+    SELECT service_id,
+           sum({monthly_usage.CHARGEABLE_UNITS_SQL}) FILTER (WHERE bst_date < :month) AS before_month,
+           sum({monthly_usage.CHARGEABLE_UNITS_SQL}) AS to_month_end
+    FROM ft_billing b
+    WHERE bst_date >= :year_start AND bst_date < :month_end AND notification_type = 'sms'
+    GROUP BY 1
+),
+allowance_used AS (  -- what the allowance must have covered in the month: it is used up in date order
+    SELECT y.service_id,
+           least(y.to_month_end, a.allowance) - least(coalesce(y.before_month, 0), a.allowance) AS expected
+    FROM sms_year y
+    CROSS JOIN LATERAL (
+        SELECT coalesce((SELECT free_sms_fragment_limit FROM annual_billing ab
+                         WHERE ab.service_id = y.service_id AND ab.financial_year_start = :financial_year),
+                        :default_allowance) AS allowance) a
+)
+SELECT 'units' AS kind, service_id, notification_type, rate, postage,
+       coalesce(b.sent, 0) AS expected, u.sent AS found, coalesce(b.units, 0) AS expected_units, u.units AS found_units
+FROM billed b FULL JOIN usage u USING (service_id, notification_type, rate, postage)
+WHERE coalesce(b.sent, 0) <> coalesce(u.sent, 0) OR coalesce(b.units, 0) <> coalesce(u.units, 0)
+UNION ALL
+SELECT 'charged', service_id, notification_type, rate, postage,
+       units - free_allowance_used, charged_units, NULL, NULL
+FROM usage WHERE charged_units <> units - free_allowance_used OR free_allowance_used < 0
+UNION ALL
+SELECT 'cost', service_id, notification_type, rate, postage,
+       CASE WHEN notification_type = 'email' THEN 0 ELSE charged_units * rate END, cost, NULL, NULL
+FROM usage WHERE cost <> CASE WHEN notification_type = 'email' THEN 0 ELSE charged_units * rate END
+UNION ALL
+SELECT 'free allowance', a.service_id, 'sms', NULL, NULL, a.expected, coalesce(u.used, 0), NULL, NULL
+FROM allowance_used a
+LEFT JOIN (SELECT service_id, sum(free_allowance_used) AS used FROM usage WHERE notification_type = 'sms' GROUP BY 1) u
+    USING (service_id)
+WHERE a.expected <> coalesce(u.used, 0)
+ORDER BY 1, 2, 3, 4, 5
+"""
+)
+
+
+def monthly_usage_vs_billing(conn: sa.Connection, month: dt.date) -> list[Mismatch]:
+    """For the month, per (service, type, rate, postage): notifications_sent and chargeable_units vs ft_billing;
+    charged_units = chargeable_units - free_allowance_used; cost = charged_units x rate (0 for email); and per
+    service, the free SMS allowance the month used = what was left of the year's allowance, up to its units."""
+    params = monthly_usage.insert_params(month)
+    out = []
+    for r in conn.execute(MONTHLY_USAGE_VS_BILLING_SQL, params):
+        group = f"service {r.service_id} {r.notification_type}"
+        if r.rate is not None:
+            group += f" rate {r.rate} {r.postage}"
+        if r.kind == "units":
+            if r.expected != (r.found or 0) or r.found is None:
+                out.append(Mismatch(params["month"], f"{group}: notifications_sent", int(r.expected), r.found))
+            if r.expected_units != (r.found_units or 0) or r.found_units is None:
+                out.append(Mismatch(params["month"], f"{group}: chargeable_units", int(r.expected_units),
+                                    r.found_units))
+        else:
+            out.append(Mismatch(params["month"], f"{group}: {r.kind}", float(r.expected), float(r.found)))
+    return out

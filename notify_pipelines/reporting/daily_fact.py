@@ -19,11 +19,11 @@ from typing import Callable
 import dagster as dg
 import sqlalchemy as sa
 
-from notify_pipelines.partitions import daily_partitions, partition_key, window_days
+from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
+from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import metadata
 from notify_pipelines.reporting.results import DayBuild
 from notify_pipelines.reporting.sources import source_key
-from notify_pipelines.resources import NotifyDatabase
 
 
 @dataclass(frozen=True)

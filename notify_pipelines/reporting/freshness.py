@@ -16,11 +16,11 @@ import json
 
 import dagster as dg
 
-from notify_pipelines.calendar import london_to_utc, to_naive_utc, utc_to_london
-from notify_pipelines.partitions import partition_key
+from notify_pipelines.core.calendar import london_to_utc, to_naive_utc, utc_to_london
+from notify_pipelines.core.vocabulary import utc_now_aware
+from notify_pipelines.orchestration.partitions import partition_key
 from notify_pipelines.reporting.assets import DAILY_FACTS
 from notify_pipelines.reporting.daily_fact import DailyFact
-from notify_pipelines.vocabulary import utc_now_aware
 
 CHECK_NAME = "yesterday_built_by_deadline"
 SENSOR_NAME = "reporting_freshness"

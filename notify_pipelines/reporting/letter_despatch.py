@@ -16,7 +16,7 @@ import time
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import london_midnight
+from notify_pipelines.core.calendar import london_midnight
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks, rates
 from notify_pipelines.reporting.results import DayBuild

@@ -9,8 +9,10 @@ One row per (month, service, type, rate, postage) from ft_billing:
 
 A month's rebuild reads ft_billing from the start of its financial year (the PK's bst_date range), never earlier
 ft_monthly_usage rows, so it is right whatever order months are rebuilt in. A service with no annual_billing row for
-the year gets DEFAULT_FREE_SMS_FRAGMENT_LIMIT, the reference's FREE_SMS_TIER_FRAGMENT_COUNT (§7); the build reports
-how many services that was (`services_on_default_allowance`) so a missing row is visible.
+the year (populate_annual_billing adds them each 1 April) gets its organisation type's default_annual_allowance for
+the year (annual_billing.py: 'other' for a service without an organisation); only a year before every default row
+(before 2016) falls back to DEFAULT_FREE_SMS_FRAGMENT_LIMIT, the reference's FREE_SMS_TIER_FRAGMENT_COUNT (§7). The
+build reports how many services had no row (`services_on_default_allowance`) so a missing row is visible.
 """
 
 from __future__ import annotations
@@ -22,18 +24,22 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
+from notify_pipelines.reporting.annual_billing import SERVICE_DEFAULT_ALLOWANCES
 from notify_pipelines.reporting.results import DayBuild
 
 fact = schema.ft_monthly_usage
 DEFAULT_FREE_SMS_FRAGMENT_LIMIT = 250_000
 
-_YEAR_OF_BILLING = """
+# An ft_billing row `b`'s chargeable units (also read by the reconciliation check, consistency.py).
+CHARGEABLE_UNITS_SQL = (
+    "CASE b.notification_type WHEN 'sms' THEN b.billable_units * b.rate_multiplier "
+    "WHEN 'letter' THEN b.notifications_sent ELSE b.billable_units END"
+)
+
+_YEAR_OF_BILLING = f"""
     SELECT b.bst_date, b.service_id, b.notification_type, b.rate, b.postage,
            sum(b.notifications_sent) AS notifications_sent,
-           sum(CASE b.notification_type
-                   WHEN 'sms' THEN b.billable_units * b.rate_multiplier
-                   WHEN 'letter' THEN b.notifications_sent
-                   ELSE b.billable_units END) AS chargeable_units
+           sum({CHARGEABLE_UNITS_SQL}) AS chargeable_units
     FROM ft_billing b
     WHERE b.bst_date >= :year_start AND b.bst_date < :month_end
     GROUP BY 1, 2, 3, 4, 5"""
@@ -45,11 +51,12 @@ used AS (
     SELECT d.*,
            CASE WHEN d.notification_type = 'sms' THEN
                least(d.chargeable_units, greatest(
-                   coalesce(ab.free_sms_fragment_limit, :default_allowance)
+                   coalesce(ab.free_sms_fragment_limit, dflt.allowance, :default_allowance)
                    - (sum(d.chargeable_units) OVER year_so_far - d.chargeable_units), 0))
            ELSE 0 END AS free_allowance_used
     FROM daily d
     LEFT JOIN annual_billing ab ON ab.service_id = d.service_id AND ab.financial_year_start = :financial_year
+    LEFT JOIN ({SERVICE_DEFAULT_ALLOWANCES}) dflt ON dflt.service_id = d.service_id
     WINDOW year_so_far AS (PARTITION BY d.service_id, d.notification_type
                            ORDER BY d.bst_date, d.rate, d.postage ROWS UNBOUNDED PRECEDING)
 )

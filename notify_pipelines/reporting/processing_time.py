@@ -15,11 +15,11 @@ import time
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import day_window
+from notify_pipelines.core.calendar import day_window
+from notify_pipelines.core.vocabulary import REPORTED_KEY_TYPES, sql_literals
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.vocabulary import REPORTED_KEY_TYPES, sql_literals
 
 fact = schema.ft_processing_time
 WITHIN = dt.timedelta(seconds=10)

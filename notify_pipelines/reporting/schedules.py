@@ -14,8 +14,10 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines.calendar import local_today, to_naive_utc
-from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.core.calendar import local_today, to_naive_utc
+from notify_pipelines.core.vocabulary import LONDON_TZ
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.reporting.assets import (
     ft_billing,
     ft_billing_letter_despatch,
@@ -29,8 +31,6 @@ from notify_pipelines.reporting.usage_asset import (
     month_key,
     monthly_partitions,
 )
-from notify_pipelines.run_limits import max_runtime
-from notify_pipelines.vocabulary import LONDON_TZ
 
 STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
 BILLING_LOOKBACK_DAYS = 10

@@ -11,9 +11,9 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import day_window
+from notify_pipelines.core.calendar import day_window
+from notify_pipelines.core.vocabulary import NOTIFICATION_TYPES, REPORTED_KEY_TYPES
 from notify_pipelines.db import schema
-from notify_pipelines.vocabulary import NOTIFICATION_TYPES, REPORTED_KEY_TYPES
 
 SOURCE_COLUMNS = (
     "service_id",

@@ -11,10 +11,10 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import NO_JOB_ID
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks, source
 from notify_pipelines.reporting.results import DayBuild
-from notify_pipelines.vocabulary import NO_JOB_ID
 
 fact = schema.ft_notification_status
 # The columns the INSERT ... SELECT fills, in table order (created_at/updated_at keep their defaults).

@@ -9,14 +9,14 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines import settings
+from notify_pipelines.core import settings
+from notify_pipelines.core.vocabulary import LONDON_TZ
 from notify_pipelines.db import schema
+from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import metadata, monthly_usage
 from notify_pipelines.reporting.assets import ft_billing
 from notify_pipelines.reporting.daily_fact import range_refused
 from notify_pipelines.reporting.sources import source_key
-from notify_pipelines.resources import NotifyDatabase
-from notify_pipelines.vocabulary import LONDON_TZ
 
 MONTH_KEY_FORMAT = "%Y-%m"
 

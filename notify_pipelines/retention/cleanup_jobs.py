@@ -4,13 +4,13 @@ would cost more than the work), and in retention's one-at-a-time run queue lane.
 
 import dagster as dg
 
-from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.retention.cleanup_ops import (
     delete_old_inbound_sms,
     remove_job_csv_files,
 )
 from notify_pipelines.retention.job import RETENTION_TAGS
-from notify_pipelines.run_limits import max_runtime
 
 
 @dg.job(
@@ -28,7 +28,8 @@ def remove_old_job_files():
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     tags={**RETENTION_TAGS, **max_runtime(hours=1)},
-    description="Inbound SMS past each service's SMS retention (or 7 days) for one London day, deleted in batches.",
+    description="Inbound SMS past each service's SMS retention (or 7 days) for one London day, deleted in batches, "
+    "each message copied to inbound_sms_history (without content and sender) by the same statement.",
 )
 def delete_inbound_sms():
     delete_old_inbound_sms()

@@ -7,12 +7,12 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from notify_pipelines.resources import (
+from notify_pipelines.orchestration.executor_choice import DB_POOL
+from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
 )
 from notify_pipelines.retention import events, inbound_sms, job_files
-from notify_pipelines.retention.executor import DB_POOL
 from notify_pipelines.retention.s3_client import retention_s3_client
 
 
@@ -53,7 +53,8 @@ class InboundSmsConfig(dg.Config):
 
 @dg.op(pool=DB_POOL)
 def delete_old_inbound_sms(context: dg.OpExecutionContext, config: InboundSmsConfig, notify_db: NotifyDatabase) -> dict:
-    """Delete inbound SMS received before each service's SMS retention (or 7 days)."""
+    """Delete inbound SMS received before each service's SMS retention (or 7 days), keeping each in
+    inbound_sms_history."""
     result = inbound_sms.delete_inbound_sms_older_than_retention(notify_db.engine, _night(context),
                                                                  batch_size=config.batch_size, log=context.log)
     context.add_output_metadata({

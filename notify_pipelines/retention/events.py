@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import london_midnight
+from notify_pipelines.core.calendar import london_midnight
 from notify_pipelines.retention.batches import delete_statement, delete_until_done
 
 EVENTS_RETENTION = dt.timedelta(weeks=52)

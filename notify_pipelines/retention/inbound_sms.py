@@ -5,6 +5,10 @@ For night D a service's messages received before London midnight of D - days are
 ix_inbound_sms_service_id_created_at (as retention/work.py does for notifications), so services with nothing old cost
 one index descent; each service's rows then go in batches (10,000, as the reference), each an index range
 (service_id = s AND created_at < cutoff) and its own transaction.
+
+Each batch is one statement that deletes the messages and copies them, without `content` and `user_number`, into
+inbound_sms_history (the reference's `_insert_inbound_sms_history`), so a message is never deleted without its history
+row, nor copied without being deleted. `ON CONFLICT DO NOTHING` keeps a re-copied id (a restored message) harmless.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import retention_cutoff
-from notify_pipelines.retention.batches import delete_statement, delete_until_done
+from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.retention.batches import delete_until_done
 from notify_pipelines.retention.work import (
     DEFAULT_RETENTION_DAYS,
     custom_retention,
@@ -33,15 +37,25 @@ SERVICES_WITH_OLD_INBOUND_SMS = services_with_rows_before_cutoff(
     "FROM inbound_sms i WHERE i.service_id = candidate.service_id AND i.created_at < candidate.cutoff"
 )
 
-DELETE_BATCH = delete_statement(
-    "inbound_sms",
-    """
-    SELECT ctid FROM inbound_sms
-    WHERE service_id = :service_id AND created_at < :cutoff
-    ORDER BY created_at
-    LIMIT :limit
-    """,
-)
+HISTORY_COLUMNS = "id, created_at, service_id, notify_number, provider_date, provider_reference, provider"
+
+# The Batch contract of batches.delete_statement (selected, deleted), with the copy to the history in the same statement.
+DELETE_BATCH = sa.text(f"""
+    WITH batch AS (
+        SELECT ctid FROM inbound_sms
+        WHERE service_id = :service_id AND created_at < :cutoff
+        ORDER BY created_at
+        LIMIT :limit
+    ),
+    deleted AS (
+        DELETE FROM inbound_sms t WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING {HISTORY_COLUMNS}
+    ),
+    archived AS (
+        INSERT INTO inbound_sms_history ({HISTORY_COLUMNS}) SELECT {HISTORY_COLUMNS} FROM deleted
+        ON CONFLICT (id) DO NOTHING
+    )
+    SELECT (SELECT count(*) FROM batch) AS selected, (SELECT count(*) FROM deleted) AS deleted
+""")
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,8 @@ def services_with_old_inbound_sms(conn: sa.Connection, day: dt.date) -> list[Ser
 def delete_inbound_sms_older_than_retention(engine: sa.Engine, day: dt.date, *,
                                             batch_size: int = DEFAULT_BATCH_SIZE,
                                             log: logging.Logger = logger) -> InboundSmsResult:
-    """Delete, for night `day`, every service's inbound SMS past its SMS retention; one transaction per batch."""
+    """Delete, for night `day`, every service's inbound SMS past its SMS retention, copying each to
+    inbound_sms_history in the same statement; one transaction per batch."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     with engine.begin() as conn:

@@ -10,10 +10,10 @@ import datetime as dt
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.partitions import daily_partitions
-from notify_pipelines.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.orchestration.executor_choice import DB_POOL, retention_executor, steps_for
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
 from notify_pipelines.retention.cleanup_ops import delete_old_events
-from notify_pipelines.retention.executor import DB_POOL, retention_executor, steps_for
 from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner, outcome_lines
 from notify_pipelines.retention.summary import letters_left_failure, summarise

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.core.s3_objects import object_exists
 from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention
-from notify_pipelines.s3_objects import object_exists
 
 DEFAULT_BATCH_SIZE = 1_000  # one DeleteObjects call's worth of keys
 HEAD_THREADS = 16  # one HEAD per job; in parallel so a batch is not a thousand round trips in a row

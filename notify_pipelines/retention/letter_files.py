@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify_pipelines.letters import bucket_and_prefix_for_letter
+from notify_pipelines.core.letters import bucket_and_prefix_for_letter
+from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, NOT_YET_SANITISED_STATUSES
 from notify_pipelines.retention.archive import LetterRow
-from notify_pipelines.settings import LetterBuckets
-from notify_pipelines.vocabulary import COMPLETED_STATUSES, NOT_YET_SANITISED_STATUSES
 
 # Test letters of any status lose their PDF, except where the file never reached a letters bucket.
 TEST_STATUSES_WITHOUT_PDF = frozenset(NOT_YET_SANITISED_STATUSES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.resources import shared_s3_client
+from notify_pipelines.orchestration.resources import shared_s3_client
 from notify_pipelines.retention.letter_files import LOOKUP_THREADS
 
 RETENTION_S3_CONFIG = Config(

@@ -19,10 +19,10 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.retention import archive
 from notify_pipelines.retention.letter_files import S3Breaker, delete_letter_pdfs
 from notify_pipelines.retention.work import ServiceWork, TypeCutoff
-from notify_pipelines.settings import LetterBuckets
 
 logger = logging.getLogger(__name__)
 

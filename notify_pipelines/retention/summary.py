@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from notify_pipelines.vocabulary import NOTIFICATION_TYPES
+from notify_pipelines.core.vocabulary import NOTIFICATION_TYPES
 
 COUNTS = ("archived", "already_in_history", "test_deleted", "pdfs_deleted", "pdfs_missing", "pdf_errors")
 TABLE_LIMIT = 500  # the metadata table lists the busiest services; the totals count them all

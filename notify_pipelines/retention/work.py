@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import retention_cutoff
-from notify_pipelines.vocabulary import NOTIFICATION_TYPES
+from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.core.vocabulary import NOTIFICATION_TYPES
 
 DEFAULT_RETENTION_DAYS = 7
 BATCH_SIZE = 50_000

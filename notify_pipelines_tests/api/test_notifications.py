@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from notify_pipelines.letters import letter_pdf_filename
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines_tests.api.conftest import (
     count_notifications,
     notifications_of,

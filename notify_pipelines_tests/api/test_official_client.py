@@ -130,7 +130,7 @@ def test_reads_through_the_client(api, client, service, db, s3_client):
         client.get_pdf_for_letter(precompiled["id"])
     assert not_ready.value.status_code == 400
     assert not_ready.value.message == [{"error": "PDFNotReadyError", "message": "PDF not available yet, try again later"}]
-    from notify_pipelines.letters import letter_pdf_filename
+    from notify_pipelines.core.letters import letter_pdf_filename
     from notify_pipelines_tests.conftest import TEST_BUCKETS
 
     with db.begin() as conn:

@@ -19,7 +19,7 @@ def test_api_command_serves_openapi_and_logs_request_ids(database_url, tmp_path)
     env = {**os.environ, "NOTIFY_DATABASE_URL": database_url, "NOTIFY_ADMIN_TOKEN": "cli-test-token"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -46,7 +46,7 @@ def test_api_command_serves_openapi_and_logs_request_ids(database_url, tmp_path)
 
 def test_api_command_without_database_url_fails_in_one_line():
     env = {k: v for k, v in os.environ.items() if k != "NOTIFY_DATABASE_URL"}
-    result = subprocess.run([sys.executable, "-m", "notify_pipelines.cli", "api", "--port", "1"], env=env,
+    result = subprocess.run([sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--port", "1"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("notify-pipelines: NOTIFY_DATABASE_URL is not set")

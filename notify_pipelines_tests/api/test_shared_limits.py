@@ -32,7 +32,7 @@ def two_processes(database_url, s3_endpoint):
     for _ in range(2):
         port = free_port()
         servers.append((f"http://127.0.0.1:{port}", subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     for url, _ in servers:
         deadline = time.monotonic() + 60

@@ -58,7 +58,7 @@ def test_readiness_checks_the_database(api):
 
 def _serve(database_url: str) -> subprocess.CompletedProcess:
     env = {"NOTIFY_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "notify_pipelines.cli", "api", "--port", "1"], env=env,
+    return subprocess.run([sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--port", "1"], env=env,
                           capture_output=True, text=True, timeout=60)
 
 

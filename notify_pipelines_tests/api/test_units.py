@@ -76,7 +76,7 @@ def test_letter_sheets(pages, sheets):
 def test_daily_count_starts_at_london_midnight(database_url, today):
     """Rows from just before the London day began do not count; from its first instant they do (clock-change days
     included); test-key rows never count."""
-    from notify_pipelines.calendar import london_midnight
+    from notify_pipelines.core.calendar import london_midnight
     from notify_pipelines.db.engine import get_engine
     from notify_pipelines.notifications.store import load_service_credentials
     from notify_pipelines_tests import factories

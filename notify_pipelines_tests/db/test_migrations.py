@@ -112,7 +112,7 @@ def test_every_revision_downgrades_and_upgrades_again(empty_database):
 
 def _db_cli(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "NOTIFY_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "notify_pipelines.cli", "db", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "notify_pipelines.tooling.cli", "db", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -15,7 +15,7 @@ from notify_pipelines.monitoring.missed_nights import (
     missed_nights_sensor,
     nightly_schedules,
 )
-from notify_pipelines.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import max_runtime
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.monitoring.jobs import recreate_precompiled_letter_pdf
 from notify_pipelines.monitoring.repairs import (
     LetterSanitiser,

@@ -11,7 +11,6 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring import queries, replay
 from notify_pipelines.monitoring.replay import (
@@ -26,6 +25,7 @@ from notify_pipelines.monitoring.sensors import (
     notifications_stuck_in_created,
     replay_created_notifications,
 )
+from notify_pipelines.tooling import seed
 from notify_pipelines_tests.factories import (
     create_notification,
 )

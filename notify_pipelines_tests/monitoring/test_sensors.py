@@ -8,7 +8,6 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring import queries
 from notify_pipelines.monitoring.sensor_state import MonitoringClock
@@ -23,6 +22,7 @@ from notify_pipelines.monitoring.virus_scan import (
     RecordedVirusScanRequests,
     scan_filename,
 )
+from notify_pipelines.tooling import seed
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.factories import (
     create_notification,

@@ -79,7 +79,7 @@ def test_a_working_day_with_nothing_overdue_skips(engine, resources, instance, t
 
 
 def test_the_query_walks_the_type_status_index(engine):
-    from notify_pipelines import seed
+    from notify_pipelines.tooling import seed
 
     seed.generate(engine, days=3, per_day=20_000, services=3, seed=4, start=dt.date(2021, 6, 12))
     _, sent_before = queries.letters_still_sending_cutoff(dt.date(2021, 6, 16))

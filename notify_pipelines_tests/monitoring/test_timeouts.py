@@ -24,7 +24,7 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_notifications,
     utc_now,
 )
-from notify_pipelines.resources import base_resources
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines_tests.factories import (
     create_callback_api,
     create_notification,

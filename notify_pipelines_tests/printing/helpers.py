@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.printing import collate as collate_module
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines_tests import factories as f
@@ -25,6 +25,8 @@ def letter_template(conn: sa.Connection, *, organisation_id: uuid.UUID | None = 
                     service_id: uuid.UUID | None = None) -> uuid.UUID:
     service = f.create_service(conn, service_id=service_id)
     if organisation_id:
+        if not conn.execute(sa.select(schema.organisation.c.id).where(schema.organisation.c.id == organisation_id)).first():
+            f.create_organisation(conn, organisation_id=organisation_id)
         conn.execute(sa.update(schema.services).where(schema.services.c.id == service)
                      .values(organisation_id=organisation_id))
     return f.create_template(conn, service, "letter", postage=postage)

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.printing import collate
 from notify_pipelines.printing.job import collate_letters_for_print
-from notify_pipelines.resources import base_resources
 
 
 def pause_after_upload(marker: Path) -> None:

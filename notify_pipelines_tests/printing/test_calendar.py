@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from notify_pipelines import calendar
-from notify_pipelines.calendar import (
+from notify_pipelines.core import calendar
+from notify_pipelines.core.calendar import (
     dvla_working_day_offset,
     is_dvla_working_day,
     print_deadline,

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import print_deadline
-from notify_pipelines.letters import letter_pdf_filename
+from notify_pipelines.core.calendar import print_deadline
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.printing import collate as collate_module
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines.printing.collate import CollationRefused

@@ -9,8 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines import seed
-from notify_pipelines.calendar import london_to_utc, print_deadline
+from notify_pipelines.core.calendar import london_to_utc, print_deadline
 from notify_pipelines.printing.selection import (
     explain,
     select_letters_to_print,
@@ -18,6 +17,7 @@ from notify_pipelines.printing.selection import (
     stream_letters_to_print,
     volumes_by_postage,
 )
+from notify_pipelines.tooling import seed
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.printing.helpers import add_letter, letter_template
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notify_pipelines.resources import NotifyDatabase
+from notify_pipelines.orchestration.resources import NotifyDatabase
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import london_to_utc
+from notify_pipelines.core.calendar import london_to_utc
 from notify_pipelines.monitoring.alerts import AlertChannel, alert_forwarder
 from notify_pipelines.reporting.assets import (
     ft_billing,

@@ -104,13 +104,32 @@ def test_a_rebuild_replaces_the_month(engine, service):
     assert usage(engine, D(2021, 6, 1)) == [(SMS_RATE, "none", 1500, 1500, 1000, 500, 500 * SMS_RATE)]
 
 
-def test_a_service_without_an_allowance_for_the_year_gets_the_default(engine):
+@pytest.mark.parametrize("organisation_type, month, allowance", [
+    ("central", D(2021, 6, 1), 150_000),
+    ("nhs_gp", D(2024, 6, 1), 0),
+    ("local", D(2025, 3, 1), 10_000),  # 2024's default still holds in March 2025
+    (None, D(2021, 6, 1), 10_000),  # an organisation without a type: billed as 'other'
+    ("no organisation", D(2020, 6, 1), 25_000),  # billed as 'other' too, 2016's default for 2020
+])
+def test_a_service_without_an_allowance_for_the_year_gets_its_organisation_types_default(
+        engine, organisation_type, month, allowance):
     with engine.begin() as conn:
         service = f.create_service(conn)
-    bill(engine, service, D(2021, 6, 1), units=DEFAULT_FREE_SMS_FRAGMENT_LIMIT + 10, sent=1)
-    build = rebuild_usage_month(engine, D(2021, 6, 1))
-    assert usage(engine, D(2021, 6, 1))[0][4:6] == (DEFAULT_FREE_SMS_FRAGMENT_LIMIT, 10)
+        if organisation_type != "no organisation":
+            organisation = f.create_organisation(conn, organisation_type)
+            conn.execute(sa.update(schema.services).values(organisation_id=organisation))
+    bill(engine, service, month, units=allowance + 10, sent=1)
+    build = rebuild_usage_month(engine, month)
+    assert usage(engine, month)[0][4:6] == (allowance, 10)
     assert build.extra["services_on_default_allowance"] == 1
+
+
+def test_a_year_before_every_default_row_falls_back_to_the_flat_allowance(engine):
+    with engine.begin() as conn:
+        service = f.create_service(conn)
+    bill(engine, service, D(2015, 6, 1), units=DEFAULT_FREE_SMS_FRAGMENT_LIMIT + 10, sent=1)
+    rebuild_usage_month(engine, D(2015, 6, 1))
+    assert usage(engine, D(2015, 6, 1))[0][4:6] == (DEFAULT_FREE_SMS_FRAGMENT_LIMIT, 10)
 
 
 @pytest.mark.parametrize(

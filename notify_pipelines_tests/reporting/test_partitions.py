@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines.partitions import daily_partitions, window_days
+from notify_pipelines.orchestration.partitions import daily_partitions, window_days
 
 
 def hours(window: dg.TimeWindow) -> float:
@@ -35,7 +35,7 @@ def test_a_range_window_over_both_clock_changes_gives_each_london_date_once():
 def test_the_first_partition_comes_from_notify_partitions_start(monkeypatch):
     import importlib
 
-    from notify_pipelines import partitions
+    from notify_pipelines.orchestration import partitions
 
     assert partitions.daily_partitions.get_first_partition_key() == "2016-01-01"
     monkeypatch.setenv("NOTIFY_PARTITIONS_START", "2020-04-01")

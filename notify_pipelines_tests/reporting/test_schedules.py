@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from notify_pipelines.definitions import defs
-from notify_pipelines.partitions import daily_partitions
+from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.reporting import schedules
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

@@ -63,7 +63,7 @@ class Worker:
     def __init__(self, env: dict, queue: str, log: Path, concurrency: int = 1):
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines.cli", "worker", "--concurrency", str(concurrency), "--queue", queue],
+            [sys.executable, "-m", "notify_pipelines.tooling.cli", "worker", "--concurrency", str(concurrency), "--queue", queue],
             cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 120) -> None:

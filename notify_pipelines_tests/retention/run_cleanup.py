@@ -5,7 +5,7 @@ the deployment's resources from the environment. A light process for the kill te
 import json
 import sys
 
-from notify_pipelines.resources import base_resources
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.retention.cleanup_jobs import (
     delete_inbound_sms,
     remove_old_job_files,

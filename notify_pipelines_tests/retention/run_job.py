@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from notify_pipelines.resources import base_resources
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.retention import service
 from notify_pipelines.retention.job import nightly_retention
 

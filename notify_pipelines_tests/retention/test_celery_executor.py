@@ -18,8 +18,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.retention.celery_helpers import (

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from dagster_celery import core_execution_loop
 
-from notify_pipelines.retention.celery_app import (
+from notify_pipelines.core.settings import ConfigError
+from notify_pipelines.orchestration import dagster_internals
+from notify_pipelines.orchestration.celery_executor import (
+    RESULT_POLL_SECONDS,
     SLOTS_WITHOUT_REMOTE_CONTROL,
     celery_executor,
 )
-from notify_pipelines.settings import ConfigError
 
 
 def test_on_sqs_the_grain_assumes_a_fixed_number_of_slots_without_asking():
@@ -24,10 +26,13 @@ def test_on_redis_and_rabbitmq_workers_are_asked():
     assert celery_executor("amqp://guest:guest@127.0.0.1:5672//").remote_control
 
 
-def test_the_result_poll_interval_we_set_is_the_one_dagster_celery_sleeps_on():
-    # executor.execute sets it; if dagster-celery renamed it, the setting would silently do nothing
+def test_the_result_poll_interval_we_set_is_the_one_dagster_celery_sleeps_on(monkeypatch):
+    # executor.execute sets it through the adapter; if dagster-celery renamed it, the setting would silently do nothing
     source = open(core_execution_loop.__file__).read()
     assert "time.sleep(TICK_SECONDS)" in source
+    monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", core_execution_loop.TICK_SECONDS)  # restored after
+    dagster_internals.set_celery_result_poll_seconds(RESULT_POLL_SECONDS)
+    assert core_execution_loop.TICK_SECONDS == dagster_internals.celery_result_poll_seconds() == RESULT_POLL_SECONDS
 
 
 def test_the_visibility_timeout_and_the_lost_worker_delay_come_from_the_environment(monkeypatch):

@@ -23,10 +23,10 @@ from celery import states
 from celery.exceptions import Ignore
 from kombu.utils.url import maybe_sanitize_url
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
-from notify_pipelines.retention.celery_app import celery_executor
-from notify_pipelines.retention.celery_faults import GuardedStep
+from notify_pipelines.orchestration.celery_executor import celery_executor
+from notify_pipelines.orchestration.celery_faults import GuardedStep
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.retention.celery_helpers import (

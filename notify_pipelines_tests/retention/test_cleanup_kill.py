@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
 from notify_pipelines.retention.cleanup_jobs import (
     delete_inbound_sms,
     remove_old_job_files,

@@ -10,8 +10,8 @@ from dagster._utils.schedules import (
     cron_string_iterator,  # the iterator the daemon uses for a schedule's ticks
 )
 
-from notify_pipelines.calendar import LONDON
-from notify_pipelines.resources import base_resources
+from notify_pipelines.core.calendar import LONDON
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.retention.cleanup_jobs import (
     delete_inbound_sms,
     remove_old_job_files,

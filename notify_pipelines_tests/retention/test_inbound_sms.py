@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
 from notify_pipelines.retention import inbound_sms
 from notify_pipelines.retention.cleanup_jobs import delete_inbound_sms
 from notify_pipelines_tests import factories as f

@@ -9,8 +9,8 @@ import uuid
 import dagster as dg
 import pytest
 
-from notify_pipelines.partitions import daily_partitions
-from notify_pipelines.resources import base_resources
+from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.retention.definitions import defs as retention_defs
 from notify_pipelines.retention.job import nightly_retention, step_groups
 from notify_pipelines.retention.schedules import nightly_retention_schedule
@@ -168,7 +168,7 @@ def test_schedule_launches_todays_partition_at_three_london_time(utc_tick, parti
 
 
 def test_job_is_tagged_for_the_one_at_a_time_queue_and_its_executor_follows_the_environment(monkeypatch):
-    from notify_pipelines.retention.executor import LOCAL_PARALLEL, chosen
+    from notify_pipelines.orchestration.executor_choice import LOCAL_PARALLEL, chosen
 
     assert nightly_retention.tags["notify/domain"] == "retention"
     assert nightly_retention.executor_def.name == "retention_executor"

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 
-from notify_pipelines.calendar import retention_cutoff
+from notify_pipelines.core.calendar import retention_cutoff
 from notify_pipelines.retention import job_files
 from notify_pipelines.retention.cleanup_jobs import remove_old_job_files
 from notify_pipelines_tests import factories as f

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, TypeCutoff
 from notify_pipelines_tests import factories as f

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines.letters import letter_pdf_filename
 from notify_pipelines.monitoring.alerts import run_alerts
-from notify_pipelines.resources import LetterBucketsResource
+from notify_pipelines.orchestration.resources import LetterBucketsResource
 from notify_pipelines.retention.letter_files import LOOKUP_THREADS
 from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner

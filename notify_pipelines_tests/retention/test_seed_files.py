@@ -7,12 +7,12 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from notify_pipelines import seed
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring.queries import Letter
 from notify_pipelines.monitoring.virus_scan import file_exists, scan_filename
 from notify_pipelines.retention.cleanup_jobs import remove_old_job_files
-from notify_pipelines.seed_files import (
+from notify_pipelines.tooling import seed
+from notify_pipelines.tooling.seed_files import (
     upload_seeded_job_csvs,
     upload_seeded_letter_pdfs,
 )

@@ -21,9 +21,9 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
     in_transaction,
 )
-from notify_pipelines.calendar import local_today
+from notify_pipelines.core.calendar import local_today
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.notifications import status_updates
-from notify_pipelines.vocabulary import utc_now
 
 router = callbacks_router()
 

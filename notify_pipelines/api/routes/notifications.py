@@ -40,18 +40,18 @@ from notify_pipelines.api.schemas import (
     SmsResponse,
 )
 from notify_pipelines.api.state import ApiState
-from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.core.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.core.vocabulary import (
+    IN_FLIGHT_STATUSES,
+    INTERNATIONAL_POSTAGE,
+    utc_now,
+)
 from notify_pipelines.notifications import content, reads, sending, store
 from notify_pipelines.notifications.errors import bad_request
 from notify_pipelines.notifications.recipients import (
     SIMULATED_EMAIL_ADDRESSES,
     SIMULATED_PHONE_NUMBERS,
     postal_address,
-)
-from notify_pipelines.vocabulary import (
-    IN_FLIGHT_STATUSES,
-    INTERNATIONAL_POSTAGE,
-    utc_now,
 )
 
 log = logging.getLogger("notify_pipelines.api.notifications")

@@ -26,9 +26,9 @@ from notify_pipelines.api.routes.callback_common import (
     callbacks_router,
 )
 from notify_pipelines.api.state import ApiState
-from notify_pipelines.calendar import to_naive_utc
+from notify_pipelines.core.calendar import to_naive_utc
+from notify_pipelines.core.vocabulary import LONDON
 from notify_pipelines.notifications import inbound, status_maps, status_updates
-from notify_pipelines.vocabulary import LONDON
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 router = callbacks_router()

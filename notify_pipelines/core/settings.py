@@ -18,7 +18,14 @@ DEFAULT_BUCKETS = {
     "NOTIFY_TEST_LETTERS_BUCKET": "development-test-letters",
     "NOTIFY_CSV_UPLOAD_BUCKET": "development-csv-upload",  # services' bulk-job CSVs (reference §1.11)
     "NOTIFY_LETTERS_PRINT_BUCKET": "development-letters-print",  # print files (ZIPs and manifests) for DVLA
+    # notification_history's deep archive: Parquet files, key created_at_date_hour=YYYY-MM-DDTHH/<name>.parquet
+    "NOTIFY_DEEP_ARCHIVE_BUCKET": "development-notification-deep-history",
+    "NOTIFY_PRINT_ACK_BUCKET": "development-dvla-response",  # the printer's acknowledgement files
 }
+DEFAULT_DEEP_ARCHIVE_AFTER_DAYS = 365  # the reference's NOTIFICATION_DEEP_HISTORY_MIN_AGE_DAYS
+DEFAULT_PRINT_ACK_PREFIX = "root/dispatch/"  # where the reference's printer wrote its .ACK.txt files
+DEFAULT_SOURCE_FRESHNESS_HOURS = "08:00-22:00"
+DEFAULT_SOURCE_FRESHNESS_WINDOW_MINUTES = 60
 DEFAULT_PARTITIONS_START = "2016-01-01"
 
 
@@ -58,6 +65,31 @@ def csv_upload_bucket() -> str:
 def letters_print_bucket() -> str:
     """NOTIFY_LETTERS_PRINT_BUCKET: where collate_letters_for_print writes the print files for DVLA."""
     return bucket("NOTIFY_LETTERS_PRINT_BUCKET")
+
+
+def deep_archive_bucket() -> str:
+    """NOTIFY_DEEP_ARCHIVE_BUCKET: where deep_archive_notification_history writes notification_history's old hours."""
+    return bucket("NOTIFY_DEEP_ARCHIVE_BUCKET")
+
+
+def deep_archive_after_days() -> int:
+    """NOTIFY_DEEP_ARCHIVE_AFTER_DAYS: notification_history hours older than this many days go to the deep archive."""
+    value = os.environ.get("NOTIFY_DEEP_ARCHIVE_AFTER_DAYS") or str(DEFAULT_DEEP_ARCHIVE_AFTER_DAYS)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"NOTIFY_DEEP_ARCHIVE_AFTER_DAYS must be a whole number of days (1 or more), got {value!r}")
+    return int(value)
+
+
+def print_ack_bucket() -> str:
+    """NOTIFY_PRINT_ACK_BUCKET: where the printer writes an acknowledgement file for each print file it received."""
+    return bucket("NOTIFY_PRINT_ACK_BUCKET")
+
+
+def print_ack_prefix() -> str:
+    """NOTIFY_PRINT_ACK_PREFIX: the folder of the acknowledgement files in that bucket ("" for the bucket's root)."""
+    value = os.environ.get("NOTIFY_PRINT_ACK_PREFIX")
+    prefix = DEFAULT_PRINT_ACK_PREFIX if value is None else value.strip().lstrip("/")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 @dataclass(frozen=True)
@@ -218,3 +250,30 @@ def run_retention_days() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"NOTIFY_RUN_RETENTION_DAYS must be a whole number of days (1 or more), got {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class SourceFreshnessSettings:
+    """When `notifications` must keep receiving rows: between `start` and `end` London time, at least one row created
+    in the last `window`."""
+
+    start: dt.time
+    end: dt.time
+    window: dt.timedelta
+
+
+def source_freshness_settings() -> SourceFreshnessSettings:
+    """NOTIFY_SOURCE_FRESHNESS_HOURS (London, HH:MM-HH:MM, default 08:00-22:00) and
+    NOTIFY_SOURCE_FRESHNESS_WINDOW_MINUTES (default 60)."""
+    hours = os.environ.get("NOTIFY_SOURCE_FRESHNESS_HOURS") or DEFAULT_SOURCE_FRESHNESS_HOURS
+    minutes = os.environ.get("NOTIFY_SOURCE_FRESHNESS_WINDOW_MINUTES") or str(DEFAULT_SOURCE_FRESHNESS_WINDOW_MINUTES)
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in hours.split("-"))
+    except ValueError:
+        raise ConfigError(f"NOTIFY_SOURCE_FRESHNESS_HOURS must be HH:MM-HH:MM (London time), got {hours!r}") from None
+    if not start < end:
+        raise ConfigError(f"NOTIFY_SOURCE_FRESHNESS_HOURS must start before it ends, got {hours!r}")
+    if not minutes.isdigit() or int(minutes) < 1:
+        raise ConfigError(f"NOTIFY_SOURCE_FRESHNESS_WINDOW_MINUTES must be a whole number of minutes (1 or more), "
+                          f"got {minutes!r}")
+    return SourceFreshnessSettings(start, end, dt.timedelta(minutes=int(minutes)))

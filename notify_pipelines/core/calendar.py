@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from notify_pipelines.vocabulary import LONDON, UTC
+from notify_pipelines.core.vocabulary import LONDON, UTC
 
 PRINT_DEADLINE = dt.time(17, 30)  # LETTER_PROCESSING_DEADLINE, local time
 
@@ -95,6 +95,11 @@ def _england_and_wales_bank_holidays() -> frozenset[dt.date]:
 def bank_holidays_known_until() -> dt.date:
     """The last England and Wales bank holiday the bundled list knows: later years look holiday-free."""
     return max(_england_and_wales_bank_holidays())
+
+
+def is_bank_holiday(day: dt.date) -> bool:
+    """An England and Wales bank holiday (from the bundled list)."""
+    return day in _england_and_wales_bank_holidays()
 
 
 def is_dvla_working_day(day: dt.date) -> bool:

@@ -1,4 +1,4 @@
-"""dagster-celery for the retention job: the executor's Celery app and the worker's, built from the same settings.
+"""The dagster-celery executor and its Celery app settings; the worker (tooling/worker.py) builds its app from here too.
 
 A step travels as a dagster-celery `execute_plan` task carrying the job's code location (a module path), the run's
 instance (its ref) and the step key; the worker rebuilds the job from `notify_pipelines.definitions`, so its resources
@@ -13,25 +13,26 @@ again, and a run whose workers are all gone fails naming the broker.
 from __future__ import annotations
 
 import math
-import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
-from dagster_celery import core_execution_loop
-from dagster_celery.defaults import broker_transport_options as DAGSTER_CELERY_TRANSPORT_OPTIONS
-from dagster_celery.executor import CeleryExecutor, _submit_task
-from dagster_celery.make_app import make_app
-from dagster_celery.tasks import create_task
 
-from notify_pipelines.dagster_internals import RetryMode
-from notify_pipelines.retention.celery_faults import GuardedStep, WatchedStep, WorkerWatch
-from notify_pipelines.settings import (
+from notify_pipelines.core.settings import (
     ConfigError,
     celery_backend_url,
     celery_broker_url,
     celery_visibility_timeout,
     celery_worker_lost_seconds,
+)
+from notify_pipelines.orchestration.celery_faults import WatchedStep, WorkerWatch
+from notify_pipelines.orchestration.dagster_internals import (
+    CeleryExecutor,
+    RetryMode,
+    celery_execution_loop,
+    celery_transport_defaults,
+    make_app,
+    set_celery_result_poll_seconds,
+    submit_celery_step,
 )
 
 DEFAULT_QUEUE = "dagster"  # dagster-celery's; `notify-pipelines worker --queue Q` and config_source can change it
@@ -53,7 +54,7 @@ def app_settings() -> dict:
     here, at most 10 s, so a message comes back at most that long after it expires."""
     visibility_timeout = math.ceil(celery_visibility_timeout())  # SQS takes whole seconds
     return {**APP_SETTINGS, "broker_transport_options": {
-        **DAGSTER_CELERY_TRANSPORT_OPTIONS, "visibility_timeout": visibility_timeout,
+        **celery_transport_defaults(), "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": max(1, min(10, round(visibility_timeout / 10))), "unacked_restore_throttle": 1}}
 
 
@@ -61,7 +62,8 @@ class BrokerUnavailable(dg.Failure):
     """The broker or every worker is unreachable: the run fails once, naming which, instead of waiting."""
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
+    """The broker URL without its password, for messages."""
     from kombu.utils.url import maybe_sanitize_url
 
     return maybe_sanitize_url(url)
@@ -85,12 +87,12 @@ class NotifyCeleryExecutor(CeleryExecutor):
                 connection.ensure_connection(max_retries=1, timeout=5)
         except Exception as exc:  # noqa: BLE001 - kombu raises several kinds; all mean the same here
             raise BrokerUnavailable(
-                description=f"the Celery broker at {_redacted(self.broker)} does not answer ({exc}): start it, or "
+                description=f"the Celery broker at {redacted(self.broker)} does not answer ({exc}): start it, or "
                 "unset NOTIFY_CELERY_BROKER_URL to run the steps on this machine"
             ) from None
         if self.remote_control and not app.control.ping(timeout=PING_SECONDS, limit=1):
             raise BrokerUnavailable(
-                description=f"no Celery worker answers on the broker at {_redacted(self.broker)}: start one with "
+                description=f"no Celery worker answers on the broker at {redacted(self.broker)}: start one with "
                 "`notify-pipelines worker` (same NOTIFY_CELERY_BROKER_URL), or unset NOTIFY_CELERY_BROKER_URL"
             )
 
@@ -115,7 +117,7 @@ class NotifyCeleryExecutor(CeleryExecutor):
 
     def execute(self, plan_context, execution_plan):
         self.check_reachable()
-        core_execution_loop.TICK_SECONDS = RESULT_POLL_SECONDS
+        set_celery_result_poll_seconds(RESULT_POLL_SECONDS)
         if not self.remote_control:  # SQS: the visibility timeout alone brings a dead worker's step back
             yield from super().execute(plan_context, execution_plan)
             return
@@ -124,11 +126,12 @@ class NotifyCeleryExecutor(CeleryExecutor):
             "visibility_timeout") if self.broker.startswith(("redis", "rediss")) else None
 
         def submit(app, context, step, queue, priority, known_state):
-            return WatchedStep(step.key, queue, lambda: _submit_task(app, context, step, queue, priority, known_state),
+            return WatchedStep(step.key, queue,
+                               lambda: submit_celery_step(app, context, step, queue, priority, known_state),
                                watch, self.broker, context.log, visibility_timeout)
 
         try:
-            yield from core_execution_loop.core_celery_execution_loop(plan_context, execution_plan, submit)
+            yield from celery_execution_loop(plan_context, execution_plan, submit)
         finally:
             watch.stop()
 
@@ -155,20 +158,3 @@ def celery_executor_from_config(config: dict) -> NotifyCeleryExecutor:
     """The executor for run config `celery: {...}` (dagster-celery's schema), settings filling what it leaves out."""
     return celery_executor(config.get("broker"), config.get("backend"), config.get("config_source"), config.get("include"),
                     config.get("retries"))
-
-
-def run_worker(concurrency: int, queue: str, loglevel: str = "INFO") -> None:
-    """A Celery worker for the project's steps, in this process, until stopped (SIGTERM: finish the steps running)."""
-    from notify_pipelines.settings import database_url
-
-    database_url()  # the steps need it: fail here, not in the first step
-    import notify_pipelines.definitions  # noqa: F401 - the code location loads now, or the worker never starts
-
-    executor = celery_executor()
-    app = executor.app()
-    create_task(app, base=GuardedStep)
-    name = f"notify-{queue}-{os.getpid()}@{socket.gethostname()}"
-    print(f"notify-pipelines worker: {concurrency} processes on queue {queue!r}, broker {_redacted(executor.broker)}",
-          flush=True)
-    app.worker_main(["worker", f"--concurrency={concurrency}", "-Q", queue, "-n", name, "--prefetch-multiplier=1",
-                     f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"])

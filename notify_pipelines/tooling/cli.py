@@ -9,7 +9,7 @@ import sys
 import alembic.util.exc
 import sqlalchemy.exc
 
-from notify_pipelines.settings import ConfigError, database_url
+from notify_pipelines.core.settings import ConfigError, database_url
 
 
 def _cmd_db(args: argparse.Namespace) -> None:
@@ -33,7 +33,7 @@ def _cmd_db(args: argparse.Namespace) -> None:
 
 
 def _cmd_seed(args: argparse.Namespace) -> None:
-    from notify_pipelines import seed
+    from notify_pipelines.tooling import seed
 
     seed.run_from_cli(args)
 
@@ -45,7 +45,7 @@ def _cmd_api(args: argparse.Namespace) -> None:
 
 
 def _cmd_worker(args: argparse.Namespace) -> None:
-    from notify_pipelines.retention.celery_app import run_worker
+    from notify_pipelines.tooling.worker import run_worker
 
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be 1 or more, got {args.concurrency}")
@@ -53,7 +53,7 @@ def _cmd_worker(args: argparse.Namespace) -> None:
 
 
 def _cmd_dev(args: argparse.Namespace) -> None:
-    from notify_pipelines import dev
+    from notify_pipelines.tooling import dev
 
     dev.run(args)
 
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.set_defaults(func=_cmd_db)
 
-    from notify_pipelines.seed import DISTRIBUTIONS_HELP
+    from notify_pipelines.tooling.seed import DISTRIBUTIONS_HELP
 
     seed = commands.add_parser(
         "seed",

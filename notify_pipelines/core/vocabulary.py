@@ -93,6 +93,29 @@ FAILURE_STATUSES = ("technical-failure", "temporary-failure", "permanent-failure
 # A notification is complete (completed_at = updated_at) once it is out of these statuses.
 IN_FLIGHT_STATUSES = ("created", "sending", "pending", "pending-virus-check")
 
+# ---- organisations and their free SMS allowance (reference §1.13, §1.15) -------------------------------------------
+
+ORGANISATION_TYPES = ("central", "local", "nhs_central", "nhs_local", "nhs_gp", "emergency_service",
+                      "school_or_college", "other")
+# The type a service without an organisation is billed as (the reference's set_default_free_allowance_for_service).
+ORGANISATION_TYPE_WHEN_NONE = "other"
+# default_annual_allowance as revision 0009 seeds it: (valid_from_financial_year_start, organisation_type, SMS
+# fragments). A year takes the row with the latest valid_from at or before it.
+DEFAULT_ANNUAL_SMS_ALLOWANCES = tuple(
+    (year, org_type, allowance)
+    for org_type, by_year in {
+        "central": {2016: 250_000, 2021: 150_000, 2022: 40_000, 2023: 40_000, 2024: 30_000},
+        "local": {2016: 25_000, 2021: 25_000, 2022: 20_000, 2023: 20_000, 2024: 10_000},
+        "nhs_central": {2016: 250_000, 2021: 150_000, 2022: 40_000, 2023: 40_000, 2024: 30_000},
+        "nhs_local": {2016: 25_000, 2021: 25_000, 2022: 20_000, 2023: 20_000, 2024: 10_000},
+        "nhs_gp": {2016: 25_000, 2021: 10_000, 2022: 10_000, 2023: 10_000, 2024: 0},
+        "emergency_service": {2016: 25_000, 2021: 25_000, 2022: 20_000, 2023: 20_000, 2024: 10_000},
+        "school_or_college": {2016: 25_000, 2021: 10_000, 2022: 10_000, 2023: 10_000, 2024: 5_000},
+        "other": {2016: 25_000, 2021: 10_000, 2022: 10_000, 2023: 10_000, 2024: 5_000},
+    }.items()
+    for year, allowance in by_year.items()
+)
+
 # ---- letters: postage and templates (reference §5.4) ----------------------------------------------------------------
 
 POSTAGE_TYPES = ("first", "second", "economy", "europe", "rest-of-world")
@@ -106,3 +129,12 @@ def sql_literals(values) -> str:
     """The values as a list of SQL string literals, for `IN (...)` in hand-written SQL: "'normal', 'team'"."""
     ordered = sorted(values) if isinstance(values, (set, frozenset)) else values
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in ordered)
+
+# ---- the sending side: jobs and SMS delivery (reference §4.7-4.9, §4.11) --------------------------------------------
+
+JOB_STATUS_PENDING, JOB_STATUS_IN_PROGRESS, JOB_STATUS_ERROR = "pending", "in progress", "error"
+JOB_STATUS_FINISHED = "finished"  # the job's CSV was read to the end; its notifications may still be being created
+JOB_STATUS_ALL_CREATED = "finished all notifications created"
+STATUS_DELIVERED, STATUS_PERMANENT_FAILURE = "delivered", "permanent-failure"
+# SMS handed to a provider and not failed: what the slow-delivery statistics count (still waiting, or delivered).
+SMS_WITH_PROVIDER_STATUSES = ("sending", "pending", STATUS_DELIVERED)

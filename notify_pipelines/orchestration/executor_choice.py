@@ -1,4 +1,7 @@
-"""The retention job's executor: in-process, multiprocess on this machine, or Celery workers on any machines.
+"""The executor that picks where steps run: in process, multiprocess on this machine, or Celery workers on any machines.
+
+Used by the retention job, the one job with many steps; its Dagster name stays `retention_executor` (run configs
+name it).
 
 Run config picks one (`execution: config: {in_process: {}} | {multiprocess: {...}} | {celery: {...}}`). Without
 one, the default follows the environment: Celery (dagster-celery) when NOTIFY_CELERY_BROKER_URL is set, else
@@ -15,17 +18,17 @@ from __future__ import annotations
 import multiprocessing
 
 import dagster as dg
-from dagster_celery.executor import CELERY_CONFIG
 
-from notify_pipelines.dagster_internals import (
+from notify_pipelines.core.settings import celery_broker_url
+from notify_pipelines.orchestration.celery_executor import celery_executor_from_config
+from notify_pipelines.orchestration.dagster_internals import (
+    CELERY_CONFIG,
     IN_PROC_CONFIG,
     MULTI_PROC_CONFIG,
     _core_in_process_executor_creation,
     _core_multiprocess_executor_creation,
     process_config,
 )
-from notify_pipelines.retention.celery_app import celery_executor_from_config
-from notify_pipelines.settings import celery_broker_url
 
 DB_POOL = "notify_db"  # every step that touches the notifications database; its limit is in dagster.yaml
 STEPS_PER_PROCESS = 2  # per process or worker slot: few enough that start-up stays small, two to even out sizes

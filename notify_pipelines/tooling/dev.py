@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from notify_pipelines.settings import (
+from notify_pipelines.core.settings import (
     ConfigError,
     LetterBuckets,
     csv_upload_bucket,
@@ -32,7 +32,7 @@ from notify_pipelines.settings import (
     normalise_database_url,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEV_DIR = REPO / ".dev"
 DEMO_DATA = dict(days=30, per_day=5_000, services=10, seed=1)
 STOP_GRACE_SECONDS = 20
@@ -333,9 +333,9 @@ def _dagster_home(env: dict) -> str:
 
 def _demo_data(url: str) -> bool:
     """Migrate, and seed the demo data if the database is empty; whether it seeded."""
-    from notify_pipelines import seed
     from notify_pipelines.db import migrate
     from notify_pipelines.db.engine import get_engine
+    from notify_pipelines.tooling import seed
 
     migrate.upgrade(url)
     engine = get_engine(url)
@@ -357,7 +357,7 @@ def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
     from botocore.config import Config
 
     from notify_pipelines.db.engine import get_engine
-    from notify_pipelines.seed_files import (
+    from notify_pipelines.tooling.seed_files import (
         PUT_THREADS,
         upload_seeded_job_csvs,
         upload_seeded_letter_pdfs,
@@ -427,13 +427,13 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
     stack.callback(stop_all, children)
     if api_importable():
         require_free_port(args.api_port, "the API", "--api-port")
-        api = [sys.executable, "-m", "notify_pipelines.cli", "api", "--port", str(args.api_port)]
+        api = [sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--port", str(args.api_port)]
         children.append(("API", spawn("the API", api, env)))
     dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
                "-h", "127.0.0.1", "-p", str(args.ui_port)]
     children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
     if env.get("NOTIFY_CELERY_BROKER_URL"):  # retention's steps go to Celery: one worker comes and goes with the stack
-        worker = [sys.executable, "-m", "notify_pipelines.cli", "worker", "--concurrency", "2"]
+        worker = [sys.executable, "-m", "notify_pipelines.tooling.cli", "worker", "--concurrency", "2"]
         children.append(("Celery worker", spawn("a Celery worker", worker, env)))
     else:
         say("retention runs its steps in parallel on this machine (multiprocess); set NOTIFY_CELERY_BROKER_URL "

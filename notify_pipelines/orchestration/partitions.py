@@ -6,8 +6,8 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines import settings
-from notify_pipelines.vocabulary import LONDON_TZ
+from notify_pipelines.core import settings
+from notify_pipelines.core.vocabulary import LONDON_TZ
 
 # end_offset=1 adds today's still-open partition: the hourly billing schedule rebuilds it, and retention's partition D
 # is the night of D (tonight's run is for today). One definition keeps the assets and the job on the same axis.

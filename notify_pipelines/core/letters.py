@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from notify_pipelines.calendar import PRINT_DEADLINE, utc_to_london
-from notify_pipelines.settings import LetterBuckets
-from notify_pipelines.vocabulary import POSTAGE_FILE_CODES
+from notify_pipelines.core.calendar import PRINT_DEADLINE, utc_to_london
+from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.core.vocabulary import POSTAGE_FILE_CODES
 
 
 def letter_folder(created_at: dt.datetime) -> str:

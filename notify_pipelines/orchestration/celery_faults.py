@@ -34,7 +34,7 @@ from celery.backends.rpc import RPCBackend
 from celery.exceptions import Ignore
 from kombu.utils.url import maybe_sanitize_url
 
-from notify_pipelines.dagster_internals import step_task_run
+from notify_pipelines.orchestration.dagster_internals import step_task_run
 
 MAX_RESUBMITS = 2  # a step that loses its worker more often than this is killing them: fail instead of looping
 REPLY_SECONDS = 1.0  # how long one broadcast waits for the workers' replies

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from notify_pipelines import calendar
+from notify_pipelines.core import calendar
+from notify_pipelines.core.vocabulary import KEY_TYPES, PRECOMPILED_TEMPLATE_NAME, utc_now
 from notify_pipelines.db import schema
-from notify_pipelines.vocabulary import KEY_TYPES, PRECOMPILED_TEMPLATE_NAME, utc_now
 
 # ---- Distributions (weights per 10,000). The help text and the SQL are both built from these. --------------------
 
@@ -613,8 +613,8 @@ def reset(engine: sa.Engine) -> None:
 
 
 def run_from_cli(args) -> None:
+    from notify_pipelines.core.settings import database_url
     from notify_pipelines.db.engine import get_engine
-    from notify_pipelines.settings import database_url
 
     engine = get_engine(database_url())
     try:

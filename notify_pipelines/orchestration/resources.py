@@ -1,4 +1,5 @@
-"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV and print buckets.
+"""Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV, print and deep
+archive buckets.
 
 Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
 """
@@ -15,9 +16,9 @@ from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
-from notify_pipelines import settings
+from notify_pipelines.core import settings
+from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
 from notify_pipelines.db.engine import get_engine
-from notify_pipelines.settings import DEFAULT_BUCKETS, LetterBuckets
 
 
 class NotifyDatabase(dg.ConfigurableResource):
@@ -58,6 +59,19 @@ class LettersPrintBucketResource(dg.ConfigurableResource):
     """The bucket the print collation writes DVLA's print files to (NOTIFY_LETTERS_PRINT_BUCKET)."""
 
     name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
+
+
+class DeepArchiveBucketResource(dg.ConfigurableResource):
+    """The bucket notification_history's deep archive goes to (NOTIFY_DEEP_ARCHIVE_BUCKET)."""
+
+    name: str = DEFAULT_BUCKETS["NOTIFY_DEEP_ARCHIVE_BUCKET"]
+
+
+class PrintAckFilesResource(dg.ConfigurableResource):
+    """Where the printer writes its acknowledgement files (NOTIFY_PRINT_ACK_BUCKET, NOTIFY_PRINT_ACK_PREFIX)."""
+
+    bucket: str = DEFAULT_BUCKETS["NOTIFY_PRINT_ACK_BUCKET"]
+    prefix: str = settings.DEFAULT_PRINT_ACK_PREFIX
 
 
 _S3_CLIENTS: dict[tuple[str, int], object] = {}
@@ -116,4 +130,8 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "letter_buckets": letter_buckets_resource(),
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
         "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
+        "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("NOTIFY_DEEP_ARCHIVE_BUCKET")),
+        # The prefix is normalised (a trailing "/") by settings, so it is read as a value, not an EnvVar.
+        "print_ack_files": PrintAckFilesResource(bucket=_env_or_default("NOTIFY_PRINT_ACK_BUCKET"),
+                                                 prefix=settings.print_ack_prefix()),
     }

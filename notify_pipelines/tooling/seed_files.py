@@ -19,15 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from notify_pipelines.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.core.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, sql_literals
 from notify_pipelines.retention.archive import LetterRow
 from notify_pipelines.retention.job_files import csv_key
 from notify_pipelines.retention.letter_files import (
     TEST_STATUSES_WITHOUT_PDF,
     has_pdf_to_delete,
 )
-from notify_pipelines.settings import LetterBuckets
-from notify_pipelines.vocabulary import COMPLETED_STATUSES, sql_literals
 
 SEEDED_REFERENCE_PREFIX = "SEED"  # seed.py's letter references
 PUT_THREADS = 16
