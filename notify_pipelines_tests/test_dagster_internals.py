@@ -52,3 +52,10 @@ def test_step_task_run_reads_the_run_of_a_packed_step_task():
             retry_mode=dagster_internals.RetryMode.DISABLED))
         run = dagster_internals.step_task_run(packed)
         assert run.run_id == result.run_id and run.is_finished
+
+
+
+def test_the_celery_loop_submission_and_transport_defaults_are_dagster_celerys():
+    assert dagster_internals.celery_transport_defaults()["max_retries"] == 3
+    assert dagster_internals.celery_execution_loop.__name__ == "core_celery_execution_loop"
+    assert callable(dagster_internals.submit_celery_step)
