@@ -156,7 +156,7 @@ TIMETABLE: tuple[Slot, ...] = (
          starts=Starts.CHECK, zone=UTC_TZ, why="re-scan of letters pending virus check"),
     Slot("populate_annual_billing_schedule", "populate_annual_billing", dt.time(2, 1), days=Days.YEARLY, on=(4, 1),
          partitions=Partitions.FINANCIAL_YEAR, max_runtime=H,
-         why="each active service without an allowance for the new financial year gets its organisation type's"),
+         why="each active service without an allowance for the new financial year gets its organisation type's default"),
     Slot("low_inbound_numbers", "low_inbound_numbers", dt.time(9, 0), starts=Starts.CHECK, days=Days.MONDAYS,
          zone=UTC_TZ, why="too few inbound numbers left to give out"),
     Slot("high_failure_rates", "high_failure_rates", dt.time(10, 30), starts=Starts.CHECK, days=Days.WEEKDAYS,
