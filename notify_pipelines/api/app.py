@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
+from notify_pipelines.api.docs_ui import install_docs
 from notify_pipelines.api.errors import install_handlers
 from notify_pipelines.api.middleware import RequestMiddleware
 from notify_pipelines.api.openapi import build_openapi
 from notify_pipelines.api.request_context import install_request_id_on_records
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes import (
     admin,
     email_callbacks,
@@ -61,12 +61,13 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         title="notify-pipelines API",
         version="1.0.0",
         description=DESCRIPTION,
-        default_response_class=JsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # docs_ui serves /docs from the package's files instead of a CDN
         redoc_url=None,
     )
     app.state.api = ApiState(config)
     install_handlers(app)
+    install_docs(app)
     app.include_router(status.router)
     app.include_router(notifications.router)
     app.include_router(templates.router)
