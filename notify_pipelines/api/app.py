@@ -7,10 +7,10 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
-from notify_pipelines.api.docs_ui import install_docs
 from notify_pipelines.api.errors import install_handlers
 from notify_pipelines.api.middleware import RequestMiddleware
 from notify_pipelines.api.openapi import build_openapi
@@ -57,17 +57,19 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         yield
         app.state.api.close()
 
-    app = FastAPI(
+    # /docs from Swagger UI's files in the fastapi-offline package (mounted at /docs/assets), not from a CDN: the page
+    # renders without the internet.
+    app: FastAPI = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/assets",
         title="notify-pipelines API",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # docs_ui serves /docs from the package's files instead of a CDN
-        redoc_url=None,
     )
     app.state.api = ApiState(config)
     install_handlers(app)
-    install_docs(app)
     app.include_router(status.router)
     app.include_router(notifications.router)
     app.include_router(templates.router)
