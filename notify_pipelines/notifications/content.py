@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from notify_pipelines.notifications.errors import bad_request
+from notify_pipelines.notifications.errors import Refused
 
 _PLACEHOLDER = re.compile(r"\(\(([^()]+)\)\)")
 # GSM 03.38 basic set plus the extension characters (which count double).
@@ -35,7 +35,7 @@ def render(content: str, personalisation: dict | None, *, strict: bool = True) -
 
     body = _PLACEHOLDER.sub(fill, content)
     if missing and strict:
-        raise bad_request(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
+        raise Refused(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
     return body
 
 

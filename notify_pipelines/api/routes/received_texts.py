@@ -15,7 +15,7 @@ from notify_pipelines.notifications import reads
 router = APIRouter(prefix="/v2", tags=["received text messages"])
 
 
-@router.get("/received-text-messages", response_model=ReceivedTextsPage)
+@router.get("/received-text-messages", response_model=ReceivedTextsPage, response_model_exclude_unset=True)
 async def get_received_texts(user: Caller, state: State, request: Request, older_than: uuid.UUID | None = None,
                              page_size: PageSize = reads.PAGE_SIZE):
     rows = await state.read(reads.received_texts_page(user.service.id, older_than, page_size))
