@@ -2,7 +2,15 @@
 
 import dagster as dg
 
-from notify_pipelines.monitoring import definitions as monitoring
+from notify_pipelines.orchestration.chosen_features import silence_chosen_feature_warnings
+from notify_pipelines.orchestration.one_line_errors import install_one_line_errors
+
+# Before the domains are imported: their decorators emit the warnings, and a command's failure to find its settings
+# is best said in one line (both explained in their modules).
+silence_chosen_feature_warnings()
+install_one_line_errors()
+
+from notify_pipelines.monitoring import definitions as monitoring  # noqa: E402
 from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.printing import definitions as printing
 from notify_pipelines.reporting import definitions as reporting
