@@ -48,7 +48,7 @@ def test_a_command_that_needs_the_stack_fails_in_one_line_without_it(root):
     assert failed.returncode == 1
     assert failed.stdout == ""
     assert failed.stderr.splitlines() == [
-        "dg: NOTIFY_DATABASE_URL is not set: start the stack with `notify-pipelines dev` (it writes ./.env, which "
+        "notify-pipelines: NOTIFY_DATABASE_URL is not set: start the stack with `notify-pipelines dev` (it writes ./.env, which "
         "dagster and dg load when run from the repository root) or set it yourself"
     ], failed.stderr
 

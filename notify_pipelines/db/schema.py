@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    Sequence,
     String,
     Table,
     Text,
@@ -631,3 +632,17 @@ job_reprocessing_requests = Table(
 SOURCE_TABLES = (notifications, notification_history)
 
 LOOKUP_VALUES[default_annual_allowance] = DEFAULT_ANNUAL_SMS_ALLOWANCES
+
+# Exclusive work (db/leases.py): one row per kind of work, held by one run at a time until `expires_at` (the
+# database's clock); every new holder's `token` comes from the sequence, so it is larger than every earlier token even
+# if the row was deleted, and every irreversible step checks it (fencing).
+exclusive_lease_tokens = Sequence("exclusive_lease_tokens", metadata=metadata)
+exclusive_leases = Table(
+    "exclusive_leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("token", BigInteger, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -34,19 +34,20 @@ from notify_pipelines.monitoring.sensor_state import (
 )
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
 from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.core.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
 
-# ---- timetable slots: when each sensor runs (UTC, as the reference's beat schedule) ---------------------------------
-# A daily or weekly check runs at its first tick at or after its time; its interval is how often it looks at the clock.
+# ---- when each sensor runs: the daily and weekly checks' times are slots of orchestration/timetable.py (UTC, as the
+# reference's beat schedule); a check runs at its first tick at or after its time, its interval is how often it looks.
 
 STUCK_JOBS_EVERY_SECONDS = 60  # timetable slot: stuck_jobs, every minute (check-job-status)
 JOBS_WITH_MISSING_ROWS_EVERY_SECONDS = 60  # timetable slot: jobs_with_missing_rows, every minute (fully processed jobs)
 MISSING_ROWS_CHECK_EVERY = dt.timedelta(minutes=10)  # timetable slot: jobs_with_missing_rows' missing rows, every 10 min
-HIGH_FAILURE_RATES_AT = dt.time(10, 30)  # timetable slot: high_failure_rates, Mon-Fri 10:30 UTC
+HIGH_FAILURE_RATES_AT = slot("high_failure_rates").at
 HIGH_FAILURE_RATES_EVERY_SECONDS = 300
 SLOW_SMS_PROVIDERS_EVERY_SECONDS = 60  # timetable slot: slow_sms_providers, every minute
-LOW_INBOUND_NUMBERS_WEEKDAY = 0  # timetable slot: low_inbound_numbers, Mondays ...
-LOW_INBOUND_NUMBERS_AT = dt.time(9, 0)  # ... 09:00 UTC
+LOW_INBOUND_NUMBERS_WEEKDAY = 0  # Days.MONDAYS
+LOW_INBOUND_NUMBERS_AT = slot("low_inbound_numbers").at
 LOW_INBOUND_NUMBERS_EVERY_SECONDS = 900
 
 # ---- behaviour -------------------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 Each batch is one statement that moves up to `batch_size` rows to temporary-failure and reports, per provider
 (`sent_by`), how many it moved and which of them belong to a service with a delivery-status callback. Each batch
 commits on its own, so a later failure (or a slow callback endpoint) never undoes or holds up earlier batches.
+
+Locks: FOR UPDATE SKIP LOCKED inside the batch's one statement; the row locks end with its transaction, so a dropped
+connection rolls the batch back and the next run times those rows out (docs/locks-and-fencing.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The SQL of the admin endpoints: services, templates (every change a new templates_history version), API keys,
-data retention, rates and free SMS allowances. Each function runs in the caller's transaction."""
+data retention, rates and free SMS allowances. Each function runs in the caller's transaction (its FOR UPDATE row
+locks too, so a dropped connection rolls back the lock and the change together)."""
 
 from __future__ import annotations
 

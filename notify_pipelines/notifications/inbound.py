@@ -1,5 +1,6 @@
 """Inbound text messages (reference `receive_notifications.py`): a provider tells us a user texted one of our
-numbers; the message is stored in `inbound_sms` for the service that has the number and may receive texts."""
+numbers; the message is stored in `inbound_sms` for the service that has the number and may receive texts.
+assign_number's FOR UPDATE row lock is the caller's transaction's: a dropped connection rolls it back with the change."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The SQL of the callbacks: lock the notification row (FOR UPDATE), check the transition, update.
 
-Each function runs in the caller's transaction and returns what happened, for the route to log and answer.
+Each function runs in the caller's transaction and returns what happened, for the route to log and answer; the row
+lock is that transaction's, so a dropped connection rolls back the lock and the update together.
 Lookups are by primary key, or by `reference` (indexed) for SES receipts.
 """
 

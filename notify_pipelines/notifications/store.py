@@ -1,6 +1,7 @@
 """The SQL the v2 endpoints run: who a service is (for auth), its templates, writing and reading notifications.
 
-SQLAlchemy Core on the schema's tables; no ORM. Every query on `notifications` is by primary key.
+SQLAlchemy Core on the schema's tables; no ORM. Every query on `notifications` is by primary key. The one lock
+(a service's first pre-compiled template) is transaction-scoped, in the transaction that creates the template.
 """
 
 from __future__ import annotations

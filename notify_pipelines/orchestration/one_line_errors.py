@@ -2,16 +2,16 @@
 no ./.env), one readable line instead of Dagster's traceback.
 
 Dagster resolves the resources' EnvVars when it builds a run, after the code location has loaded, and leaves the
-failure to Python, which prints some 80 lines of traceback around the one that matters. The hook installed here, where
-the code location loads, replaces exactly those failures (an unset variable, a ConfigError from core/settings.py)
-with one line on stderr and leaves every other error as Python prints it. The exit status stays 1.
+failure to Python, which prints some 80 lines of traceback around the one that matters. The hook installed here (by
+the code location, in a `dagster` or `dg` process) replaces exactly those failures (an unset variable, a ConfigError
+from core/settings.py) with one line on stderr and leaves every other error as Python prints it. The exit status
+stays 1.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 import dagster as dg
 
@@ -52,7 +52,7 @@ def install_one_line_errors() -> None:
         if line is None:
             previous(kind, exc, traceback)
         else:
-            print(f"{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
+            print(f"notify-pipelines: {line}", file=sys.stderr)
 
     hook.one_line_errors = True
     sys.excepthook = hook

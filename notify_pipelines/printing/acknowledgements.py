@@ -22,12 +22,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from notify_pipelines.core.calendar import is_dvla_working_day, london_to_utc, to_naive_utc, utc_to_london
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines.printing.collate import list_keys
 
-# Timetable slot: 23:00 London time on DVLA working days, the reference's "no ack file" check. Kept here, in one
-# place, until the shared timetable module takes it over.
-ACK_CHECK_TIME = dt.time(23, 0)
+# London time on DVLA working days, the reference's "no ack file" check: a slot of orchestration/timetable.py.
+ACK_CHECK_TIME = slot("print_files_not_acknowledged").at
 ACK_SUFFIX = ".ACK.TXT"
 ZIP_SUFFIX = ".ZIP"
 LOOK_BACK_DAYS = 14  # far more than any run of non-working days (Christmas and New Year: 5)

@@ -7,22 +7,24 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from notify_pipelines.db.leases import default_holder
 from notify_pipelines.orchestration.partitions import daily_partitions
-from notify_pipelines.orchestration.resources import (
-    LetterBucketsResource,
-    LettersPrintBucketResource,
-    NotifyDatabase,
-)
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
+    DEFAULT_LEASE_SECONDS,
     FETCH_THREADS,
     POSTAGES,
+    CollationFenced,
     CollationRefused,
     CollationResult,
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -44,6 +46,10 @@ class CollateConfig(dg.Config):
     max_letters_per_file: int = Field(default=print_files.MAX_LETTERS_PER_FILE, ge=1, le=print_files.MAX_LETTERS_PER_FILE)
     max_file_bytes: int = Field(default=print_files.MAX_FILE_BYTES, ge=1024, le=print_files.MAX_FILE_BYTES)
     fetch_threads: int = Field(default=FETCH_THREADS, ge=1, le=64, description="PDFs read from S3 at once")
+    lease_seconds: int = Field(
+        default=DEFAULT_LEASE_SECONDS, ge=10, le=3600,
+        description="How long the collation's lease lasts unless renewed: a killed run holds the next one up this "
+        "long (docs/locks-and-fencing.md)")
 
 
 def volume_metadata(result: CollationResult) -> dict:
@@ -96,7 +102,7 @@ def missing_failure(result: CollationResult, bucket: str) -> dg.Failure:
     )
 
 
-@dg.op(tags={"notify/db": "printing"})
+@dg.op(tags={"notify/db": "printing"}, retry_policy=TRANSIENT_FAULTS)
 def collate_letters(
     context: dg.OpExecutionContext,
     config: CollateConfig,
@@ -108,12 +114,13 @@ def collate_letters(
     day = dt.date.fromisoformat(context.partition_key)
     try:
         result = collate(
-            notify_db.engine, print_s3_client(s3), pdf_bucket=letter_buckets.letters_pdf,
+            notify_db.engine, print_s3_client(s3, config.lease_seconds), pdf_bucket=letter_buckets.letters_pdf,
             print_bucket=letters_print_bucket.name, day=day, log=context.log,
             max_letters=config.max_letters_per_file, max_bytes=config.max_file_bytes,
-            fetch_threads=config.fetch_threads,
+            fetch_threads=config.fetch_threads, lease_seconds=config.lease_seconds,
+            holder=f"run {context.run_id} ({default_holder()})",
         )
-    except CollationRefused as refused:
+    except (CollationRefused, CollationFenced) as refused:
         raise dg.Failure(description=str(refused), allow_retries=False) from None
     context.log_event(dg.AssetMaterialization(asset_key=LETTER_PRINT_VOLUMES, partition=day.isoformat(),
                                               metadata=volume_metadata(result)))
@@ -131,7 +138,7 @@ def collate_letters(
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**PRINTING_TAGS, **max_runtime(hours=1)},
+    tags={**PRINTING_TAGS, **job_max_runtime_tags("collate_letters_for_print")},
     description="The print run of one London day: letters created before 17:30 London time (created, normal key, "
     "rendered) go into ZIP print files for DVLA in NOTIFY_LETTERS_PRINT_BUCKET and move to 'sending'. Safe to "
     "re-run: it finishes what an interrupted run left and sends nothing twice.",

@@ -1,4 +1,7 @@
-"""How a day rebuild starts its transaction: an advisory lock per (fact table, day), and enough memory to aggregate."""
+"""How a day rebuild starts its transaction: an advisory lock per (fact table, day), and enough memory to aggregate.
+
+The lock is transaction-scoped (pg_advisory_xact_lock), taken in the transaction that deletes and re-inserts the day:
+if the connection drops, the lock, the delete and the insert roll back together (docs/locks-and-fencing.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ remove, in one short statement, exactly the chosen letters whose PDF is gone and
 conditions with the status they were chosen with. A letter that changed meanwhile (a late status callback) is left
 for a later batch to decide on its new status. Holding FOR UPDATE across S3 calls kept rows locked, idle in
 transaction, for as long as S3 took (95 s for 4,466 letters against a local S3), blocking every status callback for
-them.
+them. With no lock held across statements, a dropped connection releases nothing another run relies on: each
+statement re-checks its own conditions (docs/locks-and-fencing.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from notify_pipelines.db import schema
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines_tests.conftest import TEST_BUCKETS, TEST_PRINT_BUCKET
 from notify_pipelines_tests.kill_points import (
@@ -36,7 +36,8 @@ from notify_pipelines_tests.printing.helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2021-06-15"
-SMALL_FILES = {"ops": {"collate_letters": {"config": {"max_letters_per_file": 100}}}}
+# A short lease: the re-run waits for the killed run's lease to expire.
+SMALL_FILES = {"ops": {"collate_letters": {"config": {"max_letters_per_file": 100, "lease_seconds": 10}}}}
 
 
 @pytest.fixture
@@ -57,9 +58,9 @@ def env(database_url, s3_endpoint, tmp_path):
             "NOTIFY_LETTERS_PRINT_BUCKET": TEST_PRINT_BUCKET}
 
 
-def advisory_lock_holders(engine) -> int:
+def lease_tokens(engine) -> list[int]:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalar()
+        return conn.execute(sa.select(schema.exclusive_leases.c.token)).scalars().all()
 
 
 def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, tmp_path):
@@ -87,11 +88,8 @@ def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, 
     assert {r.notification_status for r in letter_rows(engine)} == {"created"}
     assert pf.in_flight_key(stranded) in print_bucket_keys(s3_client)
 
-    # PostgreSQL drops the killed run's advisory lock with its connection.
-    deadline = time.monotonic() + 30
-    while advisory_lock_holders(engine):
-        assert time.monotonic() < deadline, "the killed run's lock is still held"
-        time.sleep(0.05)
+    # The killed run's lease outlives it (no connection holds it); the re-run waits for it to expire, then takes it.
+    [killed_token] = lease_tokens(engine)
 
     config = tmp_path / "run_config.json"
     config.write_text(json.dumps(SMALL_FILES))  # JSON is YAML
@@ -100,6 +98,8 @@ def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, 
          "-j", "collate_letters_for_print", "--tags", json.dumps({"dagster/partition": DAY}), "-c", str(config)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    [rerun_token] = lease_tokens(engine)
+    assert rerun_token > killed_token  # taken once the killed run's had expired (the CLI may start after that)
 
     files = print_files(s3_client)
     assert Counter(letters_in_files(files)) == Counter(due)  # every letter in exactly one print file

@@ -34,6 +34,7 @@ from notify_pipelines.api.schemas import (
     LetterResponse,
     NotificationResponse,
     NotificationsPage,
+    PageSize,
     PrecompiledLetterRequest,
     PrecompiledLetterResponse,
     SmsRequest,
@@ -260,15 +261,18 @@ async def get_notifications(
     reference: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,
     older_than: uuid.UUID | None = None,
     include_jobs: bool = False,
+    page_size: PageSize = reads.PAGE_SIZE,
 ):
-    """A page of 250, newest first, made with the caller's key type; `links.next` pages on with `older_than`."""
+    """A page of 250 (or page_size), newest first, made with the caller's key type; `links.next` pages on with
+    `older_than`."""
     rows = await state.read(reads.notifications_page(
         user.service.id, user.key_type, template_types=template_type, statuses=status, reference=reference,
-        older_than=older_than, include_jobs=include_jobs))
+        older_than=older_than, include_jobs=include_jobs, page_size=page_size))
     base = base_url(request)
     query = [("template_type", t) for t in template_type] + [("status", s) for s in status]
     query += [("reference", reference)] if reference is not None else []
     query += [("include_jobs", "true")] if include_jobs else []
+    query += [("page_size", str(page_size))] if page_size != reads.PAGE_SIZE else []
     links = {"current": f"{base}/v2/notifications?{urlencode(query + _older(older_than))}"}
     if rows:
         links["next"] = f"{base}/v2/notifications?{urlencode(query + _older(rows[-1].id))}"

@@ -2,7 +2,7 @@
 re-processing requests, and the jobs indexes the stuck-job and missing-row sensors read through.
 
 Revision ID: 0008
-Revises: 0006 (re-chained to 0007 at merge)
+Revises: 0007
 Create Date: 2026-12-07
 
 - provider_details / provider_details_history: the reference's columns; slow_sms_providers moves priority between the
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
