@@ -4,6 +4,9 @@ only what concerns the reader. Any other beta or preview warning still shows: a 
 
 - `backfill_policy` on `@asset` (beta): the facts backfill a range of days in one run (BackfillPolicy.single_run).
 - `partitions_def` on an asset check (preview): each day's checks belong to that day's partition.
+And one that is not a choice but Dagster's own call: `owners` of `SensorDefinition` (beta), which the project never
+sets; Dagster passes it (empty) itself when it copies a sensor that targets jobs (night_plan) as the code location is
+resolved.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import warnings
 
 import dagster as dg
 
-CHOSEN_BETA = (r"Parameter `backfill_policy` of function `asset`",)
+CHOSEN_BETA = (r"Parameter `backfill_policy` of function `asset`",
+               r"Parameter `owners` of initializer `SensorDefinition.__init__`")
 CHOSEN_PREVIEW = (r"Specifying a partitions_def on an AssetCheckSpec",)
 
 
