@@ -1,18 +1,25 @@
 """The Dagster code location `notify_pipelines.definitions:defs`: assembles each domain's definitions (and, in a
-`dagster`/`dg` command, has a bad partition key's error told in one line)."""
+`dagster`/`dg` command, has a bad partition key or an unset setting told in one line; Dagster's warnings about the
+features the project chose silenced)."""
 
 import os
 import sys
 
 import dagster as dg
 
-from notify_pipelines.monitoring import definitions as monitoring
-from notify_pipelines.orchestration import partition_keys
-from notify_pipelines.orchestration.night import night_plan_sensor
-from notify_pipelines.orchestration.resources import base_resources
-from notify_pipelines.printing import definitions as printing
-from notify_pipelines.reporting import definitions as reporting
-from notify_pipelines.retention import definitions as retention
+from notify_pipelines.orchestration.chosen_features import silence_chosen_feature_warnings
+
+# Before the domains are imported: their decorators emit the warnings (orchestration/chosen_features.py says which).
+silence_chosen_feature_warnings()
+
+from notify_pipelines.monitoring import definitions as monitoring  # noqa: E402
+from notify_pipelines.orchestration import partition_keys  # noqa: E402
+from notify_pipelines.orchestration.night import night_plan_sensor  # noqa: E402
+from notify_pipelines.orchestration.one_line_errors import install_one_line_errors  # noqa: E402
+from notify_pipelines.orchestration.resources import base_resources  # noqa: E402
+from notify_pipelines.printing import definitions as printing  # noqa: E402
+from notify_pipelines.reporting import definitions as reporting  # noqa: E402
+from notify_pipelines.retention import definitions as retention  # noqa: E402
 
 # Modules, not their `defs`, are imported: Dagster allows one Definitions object at module scope.
 defs = dg.Definitions.merge(
@@ -28,5 +35,6 @@ defs = dg.Definitions.merge(
 )
 
 partition_keys.use_code_location(defs)  # a run's partition key is checked against its job's partitions
-if os.path.basename(sys.argv[0]) in ("dagster", "dg"):  # a CLI launching runs here: its bad partition key, one line
-    partition_keys.refuse_in_one_line()
+if os.path.basename(sys.argv[0]) in ("dagster", "dg"):  # a CLI launching runs here: what is wrong, in one line
+    install_one_line_errors()  # a setting unset (no stack running)
+    partition_keys.refuse_in_one_line()  # a bad partition key (asked first)

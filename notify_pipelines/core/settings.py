@@ -169,6 +169,14 @@ def admin_token() -> str | None:
     return os.environ.get("NOTIFY_ADMIN_TOKEN") or None
 
 
+DEFAULT_API_URL = "http://127.0.0.1:6011"
+
+
+def api_url() -> str:
+    """NOTIFY_API_URL: where programs reach the API (`notify-pipelines dev` writes its own to .env)."""
+    return (os.environ.get("NOTIFY_API_URL") or DEFAULT_API_URL).rstrip("/")
+
+
 # ---- optional values, AWS, alerts and the API (every other module reads the environment through these) -------------
 
 

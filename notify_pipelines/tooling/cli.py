@@ -1,4 +1,4 @@
-"""The `notify-pipelines` command: db, seed, api, worker and dev. Errors print as one line and exit non-zero."""
+"""The `notify-pipelines` command: db, seed, api, worker, sensor-verdict and dev. Errors print as one line and exit non-zero."""
 
 from __future__ import annotations
 
@@ -84,6 +84,14 @@ def _cmd_worker(args: argparse.Namespace) -> None:
     run_worker(args.concurrency, args.queue, args.loglevel)
 
 
+def _cmd_sensor_verdict(args: argparse.Namespace) -> None:
+    from notify_pipelines.tooling.dev import load_dotenv
+    from notify_pipelines.tooling.sensor_verdict import verdict
+
+    load_dotenv()  # as the dagster and dg commands do: a running stack's settings from ./.env
+    print(verdict(args.sensor))
+
+
 def _cmd_dev(args: argparse.Namespace) -> None:
     from notify_pipelines.tooling import dev
 
@@ -164,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--queue", default="dagster", help="Celery queue to read (default dagster, dagster-celery's)")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     worker.set_defaults(func=_cmd_worker)
+
+    sensor_verdict = commands.add_parser(
+        "sensor-verdict",
+        help="evaluate one sensor now on the stack's instance and print what it skipped or why it failed "
+             "(the settings from ./.env when `dev` runs)",
+    )
+    sensor_verdict.add_argument("sensor", help="the sensor's name, e.g. letters_pending_virus_check")
+    sensor_verdict.set_defaults(func=_cmd_sensor_verdict)
 
     dev = commands.add_parser(
         "dev",
