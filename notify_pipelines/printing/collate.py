@@ -39,6 +39,7 @@ from notify_pipelines.core.calendar import (
 )
 from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.core.s3_objects import is_not_found
+from notify_pipelines.core.vocabulary import STATUS_CREATED, STATUS_SENDING
 from notify_pipelines.core.vocabulary import (  # utc_now looked up at call time (tests pin it)
     POSTAGE_TYPES,
     utc_now,
@@ -194,8 +195,8 @@ def mark_sending(engine: sa.Engine, letter_ids: Iterable[uuid.UUID | str], sent_
     with engine.begin() as conn:
         return conn.execute(
             sa.update(notifications)
-            .where(n.id.in_(ids), n.notification_status == "created")
-            .values(notification_status="sending", sent_by="dvla", sent_at=sent_at, updated_at=sent_at)
+            .where(n.id.in_(ids), n.notification_status == STATUS_CREATED)
+            .values(notification_status=STATUS_SENDING, sent_by="dvla", sent_at=sent_at, updated_at=sent_at)
         ).rowcount
 
 

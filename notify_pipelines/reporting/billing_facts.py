@@ -23,7 +23,10 @@ import sqlalchemy as sa
 from notify_pipelines.core.calendar import day_window
 from notify_pipelines.core.vocabulary import (
     BILLABLE_STATUSES,
+    EMAIL,
+    LETTER,
     REPORTED_KEY_TYPES,
+    SMS,
     sql_literals,
 )
 from notify_pipelines.db import schema
@@ -56,9 +59,9 @@ def _billable_branch(table: str) -> str:
 
 _RATE = rates.or_missing(
     f"""CASE g.notification_type
-                   WHEN 'email' THEN 0
-                   WHEN 'sms' THEN {rates.SMS_RATE_SQL}
-                   WHEN 'letter' THEN {rates.letter_rate_sql("g.postage", "g.sheets")}
+                   WHEN '{EMAIL}' THEN 0
+                   WHEN '{SMS}' THEN {rates.SMS_RATE_SQL}
+                   WHEN '{LETTER}' THEN {rates.letter_rate_sql("g.postage", "g.sheets")}
                END""",
     "g.notification_type",
     "g.postage",
@@ -71,13 +74,13 @@ WITH billable AS ({_billable_branch("notifications")}
 ),
 groups AS (
     SELECT service_id, template_id, notification_type,
-           CASE notification_type WHEN 'email' THEN 'ses' WHEN 'sms' THEN coalesce(sent_by, 'unknown') ELSE 'dvla' END
+           CASE notification_type WHEN '{EMAIL}' THEN 'ses' WHEN '{SMS}' THEN coalesce(sent_by, 'unknown') ELSE 'dvla' END
                AS provider,
-           CASE WHEN notification_type = 'email' THEN 0 ELSE coalesce(rate_multiplier, 1)::integer END AS rate_multiplier,
-           CASE WHEN notification_type = 'email' THEN false ELSE coalesce(international, false) END AS international,
-           CASE WHEN notification_type = 'letter' THEN coalesce(postage, 'none') ELSE 'none' END AS postage,
-           CASE WHEN notification_type = 'letter' THEN billable_units END AS sheets,
-           sum(CASE WHEN notification_type = 'email' THEN 0 ELSE billable_units END) AS billable_units,
+           CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE coalesce(rate_multiplier, 1)::integer END AS rate_multiplier,
+           CASE WHEN notification_type = '{EMAIL}' THEN false ELSE coalesce(international, false) END AS international,
+           CASE WHEN notification_type = '{LETTER}' THEN coalesce(postage, 'none') ELSE 'none' END AS postage,
+           CASE WHEN notification_type = '{LETTER}' THEN billable_units END AS sheets,
+           sum(CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE billable_units END) AS billable_units,
            count(*) AS notifications_sent
     FROM billable
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8

@@ -19,6 +19,7 @@ from typing import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import metadata
@@ -35,7 +36,7 @@ class DailyFact:
     preview_sql: sa.TextClause
     count_label: str  # what DayBuild.notifications counts, as a metadata key
     deadline: dt.time  # London time by which yesterday's partition must exist (freshness check)
-    per_type_labels: tuple[str, ...] = ("email", "sms", "letter")
+    per_type_labels: tuple[str, ...] = (EMAIL, SMS, LETTER)
     config_type: type | None = None  # a dg.Config class the rebuild takes
     check_config: Callable[[object], None] | None = None  # raises ValueError for config no day can run with
 

@@ -17,6 +17,7 @@ import time
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import london_midnight
+from notify_pipelines.core.vocabulary import LETTER
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks, rates
 from notify_pipelines.reporting.results import DayBuild
@@ -41,7 +42,7 @@ WITH groups AS (
 )
 INSERT INTO ft_billing_letter_despatch (bst_date, postage, rate, billable_units, cost_threshold, notifications_sent)
 SELECT :day, g.postage,
-       {rates.or_missing(rates.letter_rate_sql("g.postage", "g.sheets"), "'letter'", "g.postage", "g.sheets")},
+       {rates.or_missing(rates.letter_rate_sql("g.postage", "g.sheets"), f"'{LETTER}'", "g.postage", "g.sheets")},
        g.sheets, g.cost_threshold, g.letters
 FROM groups g
 """
@@ -64,7 +65,7 @@ def build_despatch_day(conn: sa.Connection, day: dt.date) -> DayBuild:
     letters = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(fact.c.notifications_sent), 0)).where(fact.c.bst_date == day)
     ).scalar_one()
-    per_type = {"letter": (inserted, int(letters))} if inserted else {}
+    per_type = {LETTER: (inserted, int(letters))} if inserted else {}
     return DayBuild(day, deleted, inserted, per_type, time.perf_counter() - started)
 
 

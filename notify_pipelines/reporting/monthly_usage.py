@@ -22,6 +22,7 @@ import time
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.annual_billing import SERVICE_DEFAULT_ALLOWANCES
@@ -32,8 +33,8 @@ DEFAULT_FREE_SMS_FRAGMENT_LIMIT = 250_000
 
 # An ft_billing row `b`'s chargeable units (also read by the reconciliation check, consistency.py).
 CHARGEABLE_UNITS_SQL = (
-    "CASE b.notification_type WHEN 'sms' THEN b.billable_units * b.rate_multiplier "
-    "WHEN 'letter' THEN b.notifications_sent ELSE b.billable_units END"
+    f"CASE b.notification_type WHEN '{SMS}' THEN b.billable_units * b.rate_multiplier "
+    f"WHEN '{LETTER}' THEN b.notifications_sent ELSE b.billable_units END"
 )
 
 _YEAR_OF_BILLING = f"""
@@ -49,7 +50,7 @@ WITH daily AS ({_YEAR_OF_BILLING}
 ),
 used AS (
     SELECT d.*,
-           CASE WHEN d.notification_type = 'sms' THEN
+           CASE WHEN d.notification_type = '{SMS}' THEN
                least(d.chargeable_units, greatest(
                    coalesce(ab.free_sms_fragment_limit, dflt.allowance, :default_allowance)
                    - (sum(d.chargeable_units) OVER year_so_far - d.chargeable_units), 0))
@@ -65,15 +66,15 @@ INSERT INTO ft_monthly_usage (month, service_id, notification_type, rate, postag
 SELECT :month, service_id, notification_type, rate, postage,
        sum(notifications_sent), sum(chargeable_units), sum(free_allowance_used),
        sum(chargeable_units - free_allowance_used),
-       CASE WHEN notification_type = 'email' THEN 0 ELSE sum((chargeable_units - free_allowance_used) * rate) END
+       CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE sum((chargeable_units - free_allowance_used) * rate) END
 FROM used
 WHERE bst_date >= :month
 GROUP BY service_id, notification_type, rate, postage
 """
 
-DEFAULTED_SQL = """
+DEFAULTED_SQL = f"""
 SELECT count(DISTINCT u.service_id) FROM ft_monthly_usage u
-WHERE u.month = :month AND u.notification_type = 'sms' AND NOT EXISTS (
+WHERE u.month = :month AND u.notification_type = '{SMS}' AND NOT EXISTS (
     SELECT 1 FROM annual_billing ab WHERE ab.service_id = u.service_id AND ab.financial_year_start = :financial_year)
 """
 

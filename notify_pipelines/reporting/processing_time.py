@@ -16,7 +16,7 @@ import time
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import day_window
-from notify_pipelines.core.vocabulary import REPORTED_KEY_TYPES, sql_literals
+from notify_pipelines.core.vocabulary import EMAIL, REPORTED_KEY_TYPES, SMS, sql_literals
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.results import DayBuild
@@ -31,7 +31,7 @@ def _branch(table: str) -> str:
     WHERE created_at >= :start AND created_at < :end
       AND api_key_id IS NOT NULL
       AND key_type IN ({sql_literals(REPORTED_KEY_TYPES)})
-      AND notification_type IN ('email', 'sms')"""
+      AND notification_type IN ('{EMAIL}', '{SMS}')"""
 
 
 INSERT_SQL = f"""

@@ -15,7 +15,7 @@ import datetime as dt
 import dagster as dg
 
 from notify_pipelines.core.calendar import local_today, to_naive_utc
-from notify_pipelines.core.vocabulary import LONDON_TZ
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, LONDON_TZ, SMS
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.reporting.assets import (
@@ -32,7 +32,7 @@ from notify_pipelines.reporting.usage_asset import (
     monthly_partitions,
 )
 
-STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
+STATUS_LOOKBACK_DAYS = {LETTER: 10, EMAIL: 4, SMS: 4}  # from London yesterday, inclusive (reference §2.2.1)
 BILLING_LOOKBACK_DAYS = 10
 DESPATCH_LOOKBACK_DAYS = 10  # as the reference, which rebuilt despatch with each of billing's 10 days
 # A fact run is a few SQL statements per day: in process (a new Python per step would cost more than the work), and
@@ -76,7 +76,7 @@ def status_lookback_request(today: dt.date) -> dg.RunRequest:
     """Letters for 10 days, email and SMS for 4, ending yesterday: one run, older days rebuild letters only."""
     yesterday = today - dt.timedelta(days=1)
     first = yesterday - dt.timedelta(days=max(STATUS_LOOKBACK_DAYS.values()) - 1)
-    email_sms_from = yesterday - dt.timedelta(days=STATUS_LOOKBACK_DAYS["email"] - 1)
+    email_sms_from = yesterday - dt.timedelta(days=STATUS_LOOKBACK_DAYS[EMAIL] - 1)
     return dg.RunRequest(
         run_key=f"ft_notification_status:{first}...{yesterday}",
         tags=range_tags(first, yesterday),
