@@ -16,7 +16,6 @@ A group with no rate raises MissingRateError inside the statement, so the transa
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
@@ -30,13 +29,13 @@ from notify_pipelines.core.vocabulary import (
     sql_literals,
 )
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks, rates
+from notify_pipelines.reporting import rates
+from notify_pipelines.reporting.fact_build import FactBuild, counts_by_type
 from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: callers and tests import them from here)
     MISSING_RATE,
     MissingRateError,
     create_missing_rate_function,
 )
-from notify_pipelines.reporting.results import DayBuild
 
 fact = schema.ft_billing
 
@@ -109,25 +108,5 @@ def insert_billing(conn: sa.Connection, day: dt.date) -> int:
     return rates.insert_priced(conn, INSERT_SQL, insert_params(day))
 
 
-def build_billing_day(conn: sa.Connection, day: dt.date) -> DayBuild:
-    """Replace the day's ft_billing rows with the billing of the current data. Run it inside a transaction."""
-    started = time.perf_counter()
-    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
-    inserted = insert_billing(conn, day)
-    return DayBuild(day, deleted, inserted, per_type_counts(conn, day), time.perf_counter() - started)
 
-
-def per_type_counts(conn: sa.Connection, day: dt.date) -> dict[str, tuple[int, int]]:
-    """notification_type -> (fact rows, notifications_sent) for the day."""
-    rows = conn.execute(
-        sa.select(fact.c.notification_type, sa.func.count(), sa.func.sum(fact.c.notifications_sent))
-        .where(fact.c.bst_date == day)
-        .group_by(fact.c.notification_type)
-    )
-    return {ntype: (int(groups), int(total)) for ntype, groups, total in rows}
-
-
-def rebuild_billing_day(engine: sa.Engine, day: dt.date) -> DayBuild:
-    """One day, one transaction: on MissingRateError nothing changes."""
-    with engine.begin() as conn:
-        return build_billing_day(conn, day)
+BUILD = FactBuild(fact, fact.c.bst_date, insert_billing, counts_by_type("notifications_sent"))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import day_window
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import monthly_usage, processing_time, source
+from notify_pipelines.reporting import monthly_usage, processing_time, status_facts
 from notify_pipelines.reporting.billing_facts import BILLABLE_CONDITION_SQL
 from notify_pipelines.core.vocabulary import EMAIL, KEY_TYPE_TEST, LONDON_TZ, SMS
 
@@ -30,7 +30,7 @@ def status_counts_vs_source(conn: sa.Connection, days: list[dt.date]) -> list[Di
     """Per day and type: notifications in the status fact vs non-test rows in notifications + history."""
     out = []
     for day in days:
-        rows = source.day_rows(day)
+        rows = status_facts.day_rows(day)
         counted = dict(
             conn.execute(
                 sa.select(sa.cast(rows.c.notification_type, sa.Text), sa.func.count()).group_by(rows.c.notification_type)
