@@ -61,6 +61,7 @@ from notify_pipelines.monitoring.virus_scan import (
 from notify_pipelines.orchestration.resources import (
     LetterBucketsResource,
     NotifyDatabase,
+    notify_database,
     shared_s3_client,
 )
 
@@ -403,7 +404,7 @@ def notifications_stuck_in_created(
 def sensor_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources of the sensors beyond the base ones (notify_db, s3, letter_buckets)."""
     return {
-        "virus_scan": RecordedVirusScanRequests(notify_db=NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))),
+        "virus_scan": RecordedVirusScanRequests(notify_db=notify_database()),
         "provider_queue": RecordedProviderQueue(),
         "letter_renderer": RecordedLetterRenderer(),
         "monitoring_clock": MonitoringClock(),
