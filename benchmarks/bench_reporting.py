@@ -46,6 +46,7 @@ from notify_pipelines.reporting import (
     processing_time,
     status_facts,
 )
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines.tooling import seed
 
 DAY = dt.date(2026, 1, 14)
@@ -142,19 +143,19 @@ def single_day(quick: bool) -> None:
             samples = interleaved(
                 {
                     "bare": (lambda: _bare_status(engine), lambda: _clear_day(engine, status)),
-                    "build": (lambda: status_facts.rebuild_status_day(engine, DAY), None),
+                    "build": (lambda: rebuild(engine, status_facts.BUILD, DAY), None),
                     "dagster": (lambda: _materialize_in_process(url), None),
                     "bare_billing": (lambda: _bare_billing(engine), lambda: _clear_day(engine, billing)),
-                    "build_billing": (lambda: billing_facts.rebuild_billing_day(engine, DAY), None),
+                    "build_billing": (lambda: rebuild(engine, billing_facts.BUILD, DAY), None),
                 },
                 repeats,
             )
         bare, build, in_dagster = samples["bare"], samples["build"], samples["dagster"]
         bare_billing, build_billing = samples["bare_billing"], samples["build_billing"]
-        groups = status_facts.rebuild_status_day(engine, DAY)
+        groups = rebuild(engine, status_facts.BUILD, DAY)
         row_by_row = median_seconds(lambda: _row_by_row_status(engine), max(1, repeats - 2),
                                     setup=lambda: _clear_day(engine, status))
-        billing_rows = billing_facts.rebuild_billing_day(engine, DAY).inserted
+        billing_rows = rebuild(engine, billing_facts.BUILD, DAY).inserted
         if os.environ.get("NOTIFY_BENCH_REPORTING_EXPLAIN"):
             print_plan(engine)
 
@@ -233,15 +234,15 @@ def new_daily_facts(quick: bool) -> None:
                 {
                     "bare_time": (lambda: _bare(engine, processing_time.insert_processing_time),
                                   lambda: _clear_day(engine, schema.ft_processing_time)),
-                    "build_time": (lambda: processing_time.rebuild_processing_time_day(engine, DAY), None),
+                    "build_time": (lambda: rebuild(engine, processing_time.BUILD, DAY), None),
                     "bare_despatch": (lambda: _bare(engine, letter_despatch.insert_despatch),
                                       lambda: _clear_day(engine, schema.ft_billing_letter_despatch)),
-                    "build_despatch": (lambda: letter_despatch.rebuild_despatch_day(engine, DAY), None),
+                    "build_despatch": (lambda: rebuild(engine, letter_despatch.BUILD, DAY), None),
                 },
                 repeats,
             )
-        timing = processing_time.rebuild_processing_time_day(engine, DAY)
-        despatch = letter_despatch.rebuild_despatch_day(engine, DAY)
+        timing = rebuild(engine, processing_time.BUILD, DAY)
+        despatch = rebuild(engine, letter_despatch.BUILD, DAY)
 
     report(
         f"reporting (e): new daily facts for {DAY}, {summary['notifications']:,} notifications in the tables "
@@ -310,10 +311,10 @@ def usage_year(quick: bool) -> None:
 
         def build_year() -> None:
             for month in months:
-                monthly_usage.rebuild_usage_month(engine, month)
+                rebuild(engine, monthly_usage.BUILD, month)
 
         samples = interleaved({"bare": (bare_year, clear), "build": (build_year, None)}, repeats)
-        per_month = {month: monthly_usage.rebuild_usage_month(engine, month) for month in months}
+        per_month = {month: rebuild(engine, monthly_usage.BUILD, month) for month in months}
 
     rows = sum(b.inserted for b in per_month.values())
     report(

@@ -6,6 +6,7 @@ the end. Each test that asks for `engine` starts from empty data tables (lookup 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -38,6 +39,21 @@ TEST_PRINT_BUCKET = "test-letters-print"
 DATA_TABLES = [t for t in schema.metadata.sorted_tables if t not in schema.LOOKUP_VALUES]
 
 
+@contextlib.contextmanager
+def environment(**values: str):
+    """These environment variables set for the block; afterwards each is what it was before (or unset again)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _admin_engine() -> sa.Engine:
     return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
@@ -61,13 +77,8 @@ def drop_database(url: str) -> None:
 def database_url():
     url = create_database()
     migrate.upgrade(url)
-    previous = os.environ.get("NOTIFY_DATABASE_URL")
-    os.environ["NOTIFY_DATABASE_URL"] = url
-    yield url
-    if previous is None:
-        os.environ.pop("NOTIFY_DATABASE_URL", None)
-    else:
-        os.environ["NOTIFY_DATABASE_URL"] = previous
+    with environment(NOTIFY_DATABASE_URL=url):
+        yield url
     drop_database(url)
 
 
@@ -95,13 +106,8 @@ def s3_endpoint():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    previous = os.environ.get("NOTIFY_S3_ENDPOINT_URL")
-    os.environ["NOTIFY_S3_ENDPOINT_URL"] = endpoint
-    yield endpoint
-    if previous is None:
-        os.environ.pop("NOTIFY_S3_ENDPOINT_URL", None)
-    else:
-        os.environ["NOTIFY_S3_ENDPOINT_URL"] = previous
+    with environment(NOTIFY_S3_ENDPOINT_URL=endpoint):
+        yield endpoint
     server.stop()
 
 

@@ -12,7 +12,6 @@ import dagster as dg
 import pytest
 
 from notify_pipelines.monitoring import sending_checks, sensors, still_sending
-from notify_pipelines.printing import acknowledgements
 from notify_pipelines.monitoring.missed_nights import nightly_schedules
 from notify_pipelines.orchestration.night import START_SLACK, follower_request
 from notify_pipelines.orchestration.timetable import (
@@ -29,6 +28,7 @@ from notify_pipelines.orchestration.timetable import (
     validate,
     with_table,
 )
+from notify_pipelines.printing import acknowledgements
 
 PACKAGE = Path(__file__).resolve().parents[1] / "notify_pipelines"
 TIMETABLE_MODULE = PACKAGE / "orchestration" / "timetable.py"

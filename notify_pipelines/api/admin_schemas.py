@@ -9,12 +9,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from notify_pipelines.api.schemas import StrictModel, _storable_text
+from notify_pipelines.api.schemas import (
+    KeyType,
+    NotificationType,
+    Permission,
+    PostageClass,
+    StrictModel,
+    _storable_text,
+)
 from notify_pipelines.core.calendar import to_naive_utc
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True),
                  AfterValidator(_storable_text)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_storable_text)]
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     try:
         return to_naive_utc(value)
@@ -23,17 +33,12 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 
 UtcDateTime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
-Permission = Literal[
-    "email", "sms", "letter", "international_sms", "international_letters", "inbound_sms", "email_auth",
-    "upload_letters", "sms_to_uk_landlines",
-]
 TemplatePostage = Literal["first", "second", "economy"]
-NotificationType = Literal["email", "sms", "letter"]
 
 
 class ServiceCreate(StrictModel):
     name: Name
-    permissions: list[Permission] = ["email", "sms", "letter"]
+    permissions: list[Permission] = [EMAIL, SMS, LETTER]
     crown: bool | None = None
     restricted: bool = False
     active: bool = True
@@ -73,7 +78,7 @@ class TemplateUpdate(StrictModel):
 
 class ApiKeyCreate(StrictModel):
     name: Name
-    key_type: Literal["normal", "team", "test"]
+    key_type: KeyType
 
 
 class RetentionCreate(StrictModel):
@@ -88,7 +93,7 @@ class RetentionUpdate(StrictModel):
 class RateCreate(StrictModel):
     valid_from: UtcDateTime
     rate: float = Field(ge=0, le=1000)
-    notification_type: Literal["sms", "email"] = "sms"
+    notification_type: Literal[SMS, EMAIL] = SMS
 
 
 class LetterRateCreate(StrictModel):
@@ -97,7 +102,7 @@ class LetterRateCreate(StrictModel):
     sheet_count: int = Field(ge=1, le=10)
     rate: float = Field(ge=0, le=1000)
     crown: bool
-    post_class: Literal["first", "second", "economy", "europe", "rest-of-world"]
+    post_class: PostageClass
 
 
 class AnnualBillingSet(StrictModel):

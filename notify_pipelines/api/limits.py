@@ -23,6 +23,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.core.calendar import local_today, london_midnight
+from notify_pipelines.core.vocabulary import KEY_TYPE_TEST
 from notify_pipelines.notifications import store
 from notify_pipelines.notifications.errors import DailyLimitReached, RateLimited
 
@@ -107,7 +108,7 @@ class Limits:
     async def count_daily(self, service: store.ServiceCredentials, notification_type: str, key_type: str,
                           now_utc: dt.datetime) -> None:
         """Refuse (429) once today's limit is reached; otherwise count this notification against it."""
-        if key_type == "test":
+        if key_type == KEY_TYPE_TEST:
             return
         limit = service.daily_limits[notification_type]
         day = self._london_day(now_utc)

@@ -23,6 +23,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from notify_pipelines.core.vocabulary import (
+    API_STATUS_FILTERS,
+    KEY_TYPES,
+    NOTIFICATION_TYPES,
+    POSTAGE_TYPES,
+    SERVICE_PERMISSIONS,
+)
 from notify_pipelines.notifications.content import control_character_in
 from notify_pipelines.notifications.reads import PAGE_SIZE
 from notify_pipelines.notifications.recipients import (
@@ -31,6 +38,12 @@ from notify_pipelines.notifications.recipients import (
     parse_phone_number,
 )
 
+# The domain's words as the API's types (what a request may say, and what the OpenAPI document lists).
+NotificationType = Literal[NOTIFICATION_TYPES]
+StatusFilter = Literal[API_STATUS_FILTERS]
+KeyType = Literal[KEY_TYPES]
+Permission = Literal[SERVICE_PERMISSIONS]
+PostageClass = Literal[POSTAGE_TYPES]
 
 def _storable_text(value: str) -> str:
     if "\x00" in value:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from notify_pipelines.core.calendar import PRINT_DEADLINE, utc_to_london
 from notify_pipelines.core.settings import LetterBuckets
-from notify_pipelines.core.vocabulary import POSTAGE_FILE_CODES
+from notify_pipelines.core.vocabulary import KEY_TYPE_TEST, POSTAGE_FILE_CODES, STATUS_VALIDATION_FAILED
 
 
 def letter_folder(created_at: dt.datetime) -> str:
@@ -36,8 +36,8 @@ def bucket_and_prefix_for_letter(
 ) -> tuple[str, str]:
     """Where a finished letter's PDF lives: invalid-pdf for validation-failed, test-letters for test keys,
     otherwise letters-pdf under its date folder."""
-    if status == "validation-failed":
+    if status == STATUS_VALIDATION_FAILED:
         return buckets.invalid_pdf, letter_pdf_prefix(reference, created_at, with_folder=False)
-    if key_type == "test":
+    if key_type == KEY_TYPE_TEST:
         return buckets.test_letters, letter_pdf_prefix(reference, created_at, with_folder=False)
     return buckets.letters_pdf, letter_pdf_prefix(reference, created_at, with_folder=True)

@@ -35,6 +35,13 @@ NOTIFICATION_TYPES = (EMAIL, SMS, LETTER)
 
 KEY_TYPE_NORMAL, KEY_TYPE_TEAM, KEY_TYPE_TEST = "normal", "team", "test"
 KEY_TYPES = (KEY_TYPE_NORMAL, KEY_TYPE_TEAM, KEY_TYPE_TEST)
+
+# Service permissions (reference §1.1): the notification types, and these.
+PERMISSION_INTERNATIONAL_SMS, PERMISSION_INTERNATIONAL_LETTERS = "international_sms", "international_letters"
+SERVICE_PERMISSIONS = (
+    EMAIL, SMS, LETTER, PERMISSION_INTERNATIONAL_SMS, PERMISSION_INTERNATIONAL_LETTERS, "inbound_sms", "email_auth",
+    "upload_letters", "sms_to_uk_landlines",
+)
 # What the facts and the API's counts report: `IN ('normal', 'team')`, not `!= 'test'` (the inequality stopped the
 # index being used in the reference, commit 63b5204fb).
 REPORTED_KEY_TYPES = (KEY_TYPE_NORMAL, KEY_TYPE_TEAM)
@@ -43,21 +50,37 @@ NO_JOB_ID = "00000000-0000-0000-0000-000000000000"  # ft_notification_status.job
 
 # ---- statuses (reference §1.1) --------------------------------------------------------------------------------------
 
+STATUS_CREATED, STATUS_SENDING, STATUS_PENDING, STATUS_SENT = "created", "sending", "pending", "sent"
+STATUS_DELIVERED, STATUS_FAILED = "delivered", "failed"
+STATUS_PERMANENT_FAILURE, STATUS_TEMPORARY_FAILURE = "permanent-failure", "temporary-failure"
+STATUS_TECHNICAL_FAILURE = "technical-failure"
+STATUS_PENDING_VIRUS_CHECK, STATUS_VIRUS_SCAN_FAILED = "pending-virus-check", "virus-scan-failed"
+STATUS_VALIDATION_FAILED = "validation-failed"
+STATUS_RETURNED_LETTER, STATUS_CANCELLED = "returned-letter", "cancelled"
 NOTIFICATION_STATUSES = (
-    "created",
-    "sending",
-    "pending",
-    "sent",
-    "delivered",
-    "permanent-failure",
-    "temporary-failure",
-    "technical-failure",
-    "failed",
-    "pending-virus-check",
-    "validation-failed",
-    "virus-scan-failed",
-    "returned-letter",
-    "cancelled",
+    STATUS_CREATED,
+    STATUS_SENDING,
+    STATUS_PENDING,
+    STATUS_SENT,
+    STATUS_DELIVERED,
+    STATUS_PERMANENT_FAILURE,
+    STATUS_TEMPORARY_FAILURE,
+    STATUS_TECHNICAL_FAILURE,
+    STATUS_FAILED,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_VALIDATION_FAILED,
+    STATUS_VIRUS_SCAN_FAILED,
+    STATUS_RETURNED_LETTER,
+    STATUS_CANCELLED,
+)
+# The API's status filter: the statuses and the public API's two words of its own, in the order its OpenAPI
+# document lists them.
+STATUS_ACCEPTED, STATUS_RECEIVED = "accepted", "received"
+API_STATUS_FILTERS = (
+    STATUS_CREATED, STATUS_SENDING, STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_FAILED,
+    STATUS_TECHNICAL_FAILURE, STATUS_TEMPORARY_FAILURE, STATUS_PERMANENT_FAILURE, STATUS_PENDING_VIRUS_CHECK,
+    STATUS_VALIDATION_FAILED, STATUS_VIRUS_SCAN_FAILED, STATUS_CANCELLED, STATUS_RETURNED_LETTER, STATUS_ACCEPTED,
+    STATUS_RECEIVED,
 )
 JOB_STATUSES = (
     "pending",
@@ -135,6 +158,5 @@ def sql_literals(values) -> str:
 JOB_STATUS_PENDING, JOB_STATUS_IN_PROGRESS, JOB_STATUS_ERROR = "pending", "in progress", "error"
 JOB_STATUS_FINISHED = "finished"  # the job's CSV was read to the end; its notifications may still be being created
 JOB_STATUS_ALL_CREATED = "finished all notifications created"
-STATUS_DELIVERED, STATUS_PERMANENT_FAILURE = "delivered", "permanent-failure"
 # SMS handed to a provider and not failed: what the slow-delivery statistics count (still waiting, or delivered).
 SMS_WITH_PROVIDER_STATUSES = ("sending", "pending", STATUS_DELIVERED)

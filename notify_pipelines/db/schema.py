@@ -33,12 +33,14 @@ from sqlalchemy.dialects.postgresql import ENUM, UUID
 
 from notify_pipelines.core.vocabulary import (  # noqa: F401  (re-exported: the lookup tables' values)
     DEFAULT_ANNUAL_SMS_ALLOWANCES,
+    JOB_STATUS_PENDING,
     JOB_STATUSES,
     KEY_TYPES,
     NO_JOB_ID,
     NOTIFICATION_STATUSES,
     NOTIFICATION_TYPES,
     POSTAGE_TYPES,
+    STATUS_CREATED,
 )
 
 metadata = MetaData()
@@ -184,7 +186,7 @@ jobs = Table(
     Column("template_version", Integer, nullable=False),
     Column("original_file_name", Text, nullable=False),
     Column("notification_count", Integer, nullable=False),
-    Column("job_status", String(255), ForeignKey("job_status.name"), nullable=False, server_default="pending"),
+    Column("job_status", String(255), ForeignKey("job_status.name"), nullable=False, server_default=JOB_STATUS_PENDING),
     Column("created_at", DateTime, nullable=False),
     Column("scheduled_for", DateTime, nullable=True, index=True),
     Column("processing_started", DateTime, nullable=True),
@@ -249,7 +251,7 @@ notifications = Table(
         Text,
         ForeignKey("notification_status_types.name"),
         nullable=False,
-        server_default="created",
+        server_default=STATUS_CREATED,
     ),
     Column("reference", String(255), nullable=True),
     Column("client_reference", String(255), nullable=True),
@@ -302,7 +304,7 @@ notification_history = Table(
     Column("international", Boolean, nullable=True),
     Column("phone_prefix", String(255), nullable=True),
     Column("rate_multiplier", Numeric(asdecimal=False), nullable=True),
-    Column("notification_status", Text, nullable=False, server_default="created"),
+    Column("notification_status", Text, nullable=False, server_default=STATUS_CREATED),
     Column("created_by_id", UUID(as_uuid=True), nullable=True),
     Column("postage", String(255), nullable=True),
     Column("document_download_count", Integer, nullable=True),

@@ -28,7 +28,6 @@ from dagster_slack import SlackResource
 from notify_pipelines.core import settings
 from notify_pipelines.core.settings import ConfigError
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
-from notify_pipelines.core.settings import ConfigError
 from notify_pipelines.orchestration import dagster_internals
 from notify_pipelines.orchestration.dagster_internals import SerializableErrorInfo, TickStatus
 from notify_pipelines.orchestration.night import NIGHT_TAG, SLOT_TAG, WILL_RETRY_TAG

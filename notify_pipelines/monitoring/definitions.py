@@ -5,12 +5,12 @@ job_reprocessor resource (job_reprocessing.py)."""
 
 import dagster as dg
 
+from notify_pipelines.monitoring.job_reprocessing import RecordedJobReprocessor
 from notify_pipelines.monitoring.jobs import (
     job_resources,
     monitoring_assets,
     monitoring_jobs,
 )
-from notify_pipelines.monitoring.job_reprocessing import RecordedJobReprocessor
 from notify_pipelines.monitoring.missed_nights import missed_nights_sensor
 from notify_pipelines.monitoring.schedules import monitoring_schedules
 from notify_pipelines.monitoring.sending_checks import SENDING_CHECK_SENSORS

@@ -27,9 +27,8 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_cutoff,
     timeout_notifications,
 )
-from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags, max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
 # an asset's numeric metadata over time, which it does not do for a run's or an op's metadata.

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
-from notify_pipelines.orchestration.night import CATCH_UP_TAG, NIGHT_TAG, NightState, SLOT_TAG, START_SLACK, night_state
-from notify_pipelines.orchestration.run_limits import MAX_RUNTIME_TAG
-from notify_pipelines.orchestration.timetable import Slot, TIMETABLE
+from notify_pipelines.orchestration.night import CATCH_UP_TAG, NIGHT_TAG, SLOT_TAG, START_SLACK, NightState, night_state
+from notify_pipelines.orchestration.timetable import TIMETABLE, Slot
 
 SENSOR = "missed_nights"
 

@@ -19,7 +19,16 @@ from notify_pipelines.core.calendar import (
     london_midnight,
     print_deadline_yesterday,
 )
-from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL
+from notify_pipelines.core.vocabulary import (
+    EMAIL,
+    KEY_TYPE_NORMAL,
+    LETTER,
+    SMS,
+    STATUS_CREATED,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_SENDING,
+    STATUS_TECHNICAL_FAILURE,
+)
 from notify_pipelines.db.schema import notification_replays, notifications
 
 # Thresholds of the reference (§4.12).
@@ -118,7 +127,7 @@ def _findings(conn: sa.Connection, types: tuple[str, ...], status: str, window: 
 def letters_pending_virus_check(conn: sa.Connection, window: Window) -> list[Letter]:
     """Letters (any key type) in pending-virus-check created in the window, oldest first (§4.2). All of them: each
     one is acted on (re-submitted or named), and the window holds at most a few hours of uploads."""
-    return _letters(conn, select_letters("letter", "pending-virus-check", window))
+    return _letters(conn, select_letters(LETTER, STATUS_PENDING_VIRUS_CHECK, window))
 
 
 def letters_still_in_created_window(now: dt.datetime) -> Window:
@@ -127,7 +136,7 @@ def letters_still_in_created_window(now: dt.datetime) -> Window:
 
 
 def letters_still_in_created(conn: sa.Connection, now: dt.datetime) -> Findings:
-    return _findings(conn, ("letter",), "created", letters_still_in_created_window(now))
+    return _findings(conn, (LETTER,), STATUS_CREATED, letters_still_in_created_window(now))
 
 
 def letters_in_technical_failure_window(now: dt.datetime) -> Window:
@@ -136,7 +145,7 @@ def letters_in_technical_failure_window(now: dt.datetime) -> Window:
 
 def letters_in_technical_failure(conn: sa.Connection, now: dt.datetime) -> Findings:
     """Letters in technical-failure created in [now - 3 days, now) (§4.4)."""
-    return _findings(conn, ("letter",), "technical-failure", letters_in_technical_failure_window(now))
+    return _findings(conn, (LETTER,), STATUS_TECHNICAL_FAILURE, letters_in_technical_failure_window(now))
 
 
 # ---- letters DVLA has had for too long (§4.10) ------------------------------------------------------------------------
@@ -156,7 +165,7 @@ def _still_sending(sent_before: dt.datetime) -> list[sa.ColumnElement[bool]]:
     """Normal-key letters in 'sending' sent before `sent_before`: a range of ix_notifications_notification_type_composite
     on (type, status), the rest filters (letters in 'sending' are a few days' print runs)."""
     n = notifications.c
-    return [n.notification_type == "letter", n.notification_status == "sending", n.key_type == KEY_TYPE_NORMAL,
+    return [n.notification_type == LETTER, n.notification_status == STATUS_SENDING, n.key_type == KEY_TYPE_NORMAL,
             n.sent_at < sent_before]
 
 
@@ -210,8 +219,8 @@ class Created:
 def _replayable(notification_type: str, window: Window) -> list[sa.ColumnElement[bool]]:
     """Email/SMS in created; letters in created whose PDF was never made (letters_missing_from_sending_bucket: billable
     units 0, never updated, normal key). The letter conditions are filters on the index range, not index bounds."""
-    conditions = _matching(notification_type, "created", window)
-    if notification_type == "letter":
+    conditions = _matching(notification_type, STATUS_CREATED, window)
+    if notification_type == LETTER:
         n = notifications.c
         conditions += [n.billable_units == 0, n.updated_at.is_(None), n.key_type == KEY_TYPE_NORMAL]
     return conditions
@@ -264,7 +273,7 @@ def _with_first_replay(notification_type: str, window: Window) -> sa.Subquery:
     return (
         sa.select(n.id, n.created_at, first.c.first_replay)
         .select_from(notifications.join(first, sa.true()))
-        .where(*_matching(notification_type, "created", window))
+        .where(*_matching(notification_type, STATUS_CREATED, window))
         .subquery("stuck")
     )
 
@@ -324,7 +333,7 @@ def stuck_after_replay(
 ) -> StuckAfterReplay:
     totals = dict(in_created=0, not_replayed=0, unfixed=0, newly_unfixed=0)
     sample: list[Unfixed] = []
-    for ntype in ("email", "sms"):
+    for ntype in (EMAIL, SMS):
         kwargs = dict(replayed_before=replayed_before, newly_from=newly_from)
         row = conn.execute(select_stuck_after_replay_counts(ntype, window, **kwargs)).one()
         for key in totals:

@@ -17,8 +17,11 @@ import sqlalchemy as sa
 from notify_pipelines.core.letters import letter_pdf_prefix
 from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.core.vocabulary import (
+    KEY_TYPE_TEST,
+    LETTER,
     NOT_YET_SANITISED_STATUSES,
     PRECOMPILED_TEMPLATE_NAME,
+    STATUS_VALIDATION_FAILED,
 )
 
 # By primary key; the template version the notification was sent with decides whether it is precompiled.
@@ -73,7 +76,7 @@ def find_precompiled_letter(conn: sa.Connection, notification_id: uuid.UUID):
             raise RepairRefused(f"notification {notification_id} has been archived past its retention period; "
                                 "its letter PDF has been deleted")
         raise RepairRefused(f"no notification with id {notification_id}")
-    if letter.notification_type != "letter":
+    if letter.notification_type != LETTER:
         raise RepairRefused(f"notification {notification_id} is {letter.notification_type}, not a precompiled letter")
     if not (letter.template_hidden and letter.template_name == PRECOMPILED_TEMPLATE_NAME):
         raise RepairRefused(f"notification {notification_id} is a templated letter ({letter.template_name!r}), "
@@ -81,10 +84,10 @@ def find_precompiled_letter(conn: sa.Connection, notification_id: uuid.UUID):
     if letter.notification_status in NOT_YET_SANITISED_STATUSES:
         raise RepairRefused(f"letter {notification_id} is {letter.notification_status}: it has never been sanitised, "
                             "so there is no file in letters-pdf to sanitise again (its upload is in the scan bucket)")
-    if letter.notification_status == "validation-failed":
+    if letter.notification_status == STATUS_VALIDATION_FAILED:
         raise RepairRefused(f"letter {notification_id} failed validation: its file is in the invalid-pdf bucket, "
                             "not letters-pdf")
-    if letter.key_type == "test":
+    if letter.key_type == KEY_TYPE_TEST:
         raise RepairRefused(f"letter {notification_id} was sent with a test key: its file is in the test-letters "
                             "bucket, not letters-pdf, and is never printed")
     if not letter.reference:

@@ -11,7 +11,7 @@ from pydantic import Field
 from notify_pipelines.core import settings
 from notify_pipelines.core.vocabulary import utc_now_aware
 from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags, max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 DEFAULT_LIMIT = 1000
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import dagster as dg
 
+from notify_pipelines.core.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
 from notify_pipelines.monitoring import sending_queries as q
 from notify_pipelines.monitoring.job_reprocessing import (
     REQUEST_ROWS_EVERY,
@@ -35,7 +36,6 @@ from notify_pipelines.monitoring.sensor_state import (
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.timetable import slot
-from notify_pipelines.core.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
 
 # ---- when each sensor runs: the daily and weekly checks' times are slots of orchestration/timetable.py (UTC, as the
 # reference's beat schedule); a check runs at its first tick at or after its time, its interval is how often it looks.

@@ -30,6 +30,7 @@ import datetime as dt
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.monitoring import queries, replay
 from notify_pipelines.monitoring.alerts import (
     AlertChannel,
@@ -57,12 +58,13 @@ from notify_pipelines.monitoring.virus_scan import (
     rescan_or_collect_missing,
     scan_filename,
 )
-from notify_pipelines.orchestration.timetable import Days, Slot, slot
 from notify_pipelines.orchestration.resources import (
     LetterBucketsResource,
     NotifyDatabase,
+    notify_database,
     shared_s3_client,
 )
+from notify_pipelines.orchestration.timetable import Days, Slot, slot
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 NOT_REPEATED = " (rows reported by an earlier tick are not reported again)"
@@ -292,7 +294,7 @@ class _ReplayLog:
     def chunk(self, chunk: list[queries.Created]) -> None:
         named = max(0, queries.SAMPLE_SIZE - self.logged)
         for row in chunk[:named]:
-            what = "letter PDF for notification" if row.notification_type == "letter" else f"{row.notification_type} notification"
+            what = "letter PDF for notification" if row.notification_type == LETTER else f"{row.notification_type} notification"
             self.log.warning(f"Re-sending {what} {row.id} created {_fmt(row.created_at)}: still in 'created' over an hour old")
         rest = chunk[named:]
         if rest:
@@ -310,8 +312,8 @@ def _replayed_summary(outcomes: list[replay.SweepOutcome], window: Window) -> st
         return f"nothing to replay: no email/SMS or unrendered letter is {which}"
     limited = [f"{o.notification_type} ({o.replayed})" for o in outcomes if o.limit_reached]
     return (
-        f"replayed {counts['email']} email and {counts['sms']} SMS notification(s) to provider_queue and "
-        f"{counts['letter']} unrendered letter(s) to letter_renderer: {which}. A replay is a repair, not a failure; "
+        f"replayed {counts[EMAIL]} email and {counts[SMS]} SMS notification(s) to provider_queue and "
+        f"{counts[LETTER]} unrendered letter(s) to letter_renderer: {which}. A replay is a repair, not a failure; "
         f"each notification is replayed at most once an hour"
         + (f". Tick limit reached for {', '.join(limited)}: the rest follow at the next ticks" if limited else "")
     )
@@ -333,11 +335,11 @@ def replay_created_notifications(
 ):
     now = monitoring_clock.now()
     state = load_state(context, REPLAY)
-    positions = {t: replay.position_from_state(state.get(t), t) for t in ("email", "sms", "letter")}
+    positions = {t: replay.position_from_state(state.get(t), t) for t in (EMAIL, SMS, LETTER)}
     log = _ReplayLog(context.log)
     outcomes = []
     try:
-        for ntype, replayer in (("email", provider_queue), ("sms", provider_queue), ("letter", letter_renderer)):
+        for ntype, replayer in ((EMAIL, provider_queue), (SMS, provider_queue), (LETTER, letter_renderer)):
 
             def advance(chunk, ntype=ntype):
                 positions[ntype] = chunk[-1]
@@ -404,7 +406,7 @@ def notifications_stuck_in_created(
 def sensor_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources of the sensors beyond the base ones (notify_db, s3, letter_buckets)."""
     return {
-        "virus_scan": RecordedVirusScanRequests(notify_db=NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))),
+        "virus_scan": RecordedVirusScanRequests(notify_db=notify_database()),
         "provider_queue": RecordedProviderQueue(),
         "letter_renderer": RecordedLetterRenderer(),
         "monitoring_clock": MonitoringClock(),

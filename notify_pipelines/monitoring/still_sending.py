@@ -14,7 +14,7 @@ import datetime as dt
 
 import dagster as dg
 
-from notify_pipelines.core.calendar import is_dvla_working_day, london_date
+from notify_pipelines.core.calendar import london_date
 from notify_pipelines.monitoring import queries
 from notify_pipelines.monitoring.sensor_state import (
     MonitoringClock,

@@ -19,7 +19,14 @@ from typing import Callable
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import to_naive_utc
-from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.core.vocabulary import (
+    EMAIL,
+    SMS,
+    STATUS_PENDING,
+    STATUS_SENDING,
+    STATUS_TEMPORARY_FAILURE,
+    utc_now,
+)
 
 TIMEOUT_PERIOD = dt.timedelta(seconds=259_200)  # SENDING_NOTIFICATIONS_TIMEOUT_PERIOD: 72 h
 DEFAULT_BATCH_SIZE = 100_000
@@ -34,14 +41,14 @@ UNKNOWN_PROVIDER = "unknown"  # sent_by is NULL (should not happen for sending/p
 # them through the primary key: with a join the planner may read the whole table to hash a large batch.
 # The outer SELECT groups the moved rows per provider and lists the ids that need a service callback.
 TIMEOUT_BATCH_SQL = sa.text(
-    """
+    f"""
     WITH timed_out AS (
         UPDATE notifications
-        SET notification_status = 'temporary-failure', updated_at = :updated_at
+        SET notification_status = '{STATUS_TEMPORARY_FAILURE}', updated_at = :updated_at
         WHERE id = ANY(ARRAY(
             SELECT id FROM notifications
-            WHERE notification_type IN ('sms', 'email')
-              AND notification_status IN ('sending', 'pending')
+            WHERE notification_type IN ('{SMS}', '{EMAIL}')
+              AND notification_status IN ('{STATUS_SENDING}', '{STATUS_PENDING}')
               AND created_at < :cutoff
             LIMIT :batch_size
             FOR UPDATE SKIP LOCKED
@@ -50,7 +57,7 @@ TIMEOUT_BATCH_SQL = sa.text(
     )
     SELECT coalesce(timed_out.sent_by, :unknown) AS provider,
            count(*) AS timed_out,
-           coalesce(array_agg(timed_out.id::text) FILTER (WHERE callback.id IS NOT NULL), '{}') AS callback_ids
+           coalesce(array_agg(timed_out.id::text) FILTER (WHERE callback.id IS NOT NULL), '{{}}') AS callback_ids
     FROM timed_out
     LEFT JOIN service_callback_api AS callback
            ON callback.service_id = timed_out.service_id AND callback.callback_type = 'delivery_status'

@@ -10,7 +10,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.core.vocabulary import SMS, utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.notifications.errors import NotFound, Refused
 
@@ -90,7 +90,7 @@ def update_template(conn: sa.Connection, service_id: uuid.UUID, template_id: uui
     ).one_or_none()
     if current is None:
         raise NotFound("Template not found")
-    if current.template_type == "sms" and changes.get("subject"):
+    if current.template_type == SMS and changes.get("subject"):
         raise Refused("subject is not allowed for sms templates")
     version = current.version + 1
     now = utc_now()

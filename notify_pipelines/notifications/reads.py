@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from notify_pipelines.core.vocabulary import FAILURE_STATUSES
+from notify_pipelines.core.vocabulary import FAILURE_STATUSES, STATUS_FAILED
 from notify_pipelines.db import schema
 
 PAGE_SIZE = 250  # reference: API_PAGE_SIZE
@@ -17,7 +17,7 @@ PAGE_SIZE = 250  # reference: API_PAGE_SIZE
 def expand_statuses(statuses: list[str]) -> list[str]:
     expanded: list[str] = []
     for status in statuses:
-        expanded.extend(FAILURE_STATUSES if status == "failed" else (status,))
+        expanded.extend(FAILURE_STATUSES if status == STATUS_FAILED else (status,))
     return list(dict.fromkeys(expanded))
 
 

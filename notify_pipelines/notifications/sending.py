@@ -10,11 +10,22 @@ import uuid
 
 import orjson
 
-from notify_pipelines.core.vocabulary import KEY_TYPE_TEAM, utc_now
+from notify_pipelines.core.vocabulary import (
+    EMAIL,
+    KEY_TYPE_TEAM,
+    KEY_TYPE_TEST,
+    LETTER,
+    SMS,
+    STATUS_CREATED,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_TECHNICAL_FAILURE,
+    STATUS_VIRUS_SCAN_FAILED,
+    utc_now,
+)
 from notify_pipelines.notifications import store
 from notify_pipelines.notifications.errors import DomainError, NotPermitted, PdfNotReady, Refused
 
-PERMISSION_WORDS = {"sms": "text messages", "email": "emails", "letter": "letters"}
+PERMISSION_WORDS = {SMS: "text messages", EMAIL: "emails", LETTER: "letters"}
 _REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -47,7 +58,7 @@ def refuse_restricted_letters(service: store.ServiceCredentials, key_type: str) 
     """Reference: letters with a team key, or from a service in trial mode, are 403."""
     if key_type == KEY_TYPE_TEAM:
         raise NotPermitted("Cannot send letters with a team api key")
-    if service.restricted and key_type != "test":
+    if service.restricted and key_type != KEY_TYPE_TEST:
         raise NotPermitted("Cannot send letters when service is in trial mode")
 
 
@@ -63,7 +74,7 @@ def base_row(service_id: uuid.UUID, api_key_id: uuid.UUID, key_type: str, templa
         key_type=key_type,
         notification_type=notification_type,
         created_at=utc_now(),
-        notification_status="created",
+        notification_status=STATUS_CREATED,
         client_reference=reference,
         _personalisation=orjson.dumps(personalisation).decode() if personalisation else None,
     )
@@ -82,12 +93,12 @@ def sender_email(service_name: str) -> str:
 
 def pdf_refusal(notification_type: str, status: str) -> DomainError | None:
     """Reference get_pdf_for_notification: why a notification's PDF cannot be given, or None."""
-    if notification_type != "letter":
+    if notification_type != LETTER:
         return Refused("Notification is not a letter")
-    if status == "virus-scan-failed":
+    if status == STATUS_VIRUS_SCAN_FAILED:
         return Refused("File did not pass the virus scan")
-    if status == "technical-failure":
+    if status == STATUS_TECHNICAL_FAILURE:
         return Refused(f"PDF not available for letters in status {status}")
-    if status == "pending-virus-check":
+    if status == STATUS_PENDING_VIRUS_CHECK:
         return PdfNotReady()
     return None

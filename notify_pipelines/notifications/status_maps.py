@@ -8,58 +8,72 @@ Firetext's rule (a known code decides; an unknown code, or none while pending, m
 
 from __future__ import annotations
 
-MMG_STATUSES = {"2": "permanent-failure", "3": "delivered", "4": "temporary-failure", "5": "permanent-failure"}
-FIRETEXT_STATUSES = {"0": "delivered", "1": "permanent-failure", "2": "pending"}
+from notify_pipelines.core.vocabulary import (
+    STATUS_CREATED,
+    STATUS_DELIVERED,
+    STATUS_PENDING,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_PERMANENT_FAILURE,
+    STATUS_SENDING,
+    STATUS_SENT,
+    STATUS_TECHNICAL_FAILURE,
+    STATUS_TEMPORARY_FAILURE,
+)
+
+MMG_STATUSES = {
+    "2": STATUS_PERMANENT_FAILURE, "3": STATUS_DELIVERED, "4": STATUS_TEMPORARY_FAILURE, "5": STATUS_PERMANENT_FAILURE,
+}
+FIRETEXT_STATUSES = {"0": STATUS_DELIVERED, "1": STATUS_PERMANENT_FAILURE, "2": STATUS_PENDING}
 FIRETEXT_CODES = {
-    "000": "temporary-failure",  # no error reported
-    "101": "permanent-failure",  # unknown subscriber
-    "102": "temporary-failure",  # absent subscriber
-    "103": "temporary-failure",  # subscriber busy
-    "104": "temporary-failure",  # no subscriber memory
-    "201": "permanent-failure",  # invalid number
-    "301": "permanent-failure",  # SMS not supported
-    "302": "temporary-failure",  # SMS not supported (temporarily)
-    "401": "permanent-failure",  # message rejected
-    "900": "temporary-failure",  # routing error
+    "000": STATUS_TEMPORARY_FAILURE,  # no error reported
+    "101": STATUS_PERMANENT_FAILURE,  # unknown subscriber
+    "102": STATUS_TEMPORARY_FAILURE,  # absent subscriber
+    "103": STATUS_TEMPORARY_FAILURE,  # subscriber busy
+    "104": STATUS_TEMPORARY_FAILURE,  # no subscriber memory
+    "201": STATUS_PERMANENT_FAILURE,  # invalid number
+    "301": STATUS_PERMANENT_FAILURE,  # SMS not supported
+    "302": STATUS_TEMPORARY_FAILURE,  # SMS not supported (temporarily)
+    "401": STATUS_PERMANENT_FAILURE,  # message rejected
+    "900": STATUS_TEMPORARY_FAILURE,  # routing error
 }
 REACH_STATUSES = {
-    "DELIVRD": "delivered",
-    "ACCEPTD": "pending",
-    "ENROUTE": "pending",
-    "EXPIRED": "temporary-failure",
-    "UNDELIV": "permanent-failure",
-    "REJECTD": "permanent-failure",
+    "DELIVRD": STATUS_DELIVERED,
+    "ACCEPTD": STATUS_PENDING,
+    "ENROUTE": STATUS_PENDING,
+    "EXPIRED": STATUS_TEMPORARY_FAILURE,
+    "UNDELIV": STATUS_PERMANENT_FAILURE,
+    "REJECTD": STATUS_PERMANENT_FAILURE,
 }
 REACH_CODES = {
-    "1": "temporary-failure",  # absent subscriber
-    "2": "temporary-failure",  # handset busy
-    "3": "temporary-failure",  # handset memory full
-    "10": "permanent-failure",  # unknown subscriber
-    "11": "permanent-failure",  # number barred
-    "12": "permanent-failure",  # SMS not supported by handset
+    "1": STATUS_TEMPORARY_FAILURE,  # absent subscriber
+    "2": STATUS_TEMPORARY_FAILURE,  # handset busy
+    "3": STATUS_TEMPORARY_FAILURE,  # handset memory full
+    "10": STATUS_PERMANENT_FAILURE,  # unknown subscriber
+    "11": STATUS_PERMANENT_FAILURE,  # number barred
+    "12": STATUS_PERMANENT_FAILURE,  # SMS not supported by handset
 }
-UNKNOWN_PROVIDER_STATUS = "technical-failure"
+UNKNOWN_PROVIDER_STATUS = STATUS_TECHNICAL_FAILURE
 
 # Reference update_notification_status_by_id: only these may move on; anything else is a duplicate/late receipt.
-UPDATABLE_STATUSES = ("created", "sending", "pending", "sent", "pending-virus-check")
-SES_UPDATABLE_STATUSES = ("sending", "pending")
+UPDATABLE_STATUSES = (STATUS_CREATED, STATUS_SENDING, STATUS_PENDING, STATUS_SENT, STATUS_PENDING_VIRUS_CHECK)
+SES_UPDATABLE_STATUSES = (STATUS_SENDING, STATUS_PENDING)
 LETTER_MAX_PAGES = 10
 
 
 def refine_with_detailed_code(status: str, code: str | None, current: str, codes: dict[str, str]) -> str:
     """Firetext's rule (also used for Reach): a permanent failure is refined by the provider's detailed code."""
-    if status != "permanent-failure":
+    if status != STATUS_PERMANENT_FAILURE:
         return status
     if code:
-        return codes.get(code, "temporary-failure")
-    return "temporary-failure" if current == "pending" else status
+        return codes.get(code, STATUS_TEMPORARY_FAILURE)
+    return STATUS_TEMPORARY_FAILURE if current == STATUS_PENDING else status
 
 
 def ses_status(event_type: str, bounce_type: str | None) -> str | None:
     if event_type == "Delivery":
-        return "delivered"
+        return STATUS_DELIVERED
     if event_type == "Bounce":
-        return "permanent-failure" if bounce_type == "Permanent" else "temporary-failure"
+        return STATUS_PERMANENT_FAILURE if bounce_type == "Permanent" else STATUS_TEMPORARY_FAILURE
     return None  # Complaint: recorded, status unchanged
 
 

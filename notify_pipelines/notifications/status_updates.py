@@ -16,7 +16,18 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.core.vocabulary import (
+    EMAIL,
+    KEY_TYPE_TEST,
+    LETTER,
+    STATUS_CREATED,
+    STATUS_DELIVERED,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_TECHNICAL_FAILURE,
+    STATUS_VALIDATION_FAILED,
+    STATUS_VIRUS_SCAN_FAILED,
+    utc_now,
+)
 from notify_pipelines.db import schema
 from notify_pipelines.notifications import status_maps
 
@@ -46,7 +57,7 @@ def lock_email_by_reference(table: sa.Table, reference: str) -> sa.Select:
     """SES receipts find the email by provider reference (ix_notifications_reference / ..._history_reference)."""
     return (
         sa.select(table.c.id, table.c.notification_status)
-        .where(table.c.reference == reference, table.c.notification_type == "email")
+        .where(table.c.reference == reference, table.c.notification_type == EMAIL)
         .with_for_update()
     )
 
@@ -119,7 +130,7 @@ def record_complaint(conn: sa.Connection, reference: str, feedback_id: str | Non
 def update_letter_from_dvla(conn: sa.Connection, notification_id: uuid.UUID, new: str,
                             despatched_on: dt.date | None, cost_threshold: str | None) -> Outcome:
     row = _locked(conn, notification_id)
-    if row is None or row.notification_type != "letter":
+    if row is None or row.notification_type != LETTER:
         log.warning("DVLA callback for notification %s: letter not found", notification_id)
         return Outcome(found=False)
     if despatched_on is not None:  # an upsert, so a repeated DESPATCHED event changes nothing
@@ -136,7 +147,7 @@ def update_letter_from_dvla(conn: sa.Connection, notification_id: uuid.UUID, new
         sa.update(n).where(n.c.id == notification_id)
         .values(notification_status=new, updated_at=utc_now(), sent_by=sa.func.coalesce(n.c.sent_by, "dvla"))
     )
-    if new == "technical-failure":
+    if new == STATUS_TECHNICAL_FAILURE:
         log.error("DVLA rejected letter %s", notification_id)
     return Outcome(found=True, updated=True, previous=row.notification_status, new=new)
 
@@ -146,17 +157,17 @@ def apply_virus_scan_result(conn: sa.Connection, notification_id: uuid.UUID, res
     """Precompiled letter (reference §5.2): clean -> created with sheets as billable units (over 10 pages:
     validation-failed); virus -> virus-scan-failed; error -> technical-failure. Only from pending-virus-check."""
     row = _locked(conn, notification_id)
-    if row is None or row.notification_type != "letter":
+    if row is None or row.notification_type != LETTER:
         return Outcome(found=False)
     if result == "clean":
         if page_count is not None and page_count > status_maps.LETTER_MAX_PAGES:
-            new, units = "validation-failed", 0
+            new, units = STATUS_VALIDATION_FAILED, 0
         else:
-            new = "delivered" if row.key_type == "test" else "created"
+            new = STATUS_DELIVERED if row.key_type == KEY_TYPE_TEST else STATUS_CREATED
             units = status_maps.letter_sheets(page_count or 1)
     else:
-        new, units = ("virus-scan-failed" if result == "virus" else "technical-failure"), 0
-    if row.notification_status != "pending-virus-check":
+        new, units = (STATUS_VIRUS_SCAN_FAILED if result == "virus" else STATUS_TECHNICAL_FAILURE), 0
+    if row.notification_status != STATUS_PENDING_VIRUS_CHECK:
         return _duplicate(notification_id, row.notification_status, new, "virus-scan")
     conn.execute(
         sa.update(n).where(n.c.id == notification_id)
@@ -170,17 +181,17 @@ def apply_page_count(conn: sa.Connection, notification_id: uuid.UUID, page_count
     otherwise billable_units = ceil(pages / 2) (test keys: unchanged). Only for letters still in `created`
     (test keys: `delivered`), so a repeated or late count changes nothing once the letter has moved on."""
     row = _locked(conn, notification_id)
-    if row is None or row.notification_type != "letter":
+    if row is None or row.notification_type != LETTER:
         return Outcome(found=False)
-    waiting = "delivered" if row.key_type == "test" else "created"
+    waiting = STATUS_DELIVERED if row.key_type == KEY_TYPE_TEST else STATUS_CREATED
     too_long = page_count > status_maps.LETTER_MAX_PAGES
-    new = "validation-failed" if too_long else row.notification_status
+    new = STATUS_VALIDATION_FAILED if too_long else row.notification_status
     if row.notification_status != waiting:
         return _duplicate(notification_id, row.notification_status, new, "page-count")
     if too_long:
         log.info("Validation failed: letter is too long %s for letter with id: %s", page_count, notification_id)
-        values = dict(notification_status="validation-failed", billable_units=0, updated_at=utc_now())
-    elif row.key_type == "test":
+        values = dict(notification_status=STATUS_VALIDATION_FAILED, billable_units=0, updated_at=utc_now())
+    elif row.key_type == KEY_TYPE_TEST:
         return Outcome(found=True, previous=row.notification_status, new=row.notification_status)
     else:
         values = dict(billable_units=status_maps.letter_sheets(page_count), updated_at=utc_now())

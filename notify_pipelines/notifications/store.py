@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 import sqlalchemy as sa
 
-from notify_pipelines.core.vocabulary import PRECOMPILED_TEMPLATE_NAME, REPORTED_KEY_TYPES
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, PRECOMPILED_TEMPLATE_NAME, REPORTED_KEY_TYPES, SMS
 from notify_pipelines.db import schema
 
 
@@ -72,8 +72,8 @@ def load_service_credentials(engine: sa.Engine, service_id: uuid.UUID) -> Servic
         active=service.active,
         restricted=service.restricted,
         rate_limit=service.rate_limit,
-        daily_limits={"sms": service.sms_message_limit, "email": service.email_message_limit,
-                      "letter": service.letter_message_limit},
+        daily_limits={SMS: service.sms_message_limit, EMAIL: service.email_message_limit,
+                      LETTER: service.letter_message_limit},
         permissions=frozenset(permissions),
         api_keys=tuple(ApiKey(r.id, r.key_type, r.secret, r.expiry_date is not None) for r in keys),
     )
@@ -155,7 +155,7 @@ def precompiled_template(conn: sa.Connection, service_id: uuid.UUID) -> tuple[uu
     row = conn.execute(
         sa.select(t.c.id, t.c.version)
         .where(t.c.service_id == service_id, t.c.name == PRECOMPILED_TEMPLATE_NAME, t.c.hidden.is_(True),
-               t.c.template_type == "letter")
+               t.c.template_type == LETTER)
         .order_by(t.c.created_at)
         .limit(1)
     ).one_or_none()
@@ -163,7 +163,7 @@ def precompiled_template(conn: sa.Connection, service_id: uuid.UUID) -> tuple[uu
         return row.id, row.version
     template_id = uuid.uuid4()
     values = dict(
-        id=template_id, version=1, service_id=service_id, name=PRECOMPILED_TEMPLATE_NAME, template_type="letter",
+        id=template_id, version=1, service_id=service_id, name=PRECOMPILED_TEMPLATE_NAME, template_type=LETTER,
         content="", subject=PRECOMPILED_TEMPLATE_NAME, hidden=True, postage="second",
     )
     conn.execute(sa.insert(schema.templates_history).values(**values))

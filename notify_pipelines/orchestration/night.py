@@ -19,10 +19,10 @@ from typing import Callable
 
 import dagster as dg
 
-from notify_pipelines.orchestration.timetable import TIMETABLE, Partitions, Slot, Starts, slot
-from notify_pipelines.orchestration.run_limits import MAX_RUNTIME_TAG
 from notify_pipelines.core.calendar import financial_year
 from notify_pipelines.core.vocabulary import utc_now_aware
+from notify_pipelines.orchestration.run_limits import MAX_RUNTIME_TAG
+from notify_pipelines.orchestration.timetable import TIMETABLE, Partitions, Slot, Starts, slot
 
 SLOT_TAG = "notify/slot"
 NIGHT_TAG = "notify/night"

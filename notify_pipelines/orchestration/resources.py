@@ -128,10 +128,15 @@ def letter_buckets_resource() -> LetterBucketsResource:
     )
 
 
+def notify_database() -> NotifyDatabase:
+    """The one declaration of the database resource: every domain's `notify_db`, and any resource that needs it."""
+    return NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))
+
+
 def base_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources every domain shares, keyed by the names the assets, ops and sensors ask for."""
     return {
-        "notify_db": NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL")),
+        "notify_db": notify_database(),
         "s3": s3_resource(),
         "letter_buckets": letter_buckets_resource(),
         "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from notify_pipelines.core.calendar import financial_year, is_dvla_working_day
+from notify_pipelines.core.calendar import is_dvla_working_day
 from notify_pipelines.core.vocabulary import LONDON_TZ
 
 UTC_TZ = "UTC"  # the reference's beat-schedule checks run on UTC clock times

@@ -50,6 +50,8 @@ from notify_pipelines.core.s3_deadlines import deadline_body, write_reserve
 from notify_pipelines.core.s3_objects import is_not_found
 from notify_pipelines.core.vocabulary import (  # utc_now looked up at call time (tests pin it)
     POSTAGE_TYPES,
+    STATUS_CREATED,
+    STATUS_SENDING,
     utc_now,
 )
 from notify_pipelines.db.leases import Lease, LeaseLost
@@ -214,8 +216,8 @@ def mark_sending(lease: Lease, letter_ids: Iterable[uuid.UUID | str], sent_at: d
     with lease.fenced() as conn:
         return conn.execute(
             sa.update(notifications)
-            .where(n.id.in_(ids), n.notification_status == "created")
-            .values(notification_status="sending", sent_by="dvla", sent_at=sent_at, updated_at=sent_at)
+            .where(n.id.in_(ids), n.notification_status == STATUS_CREATED)
+            .values(notification_status=STATUS_SENDING, sent_by="dvla", sent_at=sent_at, updated_at=sent_at)
         ).rowcount
 
 

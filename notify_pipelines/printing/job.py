@@ -11,7 +11,7 @@ from notify_pipelines.db.leases import default_holder
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
 from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
     DEFAULT_LEASE_SECONDS,
@@ -23,8 +23,6 @@ from notify_pipelines.printing.collate import (
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
-from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact

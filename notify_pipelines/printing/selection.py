@@ -22,7 +22,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL
+from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL, LETTER, STATUS_CREATED
 from notify_pipelines.db.schema import notifications, services
 
 FETCH_SIZE = 10_000  # rows per fetch from the cursor (the reference's yield_per)
@@ -34,8 +34,8 @@ def print_conditions(deadline: dt.datetime) -> list[sa.ColumnElement[bool]]:
     """The letters due in the print run whose deadline (naive UTC) is `deadline`: both §5.3 queries' filter."""
     n = notifications.c
     return [
-        n.notification_type == "letter",
-        n.notification_status == "created",
+        n.notification_type == LETTER,
+        n.notification_status == STATUS_CREATED,
         n.created_at < deadline,
         n.key_type == KEY_TYPE_NORMAL,
         n.billable_units > 0,

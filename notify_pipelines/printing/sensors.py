@@ -8,11 +8,11 @@ failures start and one recovery message at the first tick that passes, i.e. when
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.orchestration.resources import LettersPrintBucketResource, PrintAckFilesResource
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.printing import acknowledgements as acks
 from notify_pipelines.printing.s3_client import print_s3_client
-from notify_pipelines.orchestration.resources import LettersPrintBucketResource, PrintAckFilesResource
-from notify_pipelines.core.vocabulary import utc_now
-from notify_pipelines.orchestration.timetable import slot
 
 NAME = "print_files_not_acknowledged"
 

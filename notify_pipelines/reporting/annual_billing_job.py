@@ -10,10 +10,10 @@ import dagster as dg
 from notify_pipelines.core import settings
 from notify_pipelines.core.calendar import financial_year
 from notify_pipelines.core.vocabulary import LONDON_TZ
-from notify_pipelines.reporting import annual_billing
-from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.night import timetable_schedule
+from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
+from notify_pipelines.reporting import annual_billing
 
 financial_year_partitions = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 4 *",  # a window per April-March financial year, London time

@@ -1,12 +1,9 @@
-"""The daily reporting facts, each one declaration (daily_fact.py makes the asset): its table, its day builder, what
-it reads, its preview and its freshness deadline (London time, for yesterday's partition)."""
-
-# No `from __future__ import annotations`: Dagster reads the config annotations at runtime.
+"""The daily reporting facts, each one declaration (daily_fact.py makes the asset): its build (the fact's SQL module),
+what it reads, its preview and its freshness deadline (London time, for yesterday's partition)."""
 
 import datetime as dt
 
 import dagster as dg
-import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import LETTER, NOTIFICATION_TYPES
 from notify_pipelines.db import schema
@@ -19,7 +16,6 @@ from notify_pipelines.reporting import (
     status_facts,
 )
 from notify_pipelines.reporting.daily_fact import DailyFact, daily_fact_asset
-from notify_pipelines.reporting.results import DayBuild
 
 ALL_TYPES = NOTIFICATION_TYPES
 NOTIFICATION_SOURCES = (schema.notifications, schema.notification_history)
@@ -46,15 +42,15 @@ def status_types(day: dt.date, letters_only_before: dt.date | None) -> tuple[str
     return (LETTER,) if day < letters_only_before else ALL_TYPES
 
 
-def _rebuild_status(engine: sa.Engine, day: dt.date, config: StatusBuildConfig) -> DayBuild:
-    return status_facts.rebuild_status_day(engine, day, status_types(day, _letters_only_before(config)))
+def status_types_by_day(config: StatusBuildConfig):
+    letters_only_before = _letters_only_before(config)
+    return lambda day: status_types(day, letters_only_before)
 
 
 STATUS = DailyFact(
-    table=schema.ft_notification_status,
-    rebuild=_rebuild_status,
+    build=status_facts.BUILD,
     config_type=StatusBuildConfig,
-    check_config=_letters_only_before,
+    types_by_day=status_types_by_day,
     description="Notifications per London day, template, service, job, type, key type and status (test keys out).",
     reads=NOTIFICATION_SOURCES,
     preview_sql=metadata.STATUS_PREVIEW_SQL,
@@ -63,8 +59,7 @@ STATUS = DailyFact(
 )
 
 BILLING = DailyFact(
-    table=schema.ft_billing,
-    rebuild=billing_facts.rebuild_billing_day,
+    build=billing_facts.BUILD,
     description="Billable notifications per London day, service, template, type, provider, rate and postage.",
     reads=(*NOTIFICATION_SOURCES, schema.rates, schema.letter_rates),
     preview_sql=metadata.BILLING_PREVIEW_SQL,
@@ -73,8 +68,7 @@ BILLING = DailyFact(
 )
 
 PROCESSING_TIME = DailyFact(
-    table=schema.ft_processing_time,
-    rebuild=processing_time.rebuild_processing_time_day,
+    build=processing_time.BUILD,
     description="API email and SMS created per London day, and how many were sent within 10 seconds.",
     reads=NOTIFICATION_SOURCES,
     preview_sql=metadata.PROCESSING_TIME_PREVIEW_SQL,
@@ -84,8 +78,7 @@ PROCESSING_TIME = DailyFact(
 )
 
 LETTER_DESPATCH = DailyFact(
-    table=schema.ft_billing_letter_despatch,
-    rebuild=letter_despatch.rebuild_despatch_day,
+    build=letter_despatch.BUILD,
     description="Letters DVLA despatched per day, postage, sheets and cost threshold, priced at the letter rate.",
     reads=(schema.notifications_letter_despatch, *NOTIFICATION_SOURCES, schema.letter_rates),
     preview_sql=metadata.DESPATCH_PREVIEW_SQL,

@@ -16,24 +16,26 @@ A group with no rate raises MissingRateError inside the statement, so the transa
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import day_window
 from notify_pipelines.core.vocabulary import (
     BILLABLE_STATUSES,
+    EMAIL,
+    LETTER,
     REPORTED_KEY_TYPES,
+    SMS,
     sql_literals,
 )
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks, rates
+from notify_pipelines.reporting import rates
+from notify_pipelines.reporting.fact_build import FactBuild, counts_by_type
 from notify_pipelines.reporting.rates import (  # noqa: F401  (re-exported: callers and tests import them from here)
     MISSING_RATE,
     MissingRateError,
     create_missing_rate_function,
 )
-from notify_pipelines.reporting.results import DayBuild
 
 fact = schema.ft_billing
 
@@ -56,9 +58,9 @@ def _billable_branch(table: str) -> str:
 
 _RATE = rates.or_missing(
     f"""CASE g.notification_type
-                   WHEN 'email' THEN 0
-                   WHEN 'sms' THEN {rates.SMS_RATE_SQL}
-                   WHEN 'letter' THEN {rates.letter_rate_sql("g.postage", "g.sheets")}
+                   WHEN '{EMAIL}' THEN 0
+                   WHEN '{SMS}' THEN {rates.SMS_RATE_SQL}
+                   WHEN '{LETTER}' THEN {rates.letter_rate_sql("g.postage", "g.sheets")}
                END""",
     "g.notification_type",
     "g.postage",
@@ -71,13 +73,13 @@ WITH billable AS ({_billable_branch("notifications")}
 ),
 groups AS (
     SELECT service_id, template_id, notification_type,
-           CASE notification_type WHEN 'email' THEN 'ses' WHEN 'sms' THEN coalesce(sent_by, 'unknown') ELSE 'dvla' END
+           CASE notification_type WHEN '{EMAIL}' THEN 'ses' WHEN '{SMS}' THEN coalesce(sent_by, 'unknown') ELSE 'dvla' END
                AS provider,
-           CASE WHEN notification_type = 'email' THEN 0 ELSE coalesce(rate_multiplier, 1)::integer END AS rate_multiplier,
-           CASE WHEN notification_type = 'email' THEN false ELSE coalesce(international, false) END AS international,
-           CASE WHEN notification_type = 'letter' THEN coalesce(postage, 'none') ELSE 'none' END AS postage,
-           CASE WHEN notification_type = 'letter' THEN billable_units END AS sheets,
-           sum(CASE WHEN notification_type = 'email' THEN 0 ELSE billable_units END) AS billable_units,
+           CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE coalesce(rate_multiplier, 1)::integer END AS rate_multiplier,
+           CASE WHEN notification_type = '{EMAIL}' THEN false ELSE coalesce(international, false) END AS international,
+           CASE WHEN notification_type = '{LETTER}' THEN coalesce(postage, 'none') ELSE 'none' END AS postage,
+           CASE WHEN notification_type = '{LETTER}' THEN billable_units END AS sheets,
+           sum(CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE billable_units END) AS billable_units,
            count(*) AS notifications_sent
     FROM billable
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -106,25 +108,5 @@ def insert_billing(conn: sa.Connection, day: dt.date) -> int:
     return rates.insert_priced(conn, INSERT_SQL, insert_params(day))
 
 
-def build_billing_day(conn: sa.Connection, day: dt.date) -> DayBuild:
-    """Replace the day's ft_billing rows with the billing of the current data. Run it inside a transaction."""
-    started = time.perf_counter()
-    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
-    inserted = insert_billing(conn, day)
-    return DayBuild(day, deleted, inserted, per_type_counts(conn, day), time.perf_counter() - started)
 
-
-def per_type_counts(conn: sa.Connection, day: dt.date) -> dict[str, tuple[int, int]]:
-    """notification_type -> (fact rows, notifications_sent) for the day."""
-    rows = conn.execute(
-        sa.select(fact.c.notification_type, sa.func.count(), sa.func.sum(fact.c.notifications_sent))
-        .where(fact.c.bst_date == day)
-        .group_by(fact.c.notification_type)
-    )
-    return {ntype: (int(groups), int(total)) for ntype, groups, total in rows}
-
-
-def rebuild_billing_day(engine: sa.Engine, day: dt.date) -> DayBuild:
-    """One day, one transaction: on MissingRateError nothing changes."""
-    with engine.begin() as conn:
-        return build_billing_day(conn, day)
+BUILD = FactBuild(fact, fact.c.bst_date, insert_billing, counts_by_type("notifications_sent"))

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import day_window
+from notify_pipelines.core.vocabulary import EMAIL, KEY_TYPE_TEST, LONDON_TZ, SMS
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import monthly_usage, processing_time, source
+from notify_pipelines.reporting import monthly_usage, processing_time, status_facts
 from notify_pipelines.reporting.billing_facts import BILLABLE_CONDITION_SQL
-from notify_pipelines.core.vocabulary import LONDON_TZ
 
 status = schema.ft_notification_status
 
@@ -30,7 +30,7 @@ def status_counts_vs_source(conn: sa.Connection, days: list[dt.date]) -> list[Di
     """Per day and type: notifications in the status fact vs non-test rows in notifications + history."""
     out = []
     for day in days:
-        rows = source.day_rows(day)
+        rows = status_facts.day_rows(day)
         counted = dict(
             conn.execute(
                 sa.select(sa.cast(rows.c.notification_type, sa.Text), sa.func.count()).group_by(rows.c.notification_type)
@@ -57,7 +57,7 @@ def closed_days(days: list[dt.date], now_utc: dt.datetime) -> list[dt.date]:
 
 def test_key_rows(conn: sa.Connection, first: dt.date, last: dt.date) -> int:
     return conn.execute(
-        sa.select(sa.func.count()).where(status.c.bst_date.between(first, last), status.c.key_type == "test")
+        sa.select(sa.func.count()).where(status.c.bst_date.between(first, last), status.c.key_type == KEY_TYPE_TEST)
     ).scalar_one()
 
 
@@ -212,7 +212,7 @@ sms_year AS (  -- chargeable SMS units per service: the year up to the month, an
            sum({monthly_usage.CHARGEABLE_UNITS_SQL}) FILTER (WHERE bst_date < :month) AS before_month,
            sum({monthly_usage.CHARGEABLE_UNITS_SQL}) AS to_month_end
     FROM ft_billing b
-    WHERE bst_date >= :year_start AND bst_date < :month_end AND notification_type = 'sms'
+    WHERE bst_date >= :year_start AND bst_date < :month_end AND notification_type = '{SMS}'
     GROUP BY 1
 ),
 allowance_used AS (  -- what the allowance must have covered in the month: it is used up in date order
@@ -234,12 +234,12 @@ SELECT 'charged', service_id, notification_type, rate, postage,
 FROM usage WHERE charged_units <> units - free_allowance_used OR free_allowance_used < 0
 UNION ALL
 SELECT 'cost', service_id, notification_type, rate, postage,
-       CASE WHEN notification_type = 'email' THEN 0 ELSE charged_units * rate END, cost, NULL, NULL
-FROM usage WHERE cost <> CASE WHEN notification_type = 'email' THEN 0 ELSE charged_units * rate END
+       CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE charged_units * rate END, cost, NULL, NULL
+FROM usage WHERE cost <> CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE charged_units * rate END
 UNION ALL
-SELECT 'free allowance', a.service_id, 'sms', NULL, NULL, a.expected, coalesce(u.used, 0), NULL, NULL
+SELECT 'free allowance', a.service_id, '{SMS}', NULL, NULL, a.expected, coalesce(u.used, 0), NULL, NULL
 FROM allowance_used a
-LEFT JOIN (SELECT service_id, sum(free_allowance_used) AS used FROM usage WHERE notification_type = 'sms' GROUP BY 1) u
+LEFT JOIN (SELECT service_id, sum(free_allowance_used) AS used FROM usage WHERE notification_type = '{SMS}' GROUP BY 1) u
     USING (service_id)
 WHERE a.expected <> coalesce(u.used, 0)
 ORDER BY 1, 2, 3, 4, 5

@@ -1,6 +1,6 @@
-"""One way to add a daily fact: its SQL module (a `rebuild(engine, day)` that replaces one London day in one
-transaction) plus one `DailyFact` declaration, from which `daily_fact_asset` makes the partitioned asset and
-`freshness.py` its freshness check. The nightly schedules sit together in schedules.py.
+"""One way to add a daily fact: its SQL module (a `FactBuild`: the INSERT ... SELECT for a day and what it counts;
+fact_build.py runs it in one transaction) plus one `DailyFact` declaration, from which `daily_fact_asset` makes the
+partitioned asset and `freshness.py` its freshness check. The nightly schedules sit together in schedules.py.
 
 A range of partitions (a backfill, the nightly look-back) is one run: the days are rebuilt one after another, each in
 its own transaction, so a failure keeps the days already done and a long backfill never holds one huge transaction.
@@ -10,7 +10,7 @@ range run records its days at the end of the step, as Dagster does for a range; 
 well would record every day twice.) A reversed range or bad config is refused before any day is touched.
 """
 
-# No `from __future__ import annotations`: Dagster reads the config and context annotations at runtime.
+# No `from __future__ import annotations`: Dagster reads the context annotations at runtime.
 
 import datetime as dt
 from dataclasses import dataclass
@@ -19,26 +19,32 @@ from typing import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, is_transient
-from notify_pipelines.reporting import metadata
+from notify_pipelines.reporting import fact_build, metadata
 from notify_pipelines.reporting.results import DayBuild
 from notify_pipelines.reporting.sources import source_key
 
 
 @dataclass(frozen=True)
 class DailyFact:
-    table: sa.Table
-    rebuild: Callable[..., DayBuild]  # (engine, day), or (engine, day, config) when config_type is set
+    build: fact_build.FactBuild
     description: str
     reads: tuple[sa.Table, ...]  # source tables: the asset's deps in the lineage graph
     preview_sql: sa.TextClause
     count_label: str  # what DayBuild.notifications counts, as a metadata key
     deadline: dt.time  # London time by which yesterday's partition must exist (freshness check)
-    per_type_labels: tuple[str, ...] = ("email", "sms", "letter")
-    config_type: type | None = None  # a dg.Config class the rebuild takes
-    check_config: Callable[[object], None] | None = None  # raises ValueError for config no day can run with
+    per_type_labels: tuple[str, ...] = (EMAIL, SMS, LETTER)
+    config_type: type[dg.Config] | None = None  # the run config the asset takes (its schema in the launchpad)
+    # From that config, which notification types each day rebuilds (None: all of them); a ValueError for config no
+    # day can run with.
+    types_by_day: Callable[[dg.Config], Callable[[dt.date], tuple[str, ...] | None]] | None = None
+
+    @property
+    def table(self) -> sa.Table:
+        return self.build.table
 
     @property
     def name(self) -> str:
@@ -108,32 +114,26 @@ def rebuild_window(
     return dg.MaterializeResult()
 
 
-def checked_config(fact: DailyFact, config):
-    """Refuse config that no day could run with, in one line, before any day is rebuilt."""
-    if fact.check_config is not None:
-        try:
-            fact.check_config(config)
-        except ValueError as exc:
-            raise dg.Failure(f"{fact.name}: bad run config: {exc}", allow_retries=False) from None
-    return config
+def day_types(fact: DailyFact, op_config: dict | None) -> Callable[[dt.date], tuple[str, ...] | None]:
+    """What each day rebuilds, from the run config; config that no day could run with is refused in one line, before
+    any day is rebuilt."""
+    if fact.config_type is None or fact.types_by_day is None:
+        return lambda day: None
+    try:
+        return fact.types_by_day(fact.config_type(**(op_config or {})))
+    except ValueError as exc:
+        raise dg.Failure(f"{fact.name}: bad run config: {exc}", allow_retries=False) from None
 
 
 def daily_fact_asset(fact: DailyFact) -> dg.AssetsDefinition:
     """The London-day partitioned asset for a declaration (single-run backfills, deps on its source tables)."""
-    if fact.config_type is None:
 
-        def compute(context: dg.AssetExecutionContext, notify_db: NotifyDatabase) -> dg.MaterializeResult:
-            engine = notify_db.engine
-            return rebuild_window(context, fact, engine, lambda day: fact.rebuild(engine, day))
-
-    else:
-
-        def compute(context: dg.AssetExecutionContext, notify_db: NotifyDatabase, config) -> dg.MaterializeResult:
-            engine = notify_db.engine
-            config = checked_config(fact, config)
-            return rebuild_window(context, fact, engine, lambda day: fact.rebuild(engine, day, config))
-
-        compute.__annotations__["config"] = fact.config_type
+    def compute(context: dg.AssetExecutionContext, notify_db: NotifyDatabase) -> dg.MaterializeResult:
+        types_for = day_types(fact, context.op_config)
+        engine = notify_db.engine
+        return rebuild_window(
+            context, fact, engine, lambda day: fact_build.rebuild(engine, fact.build, day, types_for(day))
+        )
 
     return dg.asset(
         name=fact.name,
@@ -145,4 +145,5 @@ def daily_fact_asset(fact: DailyFact) -> dg.AssetsDefinition:
         description=fact.description,
         deps=[source_key(table) for table in fact.reads],
         metadata=metadata.table_metadata(fact.table),
+        config_schema=None if fact.config_type is None else fact.config_type.to_config_schema(),
     )(compute)

@@ -6,8 +6,8 @@ from notify_pipelines.reporting.annual_billing_job import populate_annual_billin
 from notify_pipelines.reporting.assets import daily_fact_assets
 from notify_pipelines.reporting.checks import reporting_checks, source_reconciliation_checks, volume_checks
 from notify_pipelines.reporting.freshness import freshness_checks, reporting_freshness
-from notify_pipelines.reporting.source_freshness import notifications_received_rows_recently, source_freshness
 from notify_pipelines.reporting.schedules import reporting_jobs, reporting_schedules
+from notify_pipelines.reporting.source_freshness import notifications_received_rows_recently, source_freshness
 from notify_pipelines.reporting.sources import source_specs
 from notify_pipelines.reporting.usage_asset import ft_monthly_usage
 

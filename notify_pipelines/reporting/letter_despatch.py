@@ -12,14 +12,14 @@ the new set, then upserted: the same result). A group with no rate fails the day
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import london_midnight
+from notify_pipelines.core.vocabulary import LETTER
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks, rates
-from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.reporting import rates
+from notify_pipelines.reporting.fact_build import FactBuild
 
 fact = schema.ft_billing_letter_despatch
 
@@ -41,7 +41,7 @@ WITH groups AS (
 )
 INSERT INTO ft_billing_letter_despatch (bst_date, postage, rate, billable_units, cost_threshold, notifications_sent)
 SELECT :day, g.postage,
-       {rates.or_missing(rates.letter_rate_sql("g.postage", "g.sheets"), "'letter'", "g.postage", "g.sheets")},
+       {rates.or_missing(rates.letter_rate_sql("g.postage", "g.sheets"), f"'{LETTER}'", "g.postage", "g.sheets")},
        g.sheets, g.cost_threshold, g.letters
 FROM groups g
 """
@@ -56,19 +56,13 @@ def insert_despatch(conn: sa.Connection, day: dt.date) -> int:
     return rates.insert_priced(conn, INSERT_SQL, insert_params(day))
 
 
-def build_despatch_day(conn: sa.Connection, day: dt.date) -> DayBuild:
-    """Replace the day's rows. Run it inside a transaction; MissingRateError leaves it to roll back."""
-    started = time.perf_counter()
-    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
-    inserted = insert_despatch(conn, day)
+
+def summary(conn: sa.Connection, build: FactBuild, day: dt.date, inserted: int) -> dict:
+    """All rows are letters: their groups and the letters in them."""
     letters = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(fact.c.notifications_sent), 0)).where(fact.c.bst_date == day)
     ).scalar_one()
-    per_type = {"letter": (inserted, int(letters))} if inserted else {}
-    return DayBuild(day, deleted, inserted, per_type, time.perf_counter() - started)
+    return {"per_type": {LETTER: (inserted, int(letters))} if inserted else {}}
 
 
-def rebuild_despatch_day(engine: sa.Engine, day: dt.date) -> DayBuild:
-    """One day, one transaction: on MissingRateError nothing changes."""
-    with engine.begin() as conn:
-        return build_despatch_day(conn, day)
+BUILD = FactBuild(fact, fact.c.bst_date, insert_despatch, summary)

@@ -7,6 +7,7 @@ import dagster as dg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.reporting.results import DayBuild
 
 PREVIEW_ROWS = 10
@@ -92,7 +93,7 @@ def preview(conn: sa.Connection, sql: sa.TextClause, build: DayBuild) -> str:
 
 
 def day_metadata(
-    build: DayBuild, preview_markdown: str, count_label: str, per_type_labels: tuple[str, ...] = ("email", "sms", "letter")
+    build: DayBuild, preview_markdown: str, count_label: str, per_type_labels: tuple[str, ...] = (EMAIL, SMS, LETTER)
 ) -> dict[str, dg.MetadataValue]:
     """Numeric values (plotted per partition by the UI) plus the preview."""
     metadata: dict[str, dg.MetadataValue] = {

@@ -18,23 +18,22 @@ build reports how many services had no row (`services_on_default_allowance`) so 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import financial_year
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, SMS
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.annual_billing import SERVICE_DEFAULT_ALLOWANCES
-from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.reporting.fact_build import FactBuild, counts_by_type
 
 fact = schema.ft_monthly_usage
 DEFAULT_FREE_SMS_FRAGMENT_LIMIT = 250_000
 
 # An ft_billing row `b`'s chargeable units (also read by the reconciliation check, consistency.py).
 CHARGEABLE_UNITS_SQL = (
-    "CASE b.notification_type WHEN 'sms' THEN b.billable_units * b.rate_multiplier "
-    "WHEN 'letter' THEN b.notifications_sent ELSE b.billable_units END"
+    f"CASE b.notification_type WHEN '{SMS}' THEN b.billable_units * b.rate_multiplier "
+    f"WHEN '{LETTER}' THEN b.notifications_sent ELSE b.billable_units END"
 )
 
 _YEAR_OF_BILLING = f"""
@@ -50,7 +49,7 @@ WITH daily AS ({_YEAR_OF_BILLING}
 ),
 used AS (
     SELECT d.*,
-           CASE WHEN d.notification_type = 'sms' THEN
+           CASE WHEN d.notification_type = '{SMS}' THEN
                least(d.chargeable_units, greatest(
                    coalesce(ab.free_sms_fragment_limit, dflt.allowance, :default_allowance)
                    - (sum(d.chargeable_units) OVER year_so_far - d.chargeable_units), 0))
@@ -66,15 +65,15 @@ INSERT INTO ft_monthly_usage (month, service_id, notification_type, rate, postag
 SELECT :month, service_id, notification_type, rate, postage,
        sum(notifications_sent), sum(chargeable_units), sum(free_allowance_used),
        sum(chargeable_units - free_allowance_used),
-       CASE WHEN notification_type = 'email' THEN 0 ELSE sum((chargeable_units - free_allowance_used) * rate) END
+       CASE WHEN notification_type = '{EMAIL}' THEN 0 ELSE sum((chargeable_units - free_allowance_used) * rate) END
 FROM used
 WHERE bst_date >= :month
 GROUP BY service_id, notification_type, rate, postage
 """
 
-DEFAULTED_SQL = """
+DEFAULTED_SQL = f"""
 SELECT count(DISTINCT u.service_id) FROM ft_monthly_usage u
-WHERE u.month = :month AND u.notification_type = 'sms' AND NOT EXISTS (
+WHERE u.month = :month AND u.notification_type = '{SMS}' AND NOT EXISTS (
     SELECT 1 FROM annual_billing ab WHERE ab.service_id = u.service_id AND ab.financial_year_start = :financial_year)
 """
 
@@ -101,30 +100,17 @@ def insert_usage(conn: sa.Connection, month: dt.date) -> int:
     return conn.execute(sa.text(INSERT_SQL), insert_params(month)).rowcount
 
 
-def build_usage_month(conn: sa.Connection, month: dt.date) -> DayBuild:
-    """Replace the month's rows. Run it inside a transaction. DayBuild.day is the month's first day."""
-    started = time.perf_counter()
-    params = insert_params(month)
-    month = params["month"]
-    deleted = locks.clear_day(conn, fact, fact.c.month, month)
-    inserted = insert_usage(conn, month)
-    per_type = {
-        ntype: (int(rows), int(sent))
-        for ntype, rows, sent in conn.execute(
-            sa.select(fact.c.notification_type, sa.func.count(), sa.func.sum(fact.c.notifications_sent))
-            .where(fact.c.month == month).group_by(fact.c.notification_type)
-        )
-    }
+
+def summary(conn: sa.Connection, build: FactBuild, month: dt.date, inserted: int) -> dict:
+    """Per type as the other facts, and the month's free allowance used, charged units and defaulted services."""
     free, charged = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(fact.c.free_allowance_used), 0),
                   sa.func.coalesce(sa.func.sum(fact.c.charged_units), 0)).where(fact.c.month == month)
     ).one()
-    defaulted = conn.execute(sa.text(DEFAULTED_SQL), params).scalar_one()
+    defaulted = conn.execute(sa.text(DEFAULTED_SQL), insert_params(month)).scalar_one()
     extra = {"free_allowance_used": int(free), "charged_units": int(charged), "services_on_default_allowance": defaulted}
-    return DayBuild(month, deleted, inserted, per_type, time.perf_counter() - started, extra=extra)
+    return {**counts_by_type("notifications_sent")(conn, build, month, inserted), "extra": extra}
 
 
-def rebuild_usage_month(engine: sa.Engine, month: dt.date) -> DayBuild:
-    """One month, one transaction."""
-    with engine.begin() as conn:
-        return build_usage_month(conn, month)
+# DayBuild.day is the month's first day.
+BUILD = FactBuild(fact, fact.c.month, insert_usage, summary, period_of=month_start)

@@ -11,15 +11,13 @@ fact. Each branch filters its own `created_at` window so both tables' `created_a
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import day_window
-from notify_pipelines.core.vocabulary import REPORTED_KEY_TYPES, sql_literals
+from notify_pipelines.core.vocabulary import EMAIL, REPORTED_KEY_TYPES, SMS, sql_literals
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import locks
-from notify_pipelines.reporting.results import DayBuild
+from notify_pipelines.reporting.fact_build import FactBuild
 
 fact = schema.ft_processing_time
 WITHIN = dt.timedelta(seconds=10)
@@ -31,7 +29,7 @@ def _branch(table: str) -> str:
     WHERE created_at >= :start AND created_at < :end
       AND api_key_id IS NOT NULL
       AND key_type IN ({sql_literals(REPORTED_KEY_TYPES)})
-      AND notification_type IN ('email', 'sms')"""
+      AND notification_type IN ('{EMAIL}', '{SMS}')"""
 
 
 INSERT_SQL = f"""
@@ -53,19 +51,13 @@ def insert_processing_time(conn: sa.Connection, day: dt.date) -> int:
     return conn.execute(sa.text(INSERT_SQL), insert_params(day)).rowcount
 
 
-def build_processing_time_day(conn: sa.Connection, day: dt.date) -> DayBuild:
-    """Replace the day's row. Run it inside a transaction."""
-    started = time.perf_counter()
-    deleted = locks.clear_day(conn, fact, fact.c.bst_date, day)
-    inserted = insert_processing_time(conn, day)
+
+def summary(conn: sa.Connection, build: FactBuild, day: dt.date, inserted: int) -> dict:
+    """The day's one row: every message counted, and those sent within 10 s."""
     total, within = conn.execute(
         sa.select(fact.c.messages_total, fact.c.messages_within_10_secs).where(fact.c.bst_date == day)
     ).one()
-    return DayBuild(day, deleted, inserted, seconds=time.perf_counter() - started, rows=inserted, counted=total,
-                    extra={"messages_within_10_secs": within})
+    return {"rows": inserted, "counted": total, "extra": {"messages_within_10_secs": within}}
 
 
-def rebuild_processing_time_day(engine: sa.Engine, day: dt.date) -> DayBuild:
-    """One day, one transaction."""
-    with engine.begin() as conn:
-        return build_processing_time_day(conn, day)
+BUILD = FactBuild(fact, fact.c.bst_date, insert_processing_time, summary)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from notify_pipelines.core.vocabulary import SMS
+
 MISSING_RATE = "missing billing rate"
 
 # A temporary function: it needs no migration and disappears with the session.
@@ -26,9 +28,9 @@ END $$
 """
 )
 
-SMS_RATE_SQL = """(
+SMS_RATE_SQL = f"""(
     SELECT r.rate FROM rates r
-    WHERE r.notification_type = 'sms' AND r.valid_from <= :midnight
+    WHERE r.notification_type = '{SMS}' AND r.valid_from <= :midnight
     ORDER BY r.valid_from DESC LIMIT 1)"""
 
 

@@ -11,10 +11,11 @@ from typing import Callable
 
 import dagster as dg
 
-from notify_pipelines.core.calendar import local_today, to_naive_utc
-from notify_pipelines.core.vocabulary import LONDON_TZ
+from notify_pipelines.core.vocabulary import EMAIL, LETTER, LONDON, SMS
+from notify_pipelines.orchestration.night import follower, timetable_schedule
 from notify_pipelines.orchestration.partitions import daily_partitions
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.reporting.assets import (
     ft_billing,
     ft_billing_letter_despatch,
@@ -28,13 +29,9 @@ from notify_pipelines.reporting.usage_asset import (
     month_key,
     monthly_partitions,
 )
-from notify_pipelines.core.vocabulary import LONDON
-from notify_pipelines.orchestration.night import follower, timetable_schedule
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
-from notify_pipelines.orchestration.timetable import slot
 
 # From London yesterday, inclusive (reference §2.2.1): letters for the slot's look-back, email and SMS for 4 days.
-STATUS_LOOKBACK_DAYS = {"letter": slot("nightly_ft_notification_status").lookback_days, "email": 4, "sms": 4}
+STATUS_LOOKBACK_DAYS = {LETTER: slot("nightly_ft_notification_status").lookback_days, EMAIL: 4, SMS: 4}
 BILLING_LOOKBACK_DAYS = slot("nightly_ft_billing").lookback_days
 DESPATCH_LOOKBACK_DAYS = slot("nightly_ft_billing_letter_despatch").lookback_days  # as the reference: billing's days
 
@@ -73,7 +70,7 @@ def status_lookback_request(today: dt.date) -> dg.RunRequest:
     """Letters for 10 days, email and SMS for 4, ending yesterday: one run, older days rebuild letters only."""
     yesterday = today - dt.timedelta(days=1)
     first = yesterday - dt.timedelta(days=max(STATUS_LOOKBACK_DAYS.values()) - 1)
-    email_sms_from = yesterday - dt.timedelta(days=STATUS_LOOKBACK_DAYS["email"] - 1)
+    email_sms_from = yesterday - dt.timedelta(days=STATUS_LOOKBACK_DAYS[EMAIL] - 1)
     return dg.RunRequest(
         run_key=f"ft_notification_status:{first}...{yesterday}",
         tags=range_tags(first, yesterday),

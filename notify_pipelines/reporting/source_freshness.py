@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 from notify_pipelines.core import settings
 from notify_pipelines.core.calendar import to_naive_utc, utc_to_london
-from notify_pipelines.db import schema
-from notify_pipelines.reporting.sources import source_key
-from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.db import schema
+from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.reporting.sources import source_key
 
 CHECK_NAME = "received_rows_recently"
 SENSOR_NAME = "source_freshness"

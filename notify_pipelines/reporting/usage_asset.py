@@ -14,7 +14,7 @@ from notify_pipelines.core.vocabulary import LONDON_TZ
 from notify_pipelines.db import schema
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
-from notify_pipelines.reporting import metadata, monthly_usage
+from notify_pipelines.reporting import fact_build, metadata, monthly_usage
 from notify_pipelines.reporting.assets import ft_billing
 from notify_pipelines.reporting.daily_fact import range_refused
 from notify_pipelines.reporting.sources import source_key
@@ -63,7 +63,7 @@ def ft_monthly_usage(context: dg.AssetExecutionContext, notify_db: NotifyDatabas
         raise range_refused("ft_monthly_usage", context, "months")
     context.log.info(f"rebuilding ft_monthly_usage for {month_key(months[0])} to {month_key(months[-1])}")
     for month in months:
-        build = monthly_usage.rebuild_usage_month(engine, month)
+        build = fact_build.rebuild(engine, monthly_usage.BUILD, month)
         context.add_asset_metadata(
             {
                 **metadata.standard_metadata(schema.ft_monthly_usage, build.row_count),

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import (
     KEY_TYPE_TEST,
+    LETTER,
     LETTER_STATUSES_KEPT,
     REPORTED_KEY_TYPES,
     sql_literals,
@@ -145,7 +146,7 @@ def _params(service_id: uuid.UUID, notification_type: str, cutoff: dt.datetime, 
 def archive_batch(conn: sa.Connection, service_id: uuid.UUID, notification_type: str, cutoff: dt.datetime,
                   limit: int) -> BatchResult:
     """Move the oldest `limit` real-key rows (letters: final ones only) before `cutoff` to history."""
-    batch = _oldest_rows(test_keys=False, letters=notification_type == "letter", select="ctid")
+    batch = _oldest_rows(test_keys=False, letters=notification_type == LETTER, select="ctid")
     row = conn.execute(_move_to_history(batch), _params(service_id, notification_type, cutoff, limit)).one()
     return BatchResult(row.selected, row.moved, row.inserted)
 
@@ -153,7 +154,7 @@ def archive_batch(conn: sa.Connection, service_id: uuid.UUID, notification_type:
 def delete_test_batch(conn: sa.Connection, service_id: uuid.UUID, notification_type: str, cutoff: dt.datetime,
                       limit: int) -> BatchResult:
     """Delete the oldest `limit` test-key rows before `cutoff`; they are never archived (reference §3.5)."""
-    batch = _oldest_rows(test_keys=True, letters=notification_type == "letter", select="ctid")
+    batch = _oldest_rows(test_keys=True, letters=notification_type == LETTER, select="ctid")
     row = conn.execute(_delete(batch), _params(service_id, notification_type, cutoff, limit)).one()
     return BatchResult(row.selected, row.moved)
 
@@ -164,12 +165,12 @@ def choose_letters(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.dateti
     commits (or closes) before calling S3, and the removal re-checks each letter."""
     batch = _oldest_rows(test_keys=test_keys, letters=True,
                          select="id, notification_status, key_type, reference, created_at")
-    rows = conn.execute(sa.text(batch), _params(service_id, "letter", cutoff, limit))
+    rows = conn.execute(sa.text(batch), _params(service_id, LETTER, cutoff, limit))
     return [LetterRow(*row) for row in rows]
 
 
 def _chosen_params(service_id: uuid.UUID, cutoff: dt.datetime, letters: list[LetterRow]) -> dict:
-    return {"service_id": service_id, "notification_type": "letter", "cutoff": cutoff,
+    return {"service_id": service_id, "notification_type": LETTER, "cutoff": cutoff,
             "ids": [letter.id for letter in letters], "statuses": [letter.notification_status for letter in letters]}
 
 
@@ -193,5 +194,5 @@ def count_letters_past_retention(conn: sa.Connection, service_id: uuid.UUID, cut
                                  test_keys: bool) -> int:
     """How many letters a batch could still choose: what a stopped letter loop leaves for the next night."""
     sql = f"SELECT count(*) FROM notifications WHERE {_batch_conditions(test_keys=test_keys, letters=True)}"
-    params = {"service_id": service_id, "notification_type": "letter", "cutoff": cutoff}
+    params = {"service_id": service_id, "notification_type": LETTER, "cutoff": cutoff}
     return conn.execute(sa.text(sql), params).scalar_one()

@@ -5,13 +5,12 @@ would cost more than the work), and in retention's one-at-a-time run queue lane.
 import dagster as dg
 
 from notify_pipelines.orchestration.partitions import daily_partitions
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.retention.cleanup_ops import (
     delete_old_inbound_sms,
     remove_job_csv_files,
 )
 from notify_pipelines.retention.job import RETENTION_TAGS
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 
 @dg.job(

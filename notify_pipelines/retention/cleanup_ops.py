@@ -8,11 +8,11 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from notify_pipelines.orchestration.executor_choice import DB_POOL
-from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
 )
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.retention import events, inbound_sms, job_files
 from notify_pipelines.retention.s3_client import retention_s3_client
 

@@ -6,13 +6,13 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from notify_pipelines.core import settings
-from notify_pipelines.orchestration.resources import DeepArchiveBucketResource, NotifyDatabase
-from notify_pipelines.retention import deep_archive
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.orchestration.executor_choice import DB_POOL
+from notify_pipelines.orchestration.resources import DeepArchiveBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
+from notify_pipelines.retention import deep_archive
 from notify_pipelines.retention.job import RETENTION_TAGS
 from notify_pipelines.retention.s3_client import retention_s3_client
-from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
-from notify_pipelines.core.vocabulary import utc_now
 
 
 class DeepArchiveConfig(dg.Config):

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.core.vocabulary import SMS
 from notify_pipelines.retention.batches import delete_until_done
 from notify_pipelines.retention.work import (
     DEFAULT_RETENTION_DAYS,
@@ -77,7 +78,7 @@ class InboundSmsResult:
 
 def services_with_old_inbound_sms(conn: sa.Connection, day: dt.date) -> list[ServiceCutoff]:
     """Every service with inbound SMS received before its cutoff for night `day`, ordered by service id."""
-    custom_days = custom_retention(conn)["sms"]
+    custom_days = custom_retention(conn)[SMS]
     ids = list(custom_days)
     rows = conn.execute(SERVICES_WITH_OLD_INBOUND_SMS, {
         "default_cutoff": retention_cutoff(day, DEFAULT_RETENTION_DAYS),

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify_pipelines.core.letters import bucket_and_prefix_for_letter
 from notify_pipelines.core.settings import LetterBuckets
-from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, NOT_YET_SANITISED_STATUSES
+from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, KEY_TYPE_TEST, NOT_YET_SANITISED_STATUSES
 from notify_pipelines.retention.archive import LetterRow
 
 # Test letters of any status lose their PDF, except where the file never reached a letters bucket.
@@ -62,7 +62,7 @@ class PdfResult:
 
 
 def has_pdf_to_delete(letter: LetterRow) -> bool:
-    if letter.key_type == "test":
+    if letter.key_type == KEY_TYPE_TEST:
         return letter.notification_status not in TEST_STATUSES_WITHOUT_PDF
     return letter.notification_status in COMPLETED_STATUSES
 

@@ -20,6 +20,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from notify_pipelines.core.settings import LetterBuckets
+from notify_pipelines.core.vocabulary import LETTER
 from notify_pipelines.retention import archive
 from notify_pipelines.retention.letter_files import S3Breaker, delete_letter_pdfs
 from notify_pipelines.retention.work import ServiceWork, TypeCutoff
@@ -102,7 +103,7 @@ class ServiceCleaner:
                 result = archive.delete_test_batch(conn, service_id, ntype, before, limit)
             return result.moved, result.more_may_remain(limit)
 
-        if ntype == "letter":
+        if ntype == LETTER:
             def letter_batches(test_keys: bool) -> int:
                 return until_done(lambda: self._letter_batch(outcome, service_id, before, limit, test_keys=test_keys))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from notify_pipelines.core.vocabulary import NOTIFICATION_TYPES
+from notify_pipelines.core.vocabulary import LETTER, NOTIFICATION_TYPES
 
 COUNTS = ("archived", "already_in_history", "test_deleted", "pdfs_deleted", "pdfs_missing", "pdf_errors")
 TABLE_LIMIT = 500  # the metadata table lists the busiest services; the totals count them all
@@ -22,8 +22,8 @@ def summarise(outcomes: list[dict]) -> tuple[dict, dict]:
     summary = {"totals": totals, "services_with_work": len({o["service_id"] for o in outcomes}),
                "services_touched": len({o["service_id"] for o in touched})}
     metadata: dict = {f"{t} {c}": totals[t][c] for t in NOTIFICATION_TYPES for c in ("archived", "test_deleted")}
-    metadata["letter pdfs_deleted"] = totals["letter"]["pdfs_deleted"]
-    metadata["letter pdfs_missing"] = totals["letter"]["pdfs_missing"]
+    metadata["letter pdfs_deleted"] = totals[LETTER]["pdfs_deleted"]
+    metadata["letter pdfs_missing"] = totals[LETTER]["pdfs_missing"]
     metadata["services_with_work"] = summary["services_with_work"]
     metadata["services_touched"] = summary["services_touched"]
     metadata["services"] = dg.MetadataValue.md(_table(touched[:TABLE_LIMIT], len(touched)))

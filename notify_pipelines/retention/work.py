@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import retention_cutoff
-from notify_pipelines.core.vocabulary import NOTIFICATION_TYPES
+from notify_pipelines.core.vocabulary import LETTER, NOTIFICATION_TYPES
 
 DEFAULT_RETENTION_DAYS = 7
 BATCH_SIZE = 50_000
@@ -42,7 +42,7 @@ class ServiceWork:
         return self.service_id.hex
 
     def batch_size_for(self, notification_type: str) -> int:
-        return self.letter_batch_size if notification_type == "letter" else self.batch_size
+        return self.letter_batch_size if notification_type == LETTER else self.batch_size
 
 
 # One LIMIT 1 probe per service, bounded by the service's cutoff, so each is a short descent of a per-service index

@@ -9,8 +9,8 @@ import sys
 import alembic.util.exc
 import sqlalchemy.exc
 
-from notify_pipelines.db.migrate import DowngradeWouldDropData
 from notify_pipelines.core.settings import ConfigError, database_url
+from notify_pipelines.db.migrate import DowngradeWouldDropData
 
 
 class OneLineParser(argparse.ArgumentParser):

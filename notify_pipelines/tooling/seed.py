@@ -17,33 +17,60 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from notify_pipelines.core import calendar
-from notify_pipelines.core.vocabulary import KEY_TYPES, PRECOMPILED_TEMPLATE_NAME, utc_now
+from notify_pipelines.core.vocabulary import (
+    EMAIL,
+    KEY_TYPE_NORMAL,
+    KEY_TYPE_TEAM,
+    KEY_TYPE_TEST,
+    KEY_TYPES,
+    LETTER,
+    PERMISSION_INTERNATIONAL_LETTERS,
+    PERMISSION_INTERNATIONAL_SMS,
+    PRECOMPILED_TEMPLATE_NAME,
+    SMS,
+    STATUS_CANCELLED,
+    STATUS_CREATED,
+    STATUS_DELIVERED,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    STATUS_PENDING_VIRUS_CHECK,
+    STATUS_PERMANENT_FAILURE,
+    STATUS_RETURNED_LETTER,
+    STATUS_SENDING,
+    STATUS_SENT,
+    STATUS_TECHNICAL_FAILURE,
+    STATUS_TEMPORARY_FAILURE,
+    STATUS_VALIDATION_FAILED,
+    STATUS_VIRUS_SCAN_FAILED,
+    utc_now,
+)
 from notify_pipelines.db import schema
 
 # ---- Distributions (weights per 10,000). The help text and the SQL are both built from these. --------------------
 
-TYPES = {"email": 4000, "sms": 5200, "letter": 800}
+TYPES = {EMAIL: 4000, SMS: 5200, LETTER: 800}
 EMAIL_STATUSES = {
-    "delivered": 9000, "sending": 300, "created": 50,
-    "temporary-failure": 200, "permanent-failure": 350, "technical-failure": 100,
+    STATUS_DELIVERED: 9000, STATUS_SENDING: 300, STATUS_CREATED: 50,
+    STATUS_TEMPORARY_FAILURE: 200, STATUS_PERMANENT_FAILURE: 350, STATUS_TECHNICAL_FAILURE: 100,
 }
 SMS_STATUSES = {
-    "delivered": 8500, "sending": 250, "pending": 250, "created": 50,
-    "temporary-failure": 400, "permanent-failure": 440, "technical-failure": 100, "failed": 10,
+    STATUS_DELIVERED: 8500, STATUS_SENDING: 250, STATUS_PENDING: 250, STATUS_CREATED: 50,
+    STATUS_TEMPORARY_FAILURE: 400, STATUS_PERMANENT_FAILURE: 440, STATUS_TECHNICAL_FAILURE: 100, STATUS_FAILED: 10,
 }
 INTERNATIONAL_SMS_STATUSES = {
-    "sent": 5000, "delivered": 3500, "sending": 300, "created": 50,
-    "temporary-failure": 400, "permanent-failure": 600, "technical-failure": 150,
+    STATUS_SENT: 5000, STATUS_DELIVERED: 3500, STATUS_SENDING: 300, STATUS_CREATED: 50,
+    STATUS_TEMPORARY_FAILURE: 400, STATUS_PERMANENT_FAILURE: 600, STATUS_TECHNICAL_FAILURE: 150,
 }
 LETTER_STATUSES = {
-    "delivered": 6800, "sending": 1500, "created": 600, "returned-letter": 200,
-    "cancelled": 300, "validation-failed": 200, "technical-failure": 400,
+    STATUS_DELIVERED: 6800, STATUS_SENDING: 1500, STATUS_CREATED: 600, STATUS_RETURNED_LETTER: 200,
+    STATUS_CANCELLED: 300, STATUS_VALIDATION_FAILED: 200, STATUS_TECHNICAL_FAILURE: 400,
 }
 PRECOMPILED_LETTER_STATUSES = {
-    "delivered": 6000, "sending": 1500, "created": 500, "pending-virus-check": 500, "virus-scan-failed": 200,
-    "validation-failed": 300, "returned-letter": 200, "cancelled": 300, "technical-failure": 500,
+    STATUS_DELIVERED: 6000, STATUS_SENDING: 1500, STATUS_CREATED: 500, STATUS_PENDING_VIRUS_CHECK: 500,
+    STATUS_VIRUS_SCAN_FAILED: 200, STATUS_VALIDATION_FAILED: 300, STATUS_RETURNED_LETTER: 200, STATUS_CANCELLED: 300, STATUS_TECHNICAL_FAILURE: 500,
 }
-API_KEY_TYPES = {"normal": 8570, "team": 1000, "test": 430}  # with 30 % job rows (normal): about 90 / 7 / 3 overall
+# With 30 % job rows (normal): about 90 / 7 / 3 overall.
+API_KEY_TYPES = {KEY_TYPE_NORMAL: 8570, KEY_TYPE_TEAM: 1000, KEY_TYPE_TEST: 430}
 POSTAGE = {"second": 7000, "first": 1500, "economy": 800, "europe": 400, "rest-of-world": 300}
 SHEETS = {1: 5000, 2: 2500, 3: 1200, 4: 800, 5: 500}
 SMS_FRAGMENTS = {1: 8000, 2: 1500, 3: 500}
@@ -55,7 +82,7 @@ PRECOMPILED_SHARE = 2000  # of API letters
 JOB_SHARE = 3000  # of a day's rows
 OFFICE_HOURS_SHARE = 6250  # of API rows created 08:00-18:00; the rest spread over the whole day
 TEMPLATES_PER_TYPE = 2
-RETENTION_PATTERN = {1: {"email": 3, "letter": 30}, 2: {"sms": 14}}  # service index % 4 -> custom days
+RETENTION_PATTERN = {1: {EMAIL: 3, LETTER: 30}, 2: {SMS: 14}}  # service index % 4 -> custom days
 SMS_RATES = (0.0158, 0.0197)  # before / after the change in the middle of the window
 LETTER_BASE_RATES = {"second": 0.35, "first": 0.68, "economy": 0.32, "europe": 0.84, "rest-of-world": 0.84}
 LETTER_RATE_PER_EXTRA_SHEET = 0.05
@@ -66,9 +93,10 @@ CLOCK_CHANGE_SAMPLE = (200, 20)  # at least 200 rows, or 1/20 of --per-day, on e
 # A year's margin inside Python's dates for the clock-change samples before the window and the day after its end.
 SEEDABLE_DAYS = (dt.date(1901, 1, 1), dt.date(9998, 12, 31))
 
-NOT_SENT = ("created", "pending-virus-check", "virus-scan-failed", "validation-failed", "cancelled")
-LETTERS_WITHOUT_SHEETS = ("pending-virus-check", "virus-scan-failed", "validation-failed")
-LETTERS_WITH_DVLA = ("sending", "delivered", "returned-letter")
+NOT_SENT = (STATUS_CREATED, STATUS_PENDING_VIRUS_CHECK, STATUS_VIRUS_SCAN_FAILED, STATUS_VALIDATION_FAILED,
+            STATUS_CANCELLED)
+LETTERS_WITHOUT_SHEETS = (STATUS_PENDING_VIRUS_CHECK, STATUS_VIRUS_SCAN_FAILED, STATUS_VALIDATION_FAILED)
+LETTERS_WITH_DVLA = (STATUS_SENDING, STATUS_DELIVERED, STATUS_RETURNED_LETTER)
 
 
 def _pct(weights: dict) -> str:
@@ -217,7 +245,7 @@ def _catalogue_rows(seed: int, services: int, created: dt.datetime) -> tuple[Cat
         rows[schema.services].append(dict(
             id=sid, name=f"Seeded service {s + 1:03d} (seed {seed})", active=True,
             crown=(s % 3 != 1), restricted=(s % 4 == 2), created_at=created))
-        for permission in ("email", "sms", "letter", "international_sms", "international_letters"):
+        for permission in (EMAIL, SMS, LETTER, PERMISSION_INTERNATIONAL_SMS, PERMISSION_INTERNATIONAL_LETTERS):
             rows[schema.service_permissions].append(dict(service_id=sid, permission=permission, created_at=created))
         for ntype, days_ in RETENTION_PATTERN.get(s % 4, {}).items():
             rows[schema.service_data_retention].append(dict(
@@ -232,7 +260,7 @@ def _catalogue_rows(seed: int, services: int, created: dt.datetime) -> tuple[Cat
                 _template_rows(rows, tid, sid, ntype, f"{ntype.capitalize()} template {slot + 1}", versions, created)
         pid = stable_uuid(seed, "precompiled", s)
         precompiled_ids.append(str(pid))
-        _template_rows(rows, pid, sid, "letter", PRECOMPILED_TEMPLATE_NAME, 1, created, hidden=True)
+        _template_rows(rows, pid, sid, LETTER, PRECOMPILED_TEMPLATE_NAME, 1, created, hidden=True)
         for key_type in KEY_TYPES:
             kid = stable_uuid(seed, "api_key", s, key_type)
             key_ids.append(str(kid))
@@ -245,7 +273,7 @@ def _catalogue_rows(seed: int, services: int, created: dt.datetime) -> tuple[Cat
 def _template_rows(rows, tid, sid, ntype, name, versions, created, hidden=False) -> None:
     base = dict(
         id=tid, service_id=sid, name=name, template_type=ntype, hidden=hidden, archived=False,
-        subject=None if ntype == "sms" else f"{name} subject", postage="second" if ntype == "letter" else None)
+        subject=None if ntype == SMS else f"{name} subject", postage="second" if ntype == LETTER else None)
     for v in range(1, versions + 1):
         rows[schema.templates_history].append(dict(
             base, version=v, content=f"{name}, version {v}: hello ((name))",
@@ -258,7 +286,7 @@ def _template_rows(rows, tid, sid, ntype, name, versions, created, hidden=False)
 def _rate_rows(seed: int, first_day: dt.date, change_day: dt.date) -> dict[sa.Table, list[dict]]:
     since = calendar.london_midnight(first_day - dt.timedelta(days=365))
     change = calendar.london_midnight(change_day)
-    sms = [dict(id=stable_uuid(seed, "rate", i), valid_from=when, rate=rate, notification_type="sms")
+    sms = [dict(id=stable_uuid(seed, "rate", i), valid_from=when, rate=rate, notification_type=SMS)
            for i, (when, rate) in enumerate(((since, SMS_RATES[0]), (change, SMS_RATES[1])))]
     letters = []
     for generation, (start, end, factor) in enumerate(((since, change, 1.0), (change, None, LETTER_RATE_RISE))):
@@ -307,13 +335,13 @@ RETURNING id, notification_count
 
 # Job rows: r = 0..notification_count-1 of each of the day's jobs, 50 ms apart. (OFFSET 0 fences keep PostgreSQL
 # from inlining the md5 expressions into every later use of their bytes: without them a row costs 30 md5 calls.)
-JOB_ROWS_SOURCE = """
+JOB_ROWS_SOURCE = f"""
 SELECT hex, decode(hex || md5(:prefix || 'jobrow+:' || job_id || ':' || n), 'hex') AS b, n, service_id, template_id,
        template_version, ntype, precompiled, job_id, job_row_number, api_key_id, key_type, created_at
 FROM (
   SELECT md5(:prefix || 'jobrow:' || j.id || ':' || r) AS hex,
          r AS n, j.service_id, j.template_id, j.template_version, t.template_type::text AS ntype, false AS precompiled,
-         j.id AS job_id, r AS job_row_number, NULL::uuid AS api_key_id, 'normal' AS key_type,
+         j.id AS job_id, r AS job_row_number, NULL::uuid AS api_key_id, '{KEY_TYPE_NORMAL}' AS key_type,
          j.created_at + interval '10 seconds' + r * interval '50 milliseconds' AS created_at
   FROM jobs AS j
   JOIN templates AS t ON t.id = j.template_id
@@ -334,7 +362,7 @@ SELECT hex, b, n, (CAST(:service_ids AS uuid[]))[svc + 1] AS service_id,
             ELSE greatest(1, (CAST(:template_versions AS int[]))[tix] - ({_u8(23)} < 64)::int) END AS template_version,
        ntype, precompiled, NULL::uuid AS job_id, NULL::int AS job_row_number,
        (CAST(:key_ids AS uuid[]))[svc * 3 + key_index + 1] AS api_key_id,
-       (ARRAY['normal', 'team', 'test'])[key_index + 1] AS key_type,
+       (ARRAY['{KEY_TYPE_NORMAL}', '{KEY_TYPE_TEAM}', '{KEY_TYPE_TEST}'])[key_index + 1] AS key_type,
        CASE WHEN n = 0 THEN CAST(:day_start AS timestamp)
             WHEN n = :api_rows - 1 THEN CAST(:day_end AS timestamp) - interval '1 microsecond'
             ELSE CAST(:day_start AS timestamp) + least(:day_microseconds - 1, floor(CASE
@@ -344,7 +372,7 @@ SELECT hex, b, n, (CAST(:service_ids AS uuid[]))[svc + 1] AS service_id,
        END AS created_at
 FROM (
   SELECT hex, b, n, svc, ntype, key_index, q,
-         ntype = 'letter' AND {_u8(5)} < {PRECOMPILED_SHARE * 256 // 10000} AS precompiled,
+         ntype = '{LETTER}' AND {_u8(5)} < {PRECOMPILED_SHARE * 256 // 10000} AS precompiled,
          svc * {3 * TEMPLATES_PER_TYPE} + {_pick(TYPES, _u16(0), 65536, _first_template_slot)}
              + {_u8(4)} % {TEMPLATES_PER_TYPE} + 1 AS tix
   FROM (
@@ -366,9 +394,9 @@ OFFSET 0
 def _status_sql() -> str:
     u = "u_status"
     return f"""CASE
-      WHEN ntype = 'email' THEN {_pick(EMAIL_STATUSES, u, 65536)}
+      WHEN ntype = '{EMAIL}' THEN {_pick(EMAIL_STATUSES, u, 65536)}
       WHEN intl_sms THEN {_pick(INTERNATIONAL_SMS_STATUSES, u, 65536)}
-      WHEN ntype = 'sms' THEN {_pick(SMS_STATUSES, u, 65536)}
+      WHEN ntype = '{SMS}' THEN {_pick(SMS_STATUSES, u, 65536)}
       WHEN precompiled THEN {_pick(PRECOMPILED_LETTER_STATUSES, u, 65536)}
       ELSE {_pick(LETTER_STATUSES, u, 65536)} END"""
 
@@ -387,44 +415,44 @@ INSERT INTO notifications (id, "to", job_id, job_row_number, service_id, templat
     reference, client_reference, international, phone_prefix, rate_multiplier, postage)
 SELECT (lpad(to_hex(floor(extract(epoch FROM created_at) * 1000)::bigint), 12, '0')
         || '7' || substr(hex, 14, 3) || '8' || substr(hex, 18, 15))::uuid AS id,
-       CASE ntype WHEN 'sms' THEN '+' || phone_prefix || '7700900' || lpad((n % 1000)::text, 3, '0')
-                  WHEN 'email' THEN 'recipient' || (n % 100000) || '@example.com'
+       CASE ntype WHEN '{SMS}' THEN '+' || phone_prefix || '7700900' || lpad((n % 1000)::text, 3, '0')
+                  WHEN '{EMAIL}' THEN 'recipient' || (n % 100000) || '@example.com'
                   ELSE 'A. Recipient, ' || (n % 1000) || ' High Street' END AS "to",
        job_id, job_row_number, service_id, template_id, template_version, api_key_id, key_type,
-       CASE WHEN status = 'created' THEN 0
-            WHEN ntype = 'sms' THEN fragments
-            WHEN ntype = 'email' THEN 1
+       CASE WHEN status = '{STATUS_CREATED}' THEN 0
+            WHEN ntype = '{SMS}' THEN fragments
+            WHEN ntype = '{EMAIL}' THEN 1
             WHEN status IN {_in(LETTERS_WITHOUT_SHEETS)} THEN 0
             ELSE sheets END AS billable_units,
        ntype::notification_type AS notification_type, created_at,
        CASE WHEN sent_by IS NOT NULL THEN created_at + (1 + {_u8(21)} % 30) * interval '1 second' END AS sent_at,
        sent_by,
-       CASE WHEN status <> 'created' THEN created_at + (31 + {_u8(22)}) * interval '1 second' END AS updated_at,
+       CASE WHEN status <> '{STATUS_CREATED}' THEN created_at + (31 + {_u8(22)}) * interval '1 second' END AS updated_at,
        status AS notification_status,
-       CASE WHEN ntype = 'letter' THEN 'SEED' || upper(substr(hex, 1, 12)) END AS reference,
+       CASE WHEN ntype = '{LETTER}' THEN 'SEED' || upper(substr(hex, 1, 12)) END AS reference,
        CASE WHEN job_id IS NULL AND {_u8(24)} < 26 THEN 'client-ref-' || n END AS client_reference,
        international, phone_prefix,
-       CASE WHEN ntype = 'sms' THEN rate_multiplier END AS rate_multiplier,
+       CASE WHEN ntype = '{SMS}' THEN rate_multiplier END AS rate_multiplier,
        postage
 FROM (
   SELECT *,
-         CASE WHEN ntype = 'sms' AND status NOT IN ('created', 'technical-failure')
+         CASE WHEN ntype = '{SMS}' AND status NOT IN ('{STATUS_CREATED}', '{STATUS_TECHNICAL_FAILURE}')
                 THEN {_pick(SMS_PROVIDERS, _u8(5), 256)}
-              WHEN ntype = 'email' AND status NOT IN {_in(NOT_SENT)} THEN 'ses'
-              WHEN ntype = 'letter' AND status IN {_in(LETTERS_WITH_DVLA)} THEN 'dvla' END AS sent_by
+              WHEN ntype = '{EMAIL}' AND status NOT IN {_in(NOT_SENT)} THEN 'ses'
+              WHEN ntype = '{LETTER}' AND status IN {_in(LETTERS_WITH_DVLA)} THEN 'dvla' END AS sent_by
   FROM (
     SELECT *, {_status_sql()} AS status,
-           CASE WHEN ntype = 'sms' THEN intl_sms
-                WHEN ntype = 'letter' THEN postage IN ('europe', 'rest-of-world')
+           CASE WHEN ntype = '{SMS}' THEN intl_sms
+                WHEN ntype = '{LETTER}' THEN postage IN ('europe', 'rest-of-world')
                 ELSE false END AS international
     FROM (
       SELECT *,
-             ntype = 'sms' AND {intl} AS intl_sms,
-             CASE WHEN ntype <> 'sms' THEN NULL WHEN {intl} THEN {prefix_sql} ELSE '44' END AS phone_prefix,
-             CASE WHEN ntype = 'sms' AND {intl}
+             ntype = '{SMS}' AND {intl} AS intl_sms,
+             CASE WHEN ntype <> '{SMS}' THEN NULL WHEN {intl} THEN {prefix_sql} ELSE '44' END AS phone_prefix,
+             CASE WHEN ntype = '{SMS}' AND {intl}
                   THEN {_pick(INTERNATIONAL_PREFIXES, "u_postage", 65536, lambda p: str(RATE_MULTIPLIERS[p]))}
                   ELSE 1 END AS rate_multiplier,
-             CASE WHEN ntype = 'letter' THEN {_pick(POSTAGE, "u_postage", 65536)} END AS postage,
+             CASE WHEN ntype = '{LETTER}' THEN {_pick(POSTAGE, "u_postage", 65536)} END AS postage,
              {_pick(SHEETS, "u_units", 65536, str)} AS sheets,
              {_pick(SMS_FRAGMENTS, "u_units", 65536, str)} AS fragments
       FROM (

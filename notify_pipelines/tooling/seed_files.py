@@ -21,7 +21,13 @@ import sqlalchemy as sa
 
 from notify_pipelines.core.letters import bucket_and_prefix_for_letter, letter_pdf_filename
 from notify_pipelines.core.settings import LetterBuckets
-from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, sql_literals
+from notify_pipelines.core.vocabulary import (
+    COMPLETED_STATUSES,
+    KEY_TYPE_TEST,
+    LETTER,
+    STATUS_PENDING_VIRUS_CHECK,
+    sql_literals,
+)
 from notify_pipelines.retention.archive import LetterRow
 from notify_pipelines.retention.job_files import csv_key
 from notify_pipelines.retention.letter_files import (
@@ -41,17 +47,17 @@ DEMO_PDF = (
 # One set-based read of exactly the letters that get a file (the same rules as `_file_for`, in SQL).
 _LETTERS_WITH_FILES = sa.text(f"""
     SELECT id, notification_status, key_type, reference, created_at, postage FROM notifications
-    WHERE notification_type = 'letter' AND reference LIKE :reference_prefix
-      AND (notification_status = 'pending-virus-check'
-           OR (key_type = 'test' AND notification_status NOT IN ({sql_literals(TEST_STATUSES_WITHOUT_PDF)}))
-           OR (key_type <> 'test' AND notification_status IN ({sql_literals(COMPLETED_STATUSES)})))
+    WHERE notification_type = '{LETTER}' AND reference LIKE :reference_prefix
+      AND (notification_status = '{STATUS_PENDING_VIRUS_CHECK}'
+           OR (key_type = '{KEY_TYPE_TEST}' AND notification_status NOT IN ({sql_literals(TEST_STATUSES_WITHOUT_PDF)}))
+           OR (key_type <> '{KEY_TYPE_TEST}' AND notification_status IN ({sql_literals(COMPLETED_STATUSES)})))
 """)
 
 
 def _file_for(buckets: LetterBuckets, row) -> tuple[str, str]:
     """(bucket, key) of one letter's file."""
     postage = row.postage or "second"  # the API's default for precompiled letters
-    if row.notification_status == "pending-virus-check":
+    if row.notification_status == STATUS_PENDING_VIRUS_CHECK:
         return buckets.letters_scan, letter_pdf_filename(row.reference, row.created_at, postage, ignore_folder=True)
     letter = LetterRow(row.id, row.notification_status, row.key_type, row.reference, row.created_at)
     assert has_pdf_to_delete(letter), letter

@@ -11,12 +11,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
 from notify_pipelines.monitoring.job_reprocessing import RecordedJobReprocessor
 from notify_pipelines.monitoring.sending_checks import stuck_jobs
 from notify_pipelines.monitoring.sensor_state import MonitoringClock
 from notify_pipelines.orchestration.resources import NotifyDatabase
-from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.monitoring.test_alerts import (  # noqa: F401  (fixtures: Dagster's storage on PostgreSQL)
     dagster_storage_url,

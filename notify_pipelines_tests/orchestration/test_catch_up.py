@@ -12,9 +12,9 @@ import time
 import dagster as dg
 import pytest
 
+from notify_pipelines.core.vocabulary import LONDON
 from notify_pipelines.orchestration.night import CATCH_UP_TAG, follower_request, slot_tags
 from notify_pipelines.orchestration.timetable import slot
-from notify_pipelines.core.vocabulary import LONDON
 
 NIGHT = dt.date(2021, 6, 5)
 RETENTION = slot("nightly_retention")

@@ -9,10 +9,10 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
-from notify_pipelines.orchestration.night import CATCH_UP_TAG, slot_tags
-from notify_pipelines.orchestration.timetable import slot
-from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.core.vocabulary import LONDON
+from notify_pipelines.orchestration.night import CATCH_UP_TAG, slot_tags
+from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.timetable import slot
 
 NIGHT = dt.date(2021, 6, 5)
 TIMEOUTS = slot("timeout_sending_notifications_schedule")

@@ -14,10 +14,10 @@ from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.core.calendar import london_to_utc
 from notify_pipelines.monitoring.alerts import AlertChannel, alert_forwarder
+from notify_pipelines.orchestration.resources import LettersPrintBucketResource, PrintAckFilesResource
 from notify_pipelines.printing import acknowledgements as acks
 from notify_pipelines.printing import sensors as sensors_module
 from notify_pipelines.printing.sensors import NAME, PrintFilesNotAcknowledged, print_files_not_acknowledged
-from notify_pipelines.orchestration.resources import LettersPrintBucketResource, PrintAckFilesResource
 from notify_pipelines_tests.conftest import TEST_PRINT_BUCKET, create_database, drop_database
 from notify_pipelines_tests.printing.helpers import N, add_letter, collate, letter_rows, letter_template, put_pdfs
 

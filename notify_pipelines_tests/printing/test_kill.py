@@ -36,6 +36,7 @@ from notify_pipelines_tests.printing.helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2021-06-15"
+COLLATION = "notify_pipelines.printing.job:collate_letters_for_print"
 # A short lease: the re-run waits for the killed run's lease to expire.
 SMALL_FILES = {"ops": {"collate_letters": {"config": {"max_letters_per_file": 100, "lease_seconds": 10}}}}
 
@@ -67,7 +68,7 @@ def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, 
     marker = tmp_path / "uploaded"
     log = open(tmp_path / "run.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "notify_pipelines_tests.printing.run_collation", DAY, json.dumps(SMALL_FILES)],
+        [sys.executable, "-m", "notify_pipelines_tests.run_job", COLLATION, DAY, json.dumps(SMALL_FILES)],
         cwd=ROOT, env={**env, "PAUSE_AFTER_PRINT_UPLOAD": str(marker)}, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
@@ -113,7 +114,7 @@ def test_kill_between_upload_and_update_then_rerun(engine, s3_client, due, env, 
 
     # And once more: nothing is sent twice.
     before = print_bucket_keys(s3_client)
-    again = subprocess.run([sys.executable, "-m", "notify_pipelines_tests.printing.run_collation", DAY], cwd=ROOT,
+    again = subprocess.run([sys.executable, "-m", "notify_pipelines_tests.run_job", COLLATION, DAY], cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert print_bucket_keys(s3_client) == before

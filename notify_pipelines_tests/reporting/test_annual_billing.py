@@ -11,7 +11,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from notify_pipelines.core.vocabulary import DEFAULT_ANNUAL_SMS_ALLOWANCES, LONDON
 from notify_pipelines.db import schema
+from notify_pipelines.orchestration.resources import base_resources
 from notify_pipelines.reporting import annual_billing, monthly_usage
 from notify_pipelines.reporting.annual_billing_job import (
     financial_year_partitions,
@@ -19,8 +21,7 @@ from notify_pipelines.reporting.annual_billing_job import (
     populate_annual_billing_schedule,
 )
 from notify_pipelines.reporting.definitions import defs as reporting_defs
-from notify_pipelines.orchestration.resources import base_resources
-from notify_pipelines.core.vocabulary import DEFAULT_ANNUAL_SMS_ALLOWANCES, LONDON
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines_tests import factories as f
 
 D = dt.date
@@ -95,8 +96,8 @@ def test_over_1_april_a_custom_allowance_stays_and_missing_services_get_their_ty
     assert len(allowances(engine, 2023)) == 5
 
     # ft_monthly_usage uses the rows: April 2023 against the 2023 allowances, March against 2022's.
-    monthly_usage.rebuild_usage_month(engine, D(2023, 4, 1))
-    monthly_usage.rebuild_usage_month(engine, D(2023, 3, 1))
+    rebuild(engine, monthly_usage.BUILD, D(2023, 4, 1))
+    rebuild(engine, monthly_usage.BUILD, D(2023, 3, 1))
     u = schema.ft_monthly_usage.c
     with engine.connect() as conn:
         used = {(r.month, r.service_id): (r.free_allowance_used, r.charged_units, r.cost) for r in conn.execute(

@@ -9,10 +9,8 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import billing_facts
-from notify_pipelines.reporting.billing_facts import (
-    MissingRateError,
-    rebuild_billing_day,
-)
+from notify_pipelines.reporting.billing_facts import MissingRateError
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import billing_rows, explain
 
@@ -63,7 +61,7 @@ def test_billable_statuses_per_type(engine, service, rates):
         for status in schema.NOTIFICATION_STATUSES:
             add(engine, tid, status=status)
 
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
 
     # reference test_fetch_billing_data_for_day_bills_correctly_for_status: email 4, letter 3, sms 6
     assert sent_by_type(engine) == {"email": 4, "letter": 3, "sms": 6}
@@ -83,7 +81,7 @@ def test_each_status_alone_is_billed_or_not(engine, service, rates, ntype, billa
         with engine.begin() as conn:
             conn.execute(sa.delete(schema.notifications))
         add(engine, tid, status=status)
-        rebuild_billing_day(engine, DAY)
+        rebuild(engine, billing_facts.BUILD, DAY)
         assert sent_by_type(engine).get(ntype, 0) == (1 if status in billable else 0), status
 
 
@@ -98,7 +96,7 @@ def test_providers_multipliers_international_and_postage(engine, service, rates)
     add(engine, email, 1, status="delivered", key_type="test")
     add(engine, sms, 1, status="delivered", key_type="team", sent_by="mmg", billable_units=2)
 
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
 
     assert sorted(r[3:] for r in billing_rows(engine)) == sorted(
         [
@@ -116,7 +114,7 @@ def test_archived_rows_are_billed(engine, service, rates):
     sms = template(engine, service, "sms")
     add(engine, sms, 2, status="delivered")
     add(engine, sms, 3, status="delivered", table=schema.notification_history, international=None)
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
     assert sent_by_type(engine) == {"sms": 5}
 
 
@@ -128,7 +126,7 @@ def test_sms_rate_changes_on_the_london_day_boundary(engine, service):
         f.create_rate(conn, valid_from=T(2017, 6, 1, 23, 0, 1), rate=0.03)  # one second after 06-02 begins
     for day in (D(2017, 5, 31), D(2017, 6, 1), D(2017, 6, 2)):
         add(engine, sms, created_at=T(day.year, day.month, day.day, 12), status="delivered")
-        rebuild_billing_day(engine, day)
+        rebuild(engine, billing_facts.BUILD, day)
 
     assert [(r[0], r[7]) for r in billing_rows(engine)] == [
         (D(2017, 5, 31), 0.01), (D(2017, 6, 1), 0.02), (D(2017, 6, 2), 0.02)
@@ -149,7 +147,7 @@ def test_letter_rate_by_sheets_postage_and_start_date(engine, service):
         add(engine, letter, created_at=moment, status="delivered", billable_units=2, postage="second")
         add(engine, letter, created_at=moment, status="delivered", billable_units=2, postage="first")
         add(engine, letter, created_at=moment, status="delivered", billable_units=0, postage="first")
-        rebuild_billing_day(engine, day)
+        rebuild(engine, billing_facts.BUILD, day)
 
     assert sorted((r[0], r[8], r[7], r[9]) for r in billing_rows(engine)) == sorted(
         [
@@ -169,7 +167,7 @@ def test_letter_groups_with_the_same_rate_share_one_row_instead_of_colliding(eng
     add(engine, letter, 2, status="delivered", billable_units=1)
     add(engine, letter, 1, status="delivered", billable_units=2)
 
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
 
     assert [(r[7], r[9], r[10]) for r in billing_rows(engine)] == [(0.5, 4, 3)]
 
@@ -184,13 +182,13 @@ def test_letter_groups_with_the_same_rate_share_one_row_instead_of_colliding(eng
 def test_a_group_with_no_rate_fails_the_day_and_leaves_the_table_unchanged(engine, service, rates, ntype, overrides, message):
     sms, other = template(engine, service, "sms"), template(engine, service, ntype)
     add(engine, sms, 2, status="delivered")
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
     add(engine, sms, 1, status="delivered")  # would change the sms row if anything were written
     add(engine, other, 1, status="delivered", **overrides)
     before = billing_rows(engine)
 
     with pytest.raises(MissingRateError) as raised:
-        rebuild_billing_day(engine, DAY)
+        rebuild(engine, billing_facts.BUILD, DAY)
 
     assert message in str(raised.value)
     assert billing_rows(engine) == before
@@ -202,7 +200,7 @@ def test_no_sms_rate_yet_names_the_day(engine, service):
         f.create_rate(conn, valid_from=T(2021, 6, 1, 23), rate=0.02)  # starts the next London day
     add(engine, sms, status="delivered")
     with pytest.raises(MissingRateError, match=r"no sms rate for 2021-06-01 \(postage none, sheets n/a\)"):
-        rebuild_billing_day(engine, DAY)
+        rebuild(engine, billing_facts.BUILD, DAY)
     assert billing_rows(engine) == []
 
 
@@ -210,7 +208,7 @@ def test_a_rebuild_gives_exactly_the_billing_of_the_current_data(engine, service
     sms, letter = template(engine, service, "sms"), template(engine, service, "letter")
     sms_ids = add(engine, sms, 2, status="sending")
     letter_ids = add(engine, letter, 2, status="sending", table=schema.notification_history)
-    rebuild_billing_day(engine, DAY)
+    rebuild(engine, billing_facts.BUILD, DAY)
     assert sent_by_type(engine) == {"sms": 2, "letter": 2}
 
     with engine.begin() as conn:
@@ -218,11 +216,11 @@ def test_a_rebuild_gives_exactly_the_billing_of_the_current_data(engine, service
                      .values(notification_status="technical-failure"))
         conn.execute(sa.update(schema.notification_history).where(schema.notification_history.c.id == letter_ids[0])
                      .values(notification_status="cancelled"))
-    build = rebuild_billing_day(engine, DAY)
+    build = rebuild(engine, billing_facts.BUILD, DAY)
 
     assert sent_by_type(engine) == {"letter": 1}
     assert (build.deleted, build.inserted) == (2, 1)
-    assert rebuild_billing_day(engine, DAY).inserted == 1 and sent_by_type(engine) == {"letter": 1}
+    assert rebuild(engine, billing_facts.BUILD, DAY).inserted == 1 and sent_by_type(engine) == {"letter": 1}
 
 
 def test_the_statement_reads_both_tables_through_their_created_at_indexes(engine, service):
@@ -257,15 +255,15 @@ def test_two_concurrent_rebuilds_of_one_day_give_the_right_rows(engine, service,
     add(engine, sms, 2, status="sending", table=schema.notification_history)
     start, errors = threading.Barrier(3), []
 
-    def rebuild():
+    def rebuild_repeatedly():
         start.wait()
         try:
             for _ in range(4):
-                rebuild_billing_day(engine, DAY)
+                rebuild(engine, billing_facts.BUILD, DAY)
         except BaseException as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
 
-    threads = [threading.Thread(target=rebuild) for _ in range(3)]
+    threads = [threading.Thread(target=rebuild_repeatedly) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

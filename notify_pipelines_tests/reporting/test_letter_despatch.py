@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import letter_despatch
-from notify_pipelines.reporting.letter_despatch import rebuild_despatch_day
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines.reporting.rates import (
     MissingRateError,
     create_missing_rate_function,
@@ -60,7 +60,7 @@ def test_letters_are_grouped_by_postage_sheets_and_threshold_and_priced(engine, 
     despatch(engine, letters, "first", sheets=3, n=2, table=schema.notification_history)
     despatch(engine, letters, "first", on=DAY + dt.timedelta(days=1))  # another day
 
-    build = rebuild_despatch_day(engine, DAY)
+    build = rebuild(engine, letter_despatch.BUILD, DAY)
 
     assert rows(engine) == [
         ("first", 3, "unsorted", 0.60, 2),
@@ -73,13 +73,13 @@ def test_letters_are_grouped_by_postage_sheets_and_threshold_and_priced(engine, 
 def test_a_rebuild_removes_groups_that_no_longer_exist(engine, letters):
     despatch(engine, letters, "second")
     despatch(engine, letters, "first", sheets=2)
-    rebuild_despatch_day(engine, DAY)
+    rebuild(engine, letter_despatch.BUILD, DAY)
     with engine.begin() as conn:
         d, n = schema.notifications_letter_despatch, schema.notifications
         first = sa.select(n.c.id).where(n.c.postage == "first").scalar_subquery()
         conn.execute(sa.update(d).where(d.c.notification_id == first).values(despatched_on=DAY + dt.timedelta(days=1)))
 
-    build = rebuild_despatch_day(engine, DAY)
+    build = rebuild(engine, letter_despatch.BUILD, DAY)
 
     assert (build.deleted, build.inserted) == (2, 1)
     assert rows(engine) == [("second", 1, "unsorted", 0.30, 1)]
@@ -91,24 +91,24 @@ def test_the_rate_is_the_one_in_force_at_london_midnight_of_the_despatch_day(eng
     despatch(engine, letters, "second", on=D(2018, 9, 30))
     despatch(engine, letters, "second", on=D(2018, 10, 1))
     for day in (D(2018, 9, 30), D(2018, 10, 1)):
-        rebuild_despatch_day(engine, day)
+        rebuild(engine, letter_despatch.BUILD, day)
     assert rows(engine, D(2018, 9, 30))[0][3] == 0.30 and rows(engine, D(2018, 10, 1))[0][3] == 0.55
 
 
 def test_a_missing_rate_fails_the_day_and_writes_nothing(engine, letters):
     despatch(engine, letters, "second")
-    rebuild_despatch_day(engine, DAY)
+    rebuild(engine, letter_despatch.BUILD, DAY)
     before = rows(engine)
     despatch(engine, letters, "second", sheets=5)  # no 5-sheet rate
 
     with pytest.raises(MissingRateError, match=r"no letter rate for 2021-06-02 \(postage second, sheets 5\)"):
-        rebuild_despatch_day(engine, DAY)
+        rebuild(engine, letter_despatch.BUILD, DAY)
 
     assert rows(engine) == before  # the day's delete was rolled back with the insert
 
 
 def test_a_day_without_despatches_is_empty(engine, letters):
-    build = rebuild_despatch_day(engine, DAY)
+    build = rebuild(engine, letter_despatch.BUILD, DAY)
     assert (build.inserted, build.row_count, build.notifications) == (0, 0, 0) and rows(engine) == []
 
 

@@ -11,10 +11,8 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import monthly_usage
-from notify_pipelines.reporting.monthly_usage import (
-    DEFAULT_FREE_SMS_FRAGMENT_LIMIT,
-    rebuild_usage_month,
-)
+from notify_pipelines.reporting.fact_build import rebuild
+from notify_pipelines.reporting.monthly_usage import DEFAULT_FREE_SMS_FRAGMENT_LIMIT
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
 
@@ -60,7 +58,7 @@ def test_the_allowance_is_used_up_in_date_order_through_the_year_and_fresh_in_ap
 
     # March first: each month reads the year's billing itself, not other months' usage rows
     for month in (D(2022, 3, 1), D(2021, 5, 1), D(2021, 4, 1), D(2022, 4, 1)):
-        rebuild_usage_month(engine, month)
+        rebuild(engine, monthly_usage.BUILD, month)
 
     assert usage(engine, D(2021, 4, 1)) == [(SMS_RATE, "none", 400, 400, 400, 0, 0)]
     assert usage(engine, D(2021, 5, 1)) == [(SMS_RATE, "none", 800, 800, 600, 200, 200 * SMS_RATE)]
@@ -75,7 +73,7 @@ def test_the_rate_multiplier_multiplies_units_letters_are_charged_per_letter_and
     bill(engine, service, D(2021, 6, 4), "letter", units=2, sent=2, rate=LETTER_RATE, postage="second")
     bill(engine, service, D(2021, 6, 3), "email", sent=1000, rate=0)
 
-    build = rebuild_usage_month(engine, D(2021, 6, 1))
+    build = rebuild(engine, monthly_usage.BUILD, D(2021, 6, 1))
 
     assert usage(engine, D(2021, 6, 1)) == [(SMS_RATE, "none", 960, 1100, 1000, 100, 100 * SMS_RATE)]
     assert usage(engine, D(2021, 6, 1), "letter") == [(LETTER_RATE, "second", 5, 5, 0, 5, 5 * LETTER_RATE)]
@@ -87,7 +85,7 @@ def test_the_rate_multiplier_multiplies_units_letters_are_charged_per_letter_and
 def test_a_rate_change_in_the_month_gives_two_rows_and_the_allowance_runs_across_them(engine, service):
     bill(engine, service, D(2021, 7, 1), units=800, sent=800)
     bill(engine, service, D(2021, 7, 20), units=400, sent=400, rate=0.5)
-    rebuild_usage_month(engine, D(2021, 7, 1))
+    rebuild(engine, monthly_usage.BUILD, D(2021, 7, 1))
     assert usage(engine, D(2021, 7, 1)) == [
         (SMS_RATE, "none", 800, 800, 800, 0, 0),
         (0.5, "none", 400, 400, 200, 200, 100.0),
@@ -96,10 +94,10 @@ def test_a_rate_change_in_the_month_gives_two_rows_and_the_allowance_runs_across
 
 def test_a_rebuild_replaces_the_month(engine, service):
     bill(engine, service, D(2021, 6, 1), units=2000, sent=2000)
-    rebuild_usage_month(engine, D(2021, 6, 1))
+    rebuild(engine, monthly_usage.BUILD, D(2021, 6, 1))
     with engine.begin() as conn:
         conn.execute(sa.update(schema.ft_billing).values(billable_units=1500, notifications_sent=1500))
-    build = rebuild_usage_month(engine, D(2021, 6, 1))
+    build = rebuild(engine, monthly_usage.BUILD, D(2021, 6, 1))
     assert (build.deleted, build.inserted) == (1, 1)
     assert usage(engine, D(2021, 6, 1)) == [(SMS_RATE, "none", 1500, 1500, 1000, 500, 500 * SMS_RATE)]
 
@@ -119,7 +117,7 @@ def test_a_service_without_an_allowance_for_the_year_gets_its_organisation_types
             organisation = f.create_organisation(conn, organisation_type)
             conn.execute(sa.update(schema.services).values(organisation_id=organisation))
     bill(engine, service, month, units=allowance + 10, sent=1)
-    build = rebuild_usage_month(engine, month)
+    build = rebuild(engine, monthly_usage.BUILD, month)
     assert usage(engine, month)[0][4:6] == (allowance, 10)
     assert build.extra["services_on_default_allowance"] == 1
 
@@ -128,7 +126,7 @@ def test_a_year_before_every_default_row_falls_back_to_the_flat_allowance(engine
     with engine.begin() as conn:
         service = f.create_service(conn)
     bill(engine, service, D(2015, 6, 1), units=DEFAULT_FREE_SMS_FRAGMENT_LIMIT + 10, sent=1)
-    rebuild_usage_month(engine, D(2015, 6, 1))
+    rebuild(engine, monthly_usage.BUILD, D(2015, 6, 1))
     assert usage(engine, D(2015, 6, 1))[0][4:6] == (DEFAULT_FREE_SMS_FRAGMENT_LIMIT, 10)
 
 

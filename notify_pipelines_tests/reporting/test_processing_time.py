@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import processing_time
-from notify_pipelines.reporting.processing_time import rebuild_processing_time_day
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
 
@@ -51,7 +51,7 @@ def test_exactly_ten_seconds_counts_and_ten_point_zero_zero_one_does_not(engine,
     add(engine, setup, noon, ntype="email", after=dt.timedelta(seconds=2))
     add(engine, setup, noon, after=None)  # never sent: in the total, not within 10 s
 
-    build = rebuild_processing_time_day(engine, D(2021, 6, 1))
+    build = rebuild(engine, processing_time.BUILD, D(2021, 6, 1))
 
     assert fact(engine, D(2021, 6, 1)) == (4, 2)
     assert (build.inserted, build.row_count, build.notifications, build.extra) == (1, 1, 4, {"messages_within_10_secs": 2})
@@ -66,7 +66,7 @@ def test_letters_test_keys_and_csv_jobs_are_out_team_keys_and_history_rows_are_i
     add(engine, setup, noon, ntype="email", table=schema.notification_history, after=dt.timedelta(seconds=30))
     add(engine, setup, noon, table=schema.notification_history)
 
-    rebuild_processing_time_day(engine, D(2021, 6, 1))
+    rebuild(engine, processing_time.BUILD, D(2021, 6, 1))
 
     assert fact(engine, D(2021, 6, 1)) == (3, 2)
 
@@ -83,7 +83,7 @@ def test_the_london_day_on_both_clock_changes(engine, setup, day, start, end):
         add(engine, setup, moment)
 
     for d in (day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)):
-        rebuild_processing_time_day(engine, d)
+        rebuild(engine, processing_time.BUILD, d)
 
     assert fact(engine, day) == (2, 2)  # start and the last second, not the second before or the next midnight
     assert fact(engine, day - dt.timedelta(days=1)) == (1, 1)
@@ -92,10 +92,10 @@ def test_the_london_day_on_both_clock_changes(engine, setup, day, start, end):
 
 def test_a_day_without_messages_has_a_row_of_zeros_and_a_rebuild_replaces_the_row(engine, setup):
     day = D(2021, 6, 1)
-    rebuild_processing_time_day(engine, day)
+    rebuild(engine, processing_time.BUILD, day)
     assert fact(engine, day) == (0, 0)
     add(engine, setup, T(2021, 6, 1, 9))
-    build = rebuild_processing_time_day(engine, day)
+    build = rebuild(engine, processing_time.BUILD, day)
     assert (build.deleted, build.inserted) == (1, 1) and fact(engine, day) == (1, 1)
 
 

@@ -13,15 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import consistency, monthly_usage, processing_time
+from notify_pipelines.reporting import consistency, letter_despatch, monthly_usage, processing_time
 from notify_pipelines.reporting.assets import ft_billing_letter_despatch, ft_processing_time
 from notify_pipelines.reporting.checks import (
     ft_billing_letter_despatch_matches_source,
     ft_monthly_usage_matches_billing,
     ft_processing_time_matches_source,
 )
-from notify_pipelines.reporting.letter_despatch import rebuild_despatch_day
-from notify_pipelines.reporting.processing_time import rebuild_processing_time_day
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines.reporting.usage_asset import ft_monthly_usage
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
@@ -74,7 +73,7 @@ def api_messages(engine):
 
 
 def test_processing_time_passes_when_built_and_fails_when_tampered_or_missing(engine, api_messages):
-    rebuild_processing_time_day(engine, DAY)
+    rebuild(engine, processing_time.BUILD, DAY)
     with engine.connect() as conn:
         assert consistency.processing_time_vs_source(conn, [DAY]) == []
         total = conn.execute(sa.select(schema.ft_processing_time.c.messages_total)).scalar_one()
@@ -159,7 +158,7 @@ def despatched(engine):
 
 
 def test_despatch_passes_when_built_and_fails_when_tampered_or_a_despatch_arrives_later(engine, despatched):
-    rebuild_despatch_day(engine, DAY)
+    rebuild(engine, letter_despatch.BUILD, DAY)
     with engine.connect() as conn:
         assert consistency.despatch_vs_source(conn, DAY, DAY) == []
 
@@ -170,7 +169,7 @@ def test_despatch_passes_when_built_and_fails_when_tampered_or_a_despatch_arrive
         assert consistency.despatch_vs_source(conn, DAY, DAY) == [
             consistency.Mismatch(DAY, "first, 1 sheet(s), unsorted", 1, 3)]
 
-    rebuild_despatch_day(engine, DAY)
+    rebuild(engine, letter_despatch.BUILD, DAY)
     with engine.begin() as conn:  # DVLA's callback for one more letter, after the build
         nid = f.create_notification(conn, despatched["second"], created_at=T(2021, 3, 26, 11), status="delivered",
                                     billable_units=2)
@@ -249,7 +248,7 @@ def billed(engine):
 def test_monthly_usage_passes_when_built_and_fails_on_each_kind_of_tampering(engine, billed):
     small, _ = billed
     for month in (MAY, JUNE):
-        monthly_usage.rebuild_usage_month(engine, month)
+        rebuild(engine, monthly_usage.BUILD, month)
         with engine.connect() as conn:
             assert consistency.monthly_usage_vs_billing(conn, month) == []
 
@@ -265,7 +264,7 @@ def test_monthly_usage_passes_when_built_and_fails_on_each_kind_of_tampering(eng
                            "charged_units": usage.c.charged_units - 100, "cost": usage.c.cost - 25},
     }
     for what, values in tamperings.items():
-        monthly_usage.rebuild_usage_month(engine, JUNE)
+        rebuild(engine, monthly_usage.BUILD, JUNE)
         with engine.begin() as conn:
             conn.execute(sa.update(usage).where(sms_of_small).values(**values))
         with engine.connect() as conn:

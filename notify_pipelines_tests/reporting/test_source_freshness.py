@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from notify_pipelines.core import settings
 from notify_pipelines.core.calendar import london_to_utc
-from notify_pipelines.reporting import source_freshness as sf
 from notify_pipelines.core.settings import ConfigError, SourceFreshnessSettings
+from notify_pipelines.reporting import source_freshness as sf
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import explain
 

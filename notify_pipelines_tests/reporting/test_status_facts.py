@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import status_facts
-from notify_pipelines.reporting.status_facts import rebuild_status_day
+from notify_pipelines.reporting.fact_build import rebuild
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.reporting.helpers import (
     counts_by_date,
@@ -57,7 +57,7 @@ def add(engine, template_id, *moments, **kwargs):
 def test_clock_change_days_and_the_minutes_around_midnight(engine, sms, moments, expected):
     add(engine, sms, *moments, status="delivered")
     for day in expected:
-        rebuild_status_day(engine, day)
+        rebuild(engine, status_facts.BUILD, day)
     assert counts_by_date(engine) == expected
 
 
@@ -68,7 +68,7 @@ def test_test_keys_are_left_out_and_team_keys_kept(engine, sms):
     add(engine, sms, moment, moment, moment, key_type="test", status="delivered")
     add(engine, sms, moment, key_type="test", status="delivered", table=schema.notification_history)
 
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     rows = status_rows(engine)
     assert [(r[5], r[7]) for r in rows] == [("normal", 2), ("team", 1)]
@@ -82,7 +82,7 @@ def test_notifications_without_a_job_use_the_all_zeros_job_id(engine, sms):
     add(engine, sms, moment, status="delivered")
     add(engine, sms, moment, status="delivered", table=schema.notification_history)
 
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     assert sorted((r[3], r[7]) for r in status_rows(engine)) == sorted([(job, 2), (ZERO_JOB, 2)])
 
@@ -96,7 +96,7 @@ def test_every_status_and_type_is_counted_with_the_constants_in_place(engine):
             for status in schema.NOTIFICATION_STATUSES:
                 f.create_notification(conn, template, created_at=moment, status=status)
 
-    build = rebuild_status_day(engine, D(2021, 6, 1))
+    build = rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     rows = status_rows(engine)
     assert len(rows) == build.inserted == 3 * len(schema.NOTIFICATION_STATUSES)
@@ -110,7 +110,7 @@ def test_rows_already_archived_to_history_are_counted(engine, sms):
     add(engine, sms, moment, moment, status="delivered", table=schema.notification_history)
     add(engine, sms, moment, status="permanent-failure", table=schema.notification_history)
 
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     assert [(r[6], r[7]) for r in status_rows(engine)] == [("delivered", 3), ("permanent-failure", 1)]
 
@@ -119,12 +119,12 @@ def test_rows_already_archived_to_history_are_counted(engine, sms):
 def test_a_rebuild_after_statuses_change_leaves_no_stale_rows(engine, sms, table):
     moment = T(2021, 6, 1, 12)
     ids = add(engine, sms, moment, moment, status="sending", table=table)
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
     assert [(r[6], r[7]) for r in status_rows(engine)] == [("sending", 2)]
 
     with engine.begin() as conn:
         conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(notification_status="delivered"))
-    build = rebuild_status_day(engine, D(2021, 6, 1))
+    build = rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     assert [(r[6], r[7]) for r in status_rows(engine)] == [("delivered", 2)]
     assert (build.deleted, build.inserted) == (1, 1)
@@ -132,15 +132,15 @@ def test_a_rebuild_after_statuses_change_leaves_no_stale_rows(engine, sms, table
 
 def test_rebuilding_is_idempotent_and_touches_only_its_day(engine, sms):
     add(engine, sms, T(2021, 6, 1, 12), T(2021, 6, 2, 12), status="delivered")
-    rebuild_status_day(engine, D(2021, 6, 1))
-    rebuild_status_day(engine, D(2021, 6, 2))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 2))
     before = status_rows(engine)
 
     with engine.begin() as conn:  # a day with no data any more empties, its neighbours stay
         conn.execute(sa.delete(schema.notifications).where(schema.notifications.c.created_at < T(2021, 6, 2)))
-    rebuild_status_day(engine, D(2021, 6, 2))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 2))
     assert status_rows(engine) == before
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
     assert status_rows(engine) == [r for r in before if r[0] == D(2021, 6, 2)]
 
 
@@ -152,12 +152,12 @@ def test_a_letters_only_rebuild_keeps_the_other_types(engine):
         letter = f.create_template(conn, service, "letter")
     add(engine, sms, moment, status="sending")
     letter_ids = add(engine, letter, moment, status="sending")
-    rebuild_status_day(engine, D(2021, 6, 1))
+    rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
 
     with engine.begin() as conn:
         for table in schema.SOURCE_TABLES:
             conn.execute(sa.update(table).values(notification_status="delivered"))
-    build = rebuild_status_day(engine, D(2021, 6, 1), types=("letter",))
+    build = rebuild(engine, status_facts.BUILD, D(2021, 6, 1), types=("letter",))
 
     assert sorted((r[4], r[6]) for r in status_rows(engine)) == [("letter", "delivered"), ("sms", "sending")]
     assert (build.deleted, build.inserted) == (1, 1) and letter_ids
@@ -165,7 +165,7 @@ def test_a_letters_only_rebuild_keeps_the_other_types(engine):
 
 def test_unknown_types_are_refused_before_anything_changes(engine, sms):
     with pytest.raises(ValueError, match="notification types"):
-        rebuild_status_day(engine, D(2021, 6, 1), types=("fax",))
+        rebuild(engine, status_facts.BUILD, D(2021, 6, 1), types=("fax",))
 
 
 def test_two_concurrent_rebuilds_of_one_day_give_the_right_rows(engine, sms):
@@ -175,15 +175,15 @@ def test_two_concurrent_rebuilds_of_one_day_give_the_right_rows(engine, sms):
     start = threading.Barrier(4)
     errors: list[BaseException] = []
 
-    def rebuild():
+    def rebuild_repeatedly():
         start.wait()
         try:
             for _ in range(5):
-                rebuild_status_day(engine, D(2021, 6, 1))
+                rebuild(engine, status_facts.BUILD, D(2021, 6, 1))
         except BaseException as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
 
-    threads = [threading.Thread(target=rebuild) for _ in range(4)]
+    threads = [threading.Thread(target=rebuild_repeatedly) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -11,15 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.core import calendar
-
-from notify_pipelines.tooling import seed
 from notify_pipelines.core.calendar import day_window
 from notify_pipelines.db import schema
-from notify_pipelines.reporting import volume
+from notify_pipelines.reporting import processing_time, status_facts, volume
 from notify_pipelines.reporting.assets import ft_notification_status
 from notify_pipelines.reporting.checks import VOLUME_CHECK_NAME, volume_checks
-from notify_pipelines.reporting.processing_time import rebuild_processing_time_day
-from notify_pipelines.reporting.status_facts import rebuild_status_day
+from notify_pipelines.reporting.fact_build import rebuild
+from notify_pipelines.tooling import seed
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -27,7 +25,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 D = dt.date
 FIRST, LAST = D(2021, 3, 1), D(2021, 5, 9)  # ten weeks from a Monday: Good Friday, Easter Monday, 3 May inside
 BANK_HOLIDAYS = [D(2021, 4, 2), D(2021, 4, 5), D(2021, 5, 3)]
-FACTS = {"ft_notification_status": rebuild_status_day, "ft_processing_time": rebuild_processing_time_day}
+FACTS = {"ft_notification_status": status_facts.BUILD, "ft_processing_time": processing_time.BUILD}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +38,8 @@ def demo(database_url):
     truncate_data_tables(engine)
     seed.generate(engine, days=(LAST - FIRST).days + 1, per_day=300, services=2, seed=3, start=FIRST)
     for day in calendar.days(FIRST, LAST):
-        for rebuild in FACTS.values():
-            rebuild(engine, day)
+        for build in FACTS.values():
+            rebuild(engine, build, day)
     yield engine
     truncate_data_tables(engine)
 
@@ -58,8 +56,8 @@ def keep_a_tenth(engine, day: dt.date) -> None:
     with engine.begin() as conn:
         conn.execute(sa.delete(n).where(n.c.created_at >= start, n.c.created_at < end,
                                         sa.func.abs(sa.func.hashtext(sa.cast(n.c.id, sa.Text))) % 10 != 0))
-    for rebuild in FACTS.values():
-        rebuild(engine, day)
+    for build in FACTS.values():
+        rebuild(engine, build, day)
 
 
 def test_the_baseline_is_the_same_weekday_without_bank_holidays():

@@ -43,6 +43,8 @@ from notify_pipelines_tests.retention.test_kill import (
 )
 
 DAY = "2021-06-05"
+JOB_OBJECTS = {job: f"notify_pipelines.retention.{module}:{job}" for module, job in (
+    ("cleanup_jobs", "remove_old_job_files"), ("cleanup_jobs", "delete_inbound_sms"), ("job", "nightly_retention"))}
 CUTOFF = retention_cutoff(dt.date(2021, 6, 5), 7)  # 2021-05-28 23:00 UTC
 
 
@@ -56,7 +58,7 @@ def start(database_url, s3_endpoint, tmp_path):
     log_path = tmp_path / "run.log"
 
     def run(job: str, run_config: dict | None = None, *, via_cli: bool = False) -> subprocess.Popen:
-        """The documented CLI command, or (lighter to start) run_cleanup.py running the job in process."""
+        """The documented CLI command, or (lighter to start) notify_pipelines_tests/run_job.py running it in process."""
         if via_cli:
             command = [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
                        "notify_pipelines.definitions", "-j", job, "--tags", json.dumps({"dagster/partition": DAY})]
@@ -65,7 +67,7 @@ def start(database_url, s3_endpoint, tmp_path):
                 config_file.write_text(json.dumps(run_config))
                 command += ["-c", str(config_file)]
         else:
-            command = [sys.executable, "-m", "notify_pipelines_tests.retention.run_cleanup", job, DAY,
+            command = [sys.executable, "-m", "notify_pipelines_tests.run_job", JOB_OBJECTS[job], DAY,
                        json.dumps(run_config)]
         with open(log_path, "ab") as log:
             return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

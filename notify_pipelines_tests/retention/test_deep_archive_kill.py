@@ -35,7 +35,9 @@ def start(database_url, s3_endpoint, log_path) -> subprocess.Popen:
            "NOTIFY_DEEP_ARCHIVE_BUCKET": TEST_DEEP_BUCKET}
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines_tests.retention.run_deep_archive", json.dumps(RUN_CONFIG)],
+            [sys.executable, "-m", "notify_pipelines_tests.run_job",
+             "notify_pipelines.retention.deep_archive_job:deep_archive_notification_history", "-",
+             json.dumps(RUN_CONFIG)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -3,7 +3,7 @@
 Deterministic kill points: the test holds a lock the run must wait on, sees the run's backend waiting on it in
 pg_stat_activity, kills the process group, then checks every notification is in exactly one table. Between a letter
 batch's S3 deletions and its archive transaction there is no lock to wait on: there the run pauses itself
-(run_job.py's PAUSE_AFTER_PDF_DELETES).
+(notify_pipelines_tests/run_job.py's PAUSE_AFTER_PDF_DELETES).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from notify_pipelines_tests.retention.helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2021-06-05"
+NIGHTLY_RETENTION = "notify_pipelines.retention.job:nightly_retention"
 OLD, RECENT = dt.datetime(2021, 5, 1), dt.datetime(2021, 6, 4, 12)
 SMALL_BATCHES = {"ops": {"find_retention_work": {"config": {"batch_size": 20, "letter_batch_size": 5}}}}
 
@@ -105,7 +106,8 @@ def cli(database_url, s3_endpoint, tmp_path):
     def start(run_config: dict | None, *, via_cli: bool = False, extra_env: dict | None = None) -> subprocess.Popen:
         """The documented CLI command, or (lighter to start) a script running the job in process."""
         if not via_cli:
-            command = [sys.executable, "-m", "notify_pipelines_tests.retention.run_job", DAY, json.dumps(run_config)]
+            command = [sys.executable, "-m", "notify_pipelines_tests.run_job", NIGHTLY_RETENTION, DAY,
+                       json.dumps(run_config)]
         else:
             command = [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
                        "notify_pipelines.definitions", "-j", "nightly_retention",

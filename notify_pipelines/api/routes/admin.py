@@ -33,6 +33,7 @@ from notify_pipelines.api.admin_schemas import (
 )
 from notify_pipelines.api.dependencies import AdminToken, State
 from notify_pipelines.api.state import ApiState
+from notify_pipelines.core.vocabulary import EMAIL, LETTER
 from notify_pipelines.notifications import admin_store, inbound
 from notify_pipelines.notifications.errors import Refused
 
@@ -74,12 +75,12 @@ async def update_service(service_id: uuid.UUID, form: ServiceUpdate, state: Stat
 
 @router.post("/services/{service_id}/templates", status_code=201, response_model=TemplateVersion)
 async def create_template(service_id: uuid.UUID, form: TemplateCreate, state: State):
-    if form.template_type in ("email", "letter") and not form.subject:
+    if form.template_type in (EMAIL, LETTER) and not form.subject:
         raise Refused(f"subject is required for {form.template_type} templates")
-    if form.template_type != "letter" and form.postage:
+    if form.template_type != LETTER and form.postage:
         raise Refused("postage is only for letter templates")
     values = form.model_dump()
-    if form.template_type == "letter":
+    if form.template_type == LETTER:
         values["postage"] = form.postage or "second"
     template_id, version = await _in_transaction(state, admin_store.create_template, service_id, values,
                                                  forget=service_id)

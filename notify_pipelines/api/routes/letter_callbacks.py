@@ -20,7 +20,7 @@ from notify_pipelines.api.routes.callback_common import (
     in_transaction,
 )
 from notify_pipelines.core.calendar import local_today
-from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.core.vocabulary import STATUS_DELIVERED, STATUS_TECHNICAL_FAILURE, utc_now
 from notify_pipelines.notifications import status_updates
 from notify_pipelines.notifications.errors import NotFound, ValidationFailed
 
@@ -76,9 +76,9 @@ async def dvla_callback(request: Request):
     event: DvlaEvent = parse(DvlaEvent, await request.body())
     job = event.data
     if job.jobStatus == "DESPATCHED":
-        new, (despatched_on, threshold) = "delivered", _despatch_facts(job)
+        new, (despatched_on, threshold) = STATUS_DELIVERED, _despatch_facts(job)
     else:
-        new, despatched_on, threshold = "technical-failure", None, None
+        new, despatched_on, threshold = STATUS_TECHNICAL_FAILURE, None, None
     outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.update_letter_from_dvla, job.jobId,
                                       new, despatched_on, threshold)
     if not outcome.found:

@@ -12,7 +12,7 @@ import binascii
 import datetime as dt
 import logging
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode
 
 import orjson
@@ -32,17 +32,28 @@ from notify_pipelines.api.schemas import (
     LetterResponse,
     NotificationResponse,
     NotificationsPage,
+    NotificationType,
     PageSize,
     PrecompiledLetterRequest,
     PrecompiledLetterResponse,
     SmsRequest,
     SmsResponse,
+    StatusFilter,
 )
 from notify_pipelines.api.state import ApiState
 from notify_pipelines.core.letters import bucket_and_prefix_for_letter, letter_pdf_filename
 from notify_pipelines.core.vocabulary import (
+    EMAIL,
     IN_FLIGHT_STATUSES,
     INTERNATIONAL_POSTAGE,
+    KEY_TYPE_TEST,
+    LETTER,
+    PERMISSION_INTERNATIONAL_LETTERS,
+    PERMISSION_INTERNATIONAL_SMS,
+    SMS,
+    STATUS_CREATED,
+    STATUS_DELIVERED,
+    STATUS_PENDING_VIRUS_CHECK,
     utc_now,
 )
 from notify_pipelines.notifications import content, reads, sending, store
@@ -62,10 +73,6 @@ from notify_pipelines.notifications.recipients import (
 log = logging.getLogger("notify_pipelines.api.notifications")
 router = APIRouter(prefix="/v2/notifications", tags=["notifications"])
 
-NotificationType = Literal["sms", "email", "letter"]
-Status = Literal["created", "sending", "pending", "sent", "delivered", "failed", "technical-failure",
-                 "temporary-failure", "permanent-failure", "pending-virus-check", "validation-failed",
-                 "virus-scan-failed", "cancelled", "returned-letter", "accepted", "received"]
 
 
 _BASE_URLS: dict[tuple, str] = {}  # by what it is made of: Starlette builds a URL object per call
@@ -116,15 +123,15 @@ def created_body(request: Request, row: dict, template: store.Template, body_con
 @router.post("/sms", status_code=201, response_model=SmsResponse)
 async def post_sms(form: SmsRequest, user: Sender, state: State, request: Request):
     sending.refuse_unsupported(form)
-    template = await sendable_template(state, user, form.template_id, "sms")
+    template = await sendable_template(state, user, form.template_id, SMS)
     phone = form.recipient
-    if phone.international and "international_sms" not in user.service.permissions:
+    if phone.international and PERMISSION_INTERNATIONAL_SMS not in user.service.permissions:
         raise Refused("Cannot send to international mobile numbers")
     body = content.render(template.content, form.personalisation)
     if len(body) > content.SMS_CHAR_LIMIT:
         raise Refused(f"Text messages cannot be longer than {content.SMS_CHAR_LIMIT} characters. "
                       f"Your message is {len(body)} characters")
-    row = new_row(user, template, "sms", form)
+    row = new_row(user, template, SMS, form)
     row.update(to=phone.raw, normalised_to=phone.normalised, international=phone.international,
                phone_prefix=phone.phone_prefix, rate_multiplier=phone.rate_multiplier,
                billable_units=content.sms_fragments(body))
@@ -135,10 +142,10 @@ async def post_sms(form: SmsRequest, user: Sender, state: State, request: Reques
 @router.post("/email", status_code=201, response_model=EmailResponse)
 async def post_email(form: EmailRequest, user: Sender, state: State, request: Request):
     sending.refuse_unsupported(form)
-    template = await sendable_template(state, user, form.template_id, "email")
+    template = await sendable_template(state, user, form.template_id, EMAIL)
     body = content.render(template.content, form.personalisation)
     subject = content.render(template.subject or "", form.personalisation)
-    row = new_row(user, template, "email", form)
+    row = new_row(user, template, EMAIL, form)
     row.update(to=form.email_address, normalised_to=form.email_address.lower(),
                unsubscribe_link=form.one_click_unsubscribe_url)
     await persist(state, user, row, simulated=form.email_address.lower() in SIMULATED_EMAIL_ADDRESSES)
@@ -155,31 +162,31 @@ async def post_letter(form: AnyLetterRequest, user: Sender, state: State, reques
 
 
 async def post_templated_letter(form: LetterRequest, user: ApiUser, state: ApiState, request: Request):
-    template = await sendable_template(state, user, form.template_id, "letter")
+    template = await sendable_template(state, user, form.template_id, LETTER)
     sending.refuse_restricted_letters(user.service, user.key_type)
     try:
         address = postal_address(form.personalisation)
     except PydanticCustomError as exc:
         raise ValidationFailed(f"personalisation {exc.message()}") from None
-    if address.international and "international_letters" not in user.service.permissions:
+    if address.international and PERMISSION_INTERNATIONAL_LETTERS not in user.service.permissions:
         raise Refused("Service is not allowed to send letters to international addresses")
     body = content.render(template.content, form.personalisation)
     subject = content.render(template.subject or "", form.personalisation)
     postage = address.postage_zone or template.postage or "second"
-    row = new_row(user, template, "letter", form)
+    row = new_row(user, template, LETTER, form)
     row.update(
         to="\n".join(address.lines), postage=postage, international=postage in INTERNATIONAL_POSTAGE,
         reference=sending.letter_reference(),
         billable_units=0,  # set by the page-count callback (reference §5.1)
         # Reference §5.1: test-key letters are never printed; they are marked delivered at once.
-        notification_status="delivered" if user.key_type == "test" else "created",
+        notification_status=STATUS_DELIVERED if user.key_type == KEY_TYPE_TEST else STATUS_CREATED,
     )
     await persist(state, user, row)
     return created_body(request, row, template, {"body": body, "subject": subject})
 
 
 async def post_precompiled_letter(form: PrecompiledLetterRequest, user: ApiUser, state: ApiState):
-    if "letter" not in user.service.permissions:
+    if LETTER not in user.service.permissions:
         raise Refused("Service is not allowed to send letters")
     sending.refuse_restricted_letters(user.service, user.key_type)
     try:
@@ -192,13 +199,13 @@ async def post_precompiled_letter(form: PrecompiledLetterRequest, user: ApiUser,
     created_at = utc_now()
     row = dict(
         id=uuid.uuid4(), service_id=user.service.id, api_key_id=user.api_key_id, key_type=user.key_type,
-        notification_type="letter", created_at=created_at, notification_status="pending-virus-check",
+        notification_type=LETTER, created_at=created_at, notification_status=STATUS_PENDING_VIRUS_CHECK,
         client_reference=form.reference, reference=sending.letter_reference(), postage=postage,
         international=postage in INTERNATIONAL_POSTAGE, billable_units=0,
         to="precompiled letter",  # the address is read from the PDF after sanitising (reference §5.2)
     )
     filename = letter_pdf_filename(row["reference"], created_at, postage, ignore_folder=True)
-    await state.limits.count_daily(user.service, "letter", user.key_type, created_at)
+    await state.limits.count_daily(user.service, LETTER, user.key_type, created_at)
     await state.in_transaction(_store_precompiled, state, row, pdf, filename)
     return {"id": row["id"], "reference": form.reference, "postage": postage}
 
@@ -228,14 +235,14 @@ def notification_body(row, base: str) -> dict:
     """Reference Notification.serialize(): the recipient in its type's field, the body rendered from the template
     version it was sent with."""
     personalisation = orjson.loads(row._personalisation) if row._personalisation else None
-    lines = row.to.split("\n") if row.notification_type == "letter" and row.to else []
+    lines = row.to.split("\n") if row.notification_type == LETTER and row.to else []
     address = {f"line_{i}": (lines[i - 1] if i < len(lines) else None) for i in range(1, 7)}
-    subject = row.template_subject if row.notification_type != "sms" else None
+    subject = row.template_subject if row.notification_type != SMS else None
     return {
         "id": row.id,
         "reference": row.client_reference,
-        "email_address": row.to if row.notification_type == "email" else None,
-        "phone_number": row.to if row.notification_type == "sms" else None,
+        "email_address": row.to if row.notification_type == EMAIL else None,
+        "phone_number": row.to if row.notification_type == SMS else None,
         **address,
         "postcode": lines[-1] if len(lines) > 1 else None,
         "type": row.notification_type,
@@ -261,7 +268,7 @@ async def get_notifications(
     state: State,
     request: Request,
     template_type: Annotated[list[NotificationType], Query()] = [],  # noqa: B006  (FastAPI copies defaults)
-    status: Annotated[list[Status], Query()] = [],  # noqa: B006
+    status: Annotated[list[StatusFilter], Query()] = [],  # noqa: B006
     reference: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,
     older_than: uuid.UUID | None = None,
     include_jobs: bool = False,

@@ -6,17 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from notify_pipelines.api.dependencies import Caller, State
 from notify_pipelines.api.schemas import (
+    NotificationType,
     PreviewRequest,
     PreviewResponse,
     TemplateResponse,
     TemplatesResponse,
 )
+from notify_pipelines.core.vocabulary import EMAIL, SMS
 from notify_pipelines.notifications import content, reads
 from notify_pipelines.notifications.errors import NotFound
 
@@ -31,7 +33,7 @@ def template_body(row) -> dict:
     return {
         "id": row.id, "type": row.template_type, "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at), "created_by": None, "version": row.version, "body": row.content,
-        "subject": row.subject if row.template_type != "sms" else None, "name": row.name,
+        "subject": row.subject if row.template_type != SMS else None, "name": row.name,
         "letter_contact_block": None, "postage": row.postage,
     }
 
@@ -56,7 +58,7 @@ async def get_template_version(template_id: uuid.UUID, version: Annotated[int, P
 
 @router.get("/templates", response_model=TemplatesResponse)
 async def get_templates(user: Caller, state: State,
-                        type: Annotated[Literal["sms", "email", "letter"] | None, Query()] = None):  # noqa: A002
+                        type: Annotated[NotificationType | None, Query()] = None):  # noqa: A002
     rows = await state.read(reads.templates_of_service(user.service.id, type))
     return {"templates": [template_body(r) for r in rows]}
 
@@ -67,9 +69,9 @@ async def preview_template(template_id: uuid.UUID, form: PreviewRequest, user: C
     template = await _template(state, user.service.id, template_id)
     body = content.render(template.content, form.personalisation)
     subject = (content.render(template.subject or "", form.personalisation)
-               if template.template_type != "sms" else None)
+               if template.template_type != SMS else None)
     page = None
-    if template.template_type == "email":
+    if template.template_type == EMAIL:
         page = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n"))
     return {"id": template.id, "type": template.template_type, "version": template.version, "body": body,
             "subject": subject, "html": page, "postage": template.postage}
