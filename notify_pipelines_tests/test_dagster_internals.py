@@ -22,6 +22,12 @@ def test_every_wrapper_works_on_an_instance():
         records = dagster_internals.asset_check_evaluation_records(instance, after_cursor=None, after_timestamp=0,
                                                                     limit=10)
         assert records is None or list(records) == []
+        key = dg.AssetKey("ft_billing")
+        assert dagster_internals.latest_materialization_data(instance, key, "2021-06-01") is None
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="2021-06-01"))
+        target = dagster_internals.latest_materialization_data(instance, key, "2021-06-01")
+        assert target is not None and target.storage_id > 0
+        assert dagster_internals.latest_materialization_data(instance, key, "2021-06-02") is None
     assert dagster_internals.TickStatus.FAILURE.value == "FAILURE"
     assert dagster_internals.RetryMode.DISABLED.value == "disabled"
     assert callable(dagster_internals.process_config) and dagster_internals.IN_PROC_CONFIG
