@@ -9,7 +9,9 @@ Children run in their own process groups; Ctrl-C or SIGTERM stops everything sta
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import json
 import os
 import secrets
 import shlex
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.calendar import local_today
 from notify_pipelines.core.settings import (
     ConfigError,
     LetterBuckets,
@@ -31,6 +34,7 @@ from notify_pipelines.core.settings import (
     letters_print_bucket,
     normalise_database_url,
 )
+from notify_pipelines.core.vocabulary import utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_DIR = REPO / ".dev"
@@ -181,13 +185,16 @@ class EmbeddedPostgres:
         say("embedded PostgreSQL stopped")
 
 
-def create_database_if_missing(server_url: str, name: str) -> None:
+def create_database_if_missing(server_url: str, name: str) -> bool:
+    """Whether it was created (a new Dagster database is a new instance: nothing materialised yet)."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with admin.connect() as conn:
             if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
                 say(f"created database {name}")
+                return True
+            return False
     finally:
         admin.dispose()
 
@@ -282,18 +289,17 @@ def answers(url: str) -> bool:
 # ---- run -----------------------------------------------------------------------------------------------------------
 
 
-def _database(args, stack: ExitStack, env: dict) -> str:
+def _database(args, stack: ExitStack, env: dict) -> tuple[str, bool]:
+    """The notifications database's URL, and whether the Dagster database is new."""
     if env.get("NOTIFY_DATABASE_URL"):
         url = normalise_database_url(env["NOTIFY_DATABASE_URL"])
         say(f"using NOTIFY_DATABASE_URL ({sa.make_url(url).render_as_string(hide_password=True)})")
-        create_database_if_missing(url, dagster_storage_env(url, env)["DAGSTER_PG_DB"])
-        return url
+        return url, create_database_if_missing(url, dagster_storage_env(url, env)["DAGSTER_PG_DB"])
     server = EmbeddedPostgres(DEV_DIR / "postgres", args.db_port)
     if server.start():
         stack.callback(server.stop)
-    for name in ("notify", "dagster"):
-        create_database_if_missing(server.url("postgres"), name)
-    return server.url("notify")
+    create_database_if_missing(server.url("postgres"), "notify")
+    return server.url("notify"), create_database_if_missing(server.url("postgres"), "dagster")
 
 
 # The instance's storage: the root dagster.yaml holds only settings that need no variables (so `dg check defs` works
@@ -346,6 +352,55 @@ def _demo_data(url: str) -> bool:
     summary = seed.generate(engine, **DEMO_DATA, progress=True)
     say(f"seeded {summary['notifications']:,} notifications ({summary['first_day']} to {summary['last_day']})")
     return True
+
+
+# The daily facts a first start builds for the demo window, in this order (billing's check reads the status fact).
+DEMO_FACT_JOBS = ("ft_notification_status_job", "ft_billing_job", "ft_processing_time_job",
+                  "ft_billing_letter_despatch_job")
+# The created_at indexes answer both from one end.
+LAST_SQL = "SELECT max(created_at) FROM {table}"
+FIRST_SQL = "SELECT min(created_at) FROM {table} WHERE created_at >= :cutoff"
+
+
+def demo_window(url: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The London days (first, last) holding the latest DEMO_DATA['days'] days of notifications, or None.
+
+    It ends at the latest notification's day (yesterday at the latest: today is still open) and starts at the first
+    day with notifications in the DEMO_DATA['days'] days up to it, so the seed's clock-change samples, months
+    earlier, are left out."""
+    from notify_pipelines.core.calendar import london_to_utc, utc_to_london
+    from notify_pipelines.db.engine import get_engine
+
+    tables = ("notifications", "notification_history")
+    with get_engine(url).connect() as conn:
+        latest = [m for t in tables if (m := conn.execute(sa.text(LAST_SQL.format(table=t))).scalar())]
+        if not latest:
+            return None
+        last = min(utc_to_london(max(latest)).date(), today - dt.timedelta(days=1))
+        cutoff = london_to_utc(dt.datetime.combine(last - dt.timedelta(days=DEMO_DATA["days"] - 1), dt.time()))
+        earliest = [m for t in tables
+                    if (m := conn.execute(sa.text(FIRST_SQL.format(table=t)), {"cutoff": cutoff}).scalar())]
+    if not earliest:
+        return None
+    first = utc_to_london(min(earliest)).date()
+    return (first, last) if first <= last else None
+
+
+def build_demo_facts(env: dict, window: tuple[dt.date, dt.date]) -> None:
+    """One run per daily fact over the window, each with its checks (recorded per day), on the stack's instance, so
+    the UI opens with the window materialised; monthly usage follows billing (its sensor, once the daemon runs)."""
+    first, last = (day.isoformat() for day in window)
+    tags = json.dumps({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    for job in DEMO_FACT_JOBS:
+        started = time.monotonic()
+        command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "notify_pipelines.definitions",
+                   "-j", job, "--tags", tags]
+        result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+            say(f"{job} over {first}...{last} failed (the UI shows the run); last lines:\n{tail}")
+            continue
+        say(f"built {job.removesuffix('_job')} {first}...{last} in {time.monotonic() - started:.0f} s")
 
 
 def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
@@ -406,7 +461,7 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         os.environ.setdefault(key, value)
     require_dev_packages(env)
     require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
-    url = _database(args, stack, env)
+    url, new_instance = _database(args, stack, env)
     env["NOTIFY_DATABASE_URL"] = url
     env.update(dagster_storage_env(url, env))
     empty_s3 = not env.get("NOTIFY_S3_ENDPOINT_URL")
@@ -419,6 +474,15 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
     env["DAGSTER_HOME"] = _dagster_home(env)
+    window = demo_window(url, local_today(utc_now()))
+    if window and not env.get("NOTIFY_PARTITIONS_START"):
+        # The daily partitions start at the demo window, not at the platform's 2016 history (a real deployment
+        # keeps the default): the UI then lists the days that hold data.
+        env["NOTIFY_PARTITIONS_START"] = window[0].isoformat()
+        say(f"daily partitions start at the demo window's first day, {window[0]} (NOTIFY_PARTITIONS_START)")
+    if window and new_instance:
+        say(f"building the demo window's daily facts, {window[0]} to {window[1]}, before the UI opens")
+        build_demo_facts(env, window)
     dotenv = Path(getattr(args, "env_file", None) or REPO / ".env")
     if write_dotenv(env, dotenv):
         stack.callback(remove_dotenv, dotenv)
