@@ -186,7 +186,8 @@ class EmbeddedPostgres:
 
 
 def create_database_if_missing(server_url: str, name: str) -> bool:
-    """Whether it was created (a new Dagster database is a new instance: nothing materialised yet)."""
+    """Whether the database is new: just created, or holding no tables yet (for the Dagster database: a new
+    instance, nothing materialised; Dagster creates its tables on first use)."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with admin.connect() as conn:
@@ -194,9 +195,14 @@ def create_database_if_missing(server_url: str, name: str) -> bool:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
                 say(f"created database {name}")
                 return True
-            return False
     finally:
         admin.dispose()
+    database = sa.create_engine(sa.make_url(server_url).set(database=name), poolclass=sa.pool.NullPool)
+    try:
+        with database.connect() as conn:
+            return not conn.execute(sa.text("SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1")).first()
+    finally:
+        database.dispose()
 
 
 def dagster_storage_env(notify_url: str, env: dict) -> dict:
