@@ -23,6 +23,12 @@ def test_every_wrapper_works_on_an_instance():
                                                                     limit=10)
         # instance_for_test's SQLite event log is run-sharded: no instance-wide event ids, so no records to page
         assert instance.event_log_storage.is_run_sharded and records is None
+        key = dg.AssetKey("ft_billing")
+        assert dagster_internals.latest_materialization_data(instance, key, "2021-06-01") is None
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="2021-06-01"))
+        target = dagster_internals.latest_materialization_data(instance, key, "2021-06-01")
+        assert target is not None and target.storage_id > 0
+        assert dagster_internals.latest_materialization_data(instance, key, "2021-06-02") is None
     assert dagster_internals.TickStatus.FAILURE.value == "FAILURE"
     assert dagster_internals.RetryMode.DISABLED.value == "disabled"
     assert callable(dagster_internals.process_config) and dagster_internals.IN_PROC_CONFIG

@@ -41,9 +41,10 @@ SCHEDULES = [
     "populate_annual_billing_schedule", "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
 ]
 SENSORS = [
-    "alert_forwarder", "high_failure_rates", "jobs_with_missing_rows", "letters_in_technical_failure",
-    "letters_pending_virus_check", "letters_pending_virus_check_nightly", "letters_still_in_created",
-    "letters_still_sending", "low_inbound_numbers", "missed_nights", "night_plan", "notifications_stuck_in_created",
+    "alert_forwarder", "ft_monthly_usage_follows_billing", "high_failure_rates", "jobs_with_missing_rows",
+    "letters_in_technical_failure", "letters_pending_virus_check", "letters_pending_virus_check_nightly",
+    "letters_still_in_created", "letters_still_sending", "low_inbound_numbers", "missed_nights", "night_plan",
+    "notifications_stuck_in_created",
     "print_files_not_acknowledged", "replay_created_notifications", "reporting_freshness", "slow_sms_providers",
     "source_freshness", "stuck_jobs",
 ]

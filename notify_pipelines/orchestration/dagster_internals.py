@@ -16,6 +16,8 @@ Who needs what:
 - the Celery worker (tooling/worker.py): dagster-celery's step task;
 - dead Celery workers (orchestration/celery_faults.py): dagster-celery's execution loop, its task submission and its
   transport defaults, and the run a step task belongs to (the worker's guard).
+- per-partition check results (orchestration/check_partitions.py): the link from an evaluation to the
+  materialisation it judged.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from typing import Iterable
 
 import dagster as dg
 from dagster._config import process_config  # noqa: F401  (for orchestration/executor_choice.py)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.definitions.executor_definition import (  # noqa: F401  (for orchestration/executor_choice.py)
     IN_PROC_CONFIG,
     MULTI_PROC_CONFIG,
@@ -60,6 +65,7 @@ __all__ = [
     "get_cursor_value",
     "instigator_kind",
     "instigator_states",
+    "latest_materialization_data",
     "make_app",
     "process_config",
     "set_celery_result_poll_seconds",
@@ -102,6 +108,19 @@ def asset_check_evaluation_records(instance: dg.DagsterInstance, *, after_cursor
         event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after_cursor, after_timestamp=after_timestamp
     )
     return storage.get_event_records(records_filter, limit=limit, ascending=True)
+
+
+def latest_materialization_data(instance: dg.DagsterInstance, asset_key: dg.AssetKey,
+                                partition: str) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The partition's latest materialisation as an evaluation's target (what AssetCheckResult fills in itself when
+    its step has one partition), or None when the partition was never materialised."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1).records
+    if not records:
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=record.event_log_entry.run_id, storage_id=record.storage_id, timestamp=record.timestamp)
 
 
 # ---- the instance's key-value store (sensor state) ------------------------------------------------------------------

@@ -18,10 +18,13 @@ move between the build and the check. The volume checks only warn: an unusual da
 # No `from __future__ import annotations`: Dagster reads the config and context annotations at runtime.
 
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from notify_pipelines.core.vocabulary import utc_now
-from notify_pipelines.orchestration.partitions import daily_partitions, window_days
+from notify_pipelines.orchestration.check_partitions import per_partition
+from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.reporting import consistency, volume
 from notify_pipelines.reporting.assets import (
@@ -32,9 +35,12 @@ from notify_pipelines.reporting.assets import (
     ft_processing_time,
 )
 from notify_pipelines.reporting.daily_fact import DailyFact
-from notify_pipelines.reporting.usage_asset import ft_monthly_usage, monthly_partitions, window_months
+from notify_pipelines.reporting.usage_asset import ft_monthly_usage, month_key, monthly_partitions, window_months
 
 SHOWN = 20
+# A check yields one evaluation per partition it judged (orchestration/check_partitions.py), so the UI shows each day
+# passed or failed, also after a range run.
+CheckResults = Iterator[dg.AssetCheckEvaluation | dg.Output]
 
 
 def _table(disagreements: list) -> dg.MetadataValue:
@@ -44,31 +50,42 @@ def _table(disagreements: list) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.to_markdown(index=False))
 
 
+def _on(day, items: list) -> list:
+    return [item for item in items if item.day == day]
+
+
 @dg.asset_check(asset=ft_notification_status, partitions_def=daily_partitions, blocking=True)
 def ft_notification_status_counts_match_source(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
-    """Per day and type, the fact's counts add up to the non-test rows in notifications + notification_history."""
-    days = window_days(context.partition_time_window)
-    closed = consistency.closed_days(days, utc_now())
+) -> CheckResults:
+    """Per day and type, the fact's counts add up to the non-test rows in notifications + notification_history.
+    Only days that have ended are judged (today's source keeps growing); today is left unevaluated."""
+    closed = consistency.closed_days(window_days(context.partition_time_window), utc_now())
     with notify_db.engine.connect() as conn:
         wrong = consistency.status_counts_vs_source(conn, closed)
-    metadata = {"days_checked": len(closed), "days_still_open": len(days) - len(closed), "disagreements": len(wrong)}
-    if wrong:
-        metadata["expected_source_rows"] = sum(d.expected for d in wrong)
-        metadata["found_in_fact"] = sum(d.found for d in wrong)
-        metadata["detail"] = _table(wrong)
-    return dg.AssetCheckResult(passed=not wrong, metadata=metadata)
+    results = {}
+    for day in closed:
+        on_day = _on(day, wrong)
+        metadata = {"disagreements": len(on_day)}
+        if on_day:
+            metadata["expected_source_rows"] = sum(d.expected for d in on_day)
+            metadata["found_in_fact"] = sum(d.found for d in on_day)
+            metadata["detail"] = _table(on_day)
+        results[partition_key(day)] = dg.AssetCheckResult(passed=not on_day, metadata=metadata)
+    yield from per_partition(context, results)
 
 
 @dg.asset_check(asset=ft_notification_status, partitions_def=daily_partitions, blocking=True)
 def ft_notification_status_has_no_test_keys(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
+) -> CheckResults:
     days = window_days(context.partition_time_window)
     with notify_db.engine.connect() as conn:
         found = consistency.test_key_rows(conn, days[0], days[-1])
-    return dg.AssetCheckResult(passed=found == 0, metadata={"test_key_rows": found})
+    yield from per_partition(context, {
+        partition_key(day): dg.AssetCheckResult(passed=day not in found, metadata={"test_key_rows": found.get(day, 0)})
+        for day in days
+    })
 
 
 @dg.asset_check(
@@ -79,18 +96,24 @@ def ft_notification_status_has_no_test_keys(
 )
 def ft_billing_matches_status_facts(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
-    """notifications_sent per (day, service, template, type) equals the status fact's count of billable statuses."""
+) -> CheckResults:
+    """notifications_sent per (day, service, template, type) equals the status fact's count of billable statuses.
+    A day without status rows passes with `compared: false` (the status fact is not built for it yet)."""
     days = window_days(context.partition_time_window)
     with notify_db.engine.connect() as conn:
         wrong = consistency.billing_vs_status(conn, days[0], days[-1])
         compared = consistency.days_with_status_rows(conn, days[0], days[-1])
-    metadata = {"days_compared": compared, "days_without_status_fact": len(days) - compared, "disagreements": len(wrong)}
-    if wrong:
-        metadata["status_fact_billable"] = sum(d.expected for d in wrong)
-        metadata["billing_notifications_sent"] = sum(d.found for d in wrong)
-        metadata["detail"] = _table(wrong)
-    return dg.AssetCheckResult(passed=not wrong, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    results = {}
+    for day in days:
+        on_day = _on(day, wrong)
+        metadata = {"compared": day in compared, "disagreements": len(on_day)}
+        if on_day:
+            metadata["status_fact_billable"] = sum(d.expected for d in on_day)
+            metadata["billing_notifications_sent"] = sum(d.found for d in on_day)
+            metadata["detail"] = _table(on_day)
+        results[partition_key(day)] = dg.AssetCheckResult(passed=not on_day, severity=dg.AssetCheckSeverity.WARN,
+                                                          metadata=metadata)
+    yield from per_partition(context, results)
 
 
 def _mismatch_result(mismatches: list[consistency.Mismatch], metadata: dict, *,
@@ -108,37 +131,40 @@ def _mismatch_result(mismatches: list[consistency.Mismatch], metadata: dict, *,
 @dg.asset_check(asset=ft_processing_time, partitions_def=daily_partitions, blocking=True)
 def ft_processing_time_matches_source(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
+) -> CheckResults:
     """Per closed day, messages_total and messages_within_10_secs equal the API email and SMS (normal and team keys)
-    in notifications + notification_history."""
-    days = window_days(context.partition_time_window)
-    closed = consistency.closed_days(days, utc_now())
+    in notifications + notification_history. Today is left unevaluated."""
+    closed = consistency.closed_days(window_days(context.partition_time_window), utc_now())
     with notify_db.engine.connect() as conn:
         wrong = consistency.processing_time_vs_source(conn, closed)
-    return _mismatch_result(wrong, {"days_checked": len(closed), "days_still_open": len(days) - len(closed)})
+    yield from per_partition(context, {partition_key(day): _mismatch_result(_on(day, wrong), {}) for day in closed})
 
 
 @dg.asset_check(asset=ft_billing_letter_despatch, partitions_def=daily_partitions, blocking=False)
 def ft_billing_letter_despatch_matches_source(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
+) -> CheckResults:
     """Per (day, postage, sheets, cost threshold), the letters equal those notifications_letter_despatch records."""
     days = window_days(context.partition_time_window)
     with notify_db.engine.connect() as conn:
         wrong = consistency.despatch_vs_source(conn, days[0], days[-1])
-    return _mismatch_result(wrong, {"days_checked": len(days)}, severity=dg.AssetCheckSeverity.WARN)
+    yield from per_partition(context, {
+        partition_key(day): _mismatch_result(_on(day, wrong), {}, severity=dg.AssetCheckSeverity.WARN) for day in days
+    })
 
 
 @dg.asset_check(asset=ft_monthly_usage, partitions_def=monthly_partitions, blocking=False)
 def ft_monthly_usage_matches_billing(
     context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase
-) -> dg.AssetCheckResult:
+) -> CheckResults:
     """Units and notifications per group equal ft_billing's for the month; charged units, cost and the free SMS
     allowance used add up (consistency.monthly_usage_vs_billing)."""
     months = window_months(context.partition_time_window)
     with notify_db.engine.connect() as conn:
-        wrong = [m for month in months for m in consistency.monthly_usage_vs_billing(conn, month)]
-    return _mismatch_result(wrong, {"months_checked": len(months)}, severity=dg.AssetCheckSeverity.WARN)
+        wrong = {month: consistency.monthly_usage_vs_billing(conn, month) for month in months}
+    yield from per_partition(context, {
+        month_key(month): _mismatch_result(wrong[month], {}, severity=dg.AssetCheckSeverity.WARN) for month in months
+    })
 
 
 VOLUME_CHECK_NAME = "volume_within_weekday_range"
@@ -156,20 +182,19 @@ def _volume_check(fact: DailyFact) -> dg.AssetChecksDefinition:
         description=f"Each closed day's count is within {volume.VOLUME_RATIO:g}x either way of the median of the same "
         f"weekday over the previous {volume.BASELINE_WEEKS} weeks (bank holidays out; see reporting/volume.py).",
     )
-    def check(context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase) -> dg.AssetCheckResult:
+    def check(context: dg.AssetCheckExecutionContext, notify_db: NotifyDatabase) -> CheckResults:
         days = consistency.closed_days(window_days(context.partition_time_window), utc_now())
         with notify_db.engine.connect() as conn:
             verdicts = volume.volume_verdicts(conn, fact.name, days)
-        flagged = [v for v in verdicts if v.flagged]
-        metadata = {"days_checked": len(days), "days_flagged": len(flagged),
-                    "days_without_verdict": sum(v.verdict == "no verdict" for v in verdicts)}
-        if flagged:
-            metadata["detail"] = _table(flagged)
-        if len(verdicts) == 1:
-            metadata["verdict"] = f"{verdicts[0].verdict}: {verdicts[0].reason}"
-        description = "; ".join(f"{v.day} {v.verdict}: {v.reason}" for v in flagged[:SHOWN]) or None
-        return dg.AssetCheckResult(passed=not flagged, severity=dg.AssetCheckSeverity.WARN, description=description,
-                                   metadata=metadata)
+        results = {}
+        for v in verdicts:
+            metadata = {"verdict": f"{v.verdict}: {v.reason}", "count": v.count}
+            if v.flagged:
+                metadata["detail"] = _table([v])
+            results[partition_key(v.day)] = dg.AssetCheckResult(
+                passed=not v.flagged, severity=dg.AssetCheckSeverity.WARN,
+                description=f"{v.day} {v.verdict}: {v.reason}" if v.flagged else None, metadata=metadata)
+        yield from per_partition(context, results)
 
     return check
 

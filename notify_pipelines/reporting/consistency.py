@@ -55,10 +55,13 @@ def closed_days(days: list[dt.date], now_utc: dt.datetime) -> list[dt.date]:
     return [d for d in days if day_window(d)[1] <= now_utc]
 
 
-def test_key_rows(conn: sa.Connection, first: dt.date, last: dt.date) -> int:
-    return conn.execute(
-        sa.select(sa.func.count()).where(status.c.bst_date.between(first, last), status.c.key_type == KEY_TYPE_TEST)
-    ).scalar_one()
+def test_key_rows(conn: sa.Connection, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+    """Test-key rows per day that has any (days without are absent)."""
+    rows = conn.execute(
+        sa.select(status.c.bst_date, sa.func.count())
+        .where(status.c.bst_date.between(first, last), status.c.key_type == KEY_TYPE_TEST).group_by(status.c.bst_date)
+    )
+    return {day: int(n) for day, n in rows}
 
 
 BILLING_VS_STATUS_SQL = sa.text(
@@ -97,10 +100,10 @@ def billing_vs_status(conn: sa.Connection, first: dt.date, last: dt.date) -> lis
     return [Disagreement(r.day, r.ntype, int(r.expected), int(r.found), str(r.service_id), str(r.template_id)) for r in rows]
 
 
-def days_with_status_rows(conn: sa.Connection, first: dt.date, last: dt.date) -> int:
-    return conn.execute(
-        sa.select(sa.func.count(sa.distinct(status.c.bst_date))).where(status.c.bst_date.between(first, last))
-    ).scalar_one()
+def days_with_status_rows(conn: sa.Connection, first: dt.date, last: dt.date) -> set[dt.date]:
+    return set(conn.execute(
+        sa.select(status.c.bst_date).distinct().where(status.c.bst_date.between(first, last))
+    ).scalars())
 
 
 # ---- the other facts against their sources: one set-based statement per check -------------------------------------

@@ -10,6 +10,7 @@ from notify_pipelines.reporting.schedules import reporting_jobs, reporting_sched
 from notify_pipelines.reporting.source_freshness import notifications_received_rows_recently, source_freshness
 from notify_pipelines.reporting.sources import source_specs
 from notify_pipelines.reporting.usage_asset import ft_monthly_usage
+from notify_pipelines.reporting.usage_follows_billing import ft_monthly_usage_follows_billing
 
 defs = dg.Definitions(
     assets=[*source_specs, *daily_fact_assets, ft_monthly_usage],
@@ -21,6 +22,6 @@ defs = dg.Definitions(
         notifications_received_rows_recently,
     ],
     schedules=[*reporting_schedules, populate_annual_billing_schedule],
-    sensors=[reporting_freshness, source_freshness],
+    sensors=[reporting_freshness, source_freshness, ft_monthly_usage_follows_billing],
     jobs=[*reporting_jobs, populate_annual_billing],
 )

@@ -39,12 +39,21 @@ def partition_built(instance: dg.DagsterInstance, key: dg.AssetKey, day: dt.date
     return bool(records)
 
 
+def ever_built(instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
+    return bool(instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records)
+
+
 def evaluate(instance: dg.DagsterInstance, fact: DailyFact, now_utc: dt.datetime) -> dg.AssetCheckEvaluation:
     day = owed_day(now_utc, fact.deadline)
     due = london_to_utc(dt.datetime.combine(day + dt.timedelta(days=1), fact.deadline))
     built = partition_built(instance, fact.key, day)
     if built:
         description = f"{fact.name} {day} was built (due by {fact.deadline:%H:%M} London on {day + dt.timedelta(days=1)})"
+    elif not ever_built(instance, fact.key):
+        description = (
+            f"{fact.name} has never been built on this instance: backfill it up to {day} (asset page > Materialize, "
+            f"or dg launch --assets {fact.name} --partition-range FIRST...{day}); the nightly run keeps it fresh after."
+        )
     else:
         late = int((to_naive_utc(now_utc) - due).total_seconds() // 60)
         description = (

@@ -86,6 +86,18 @@ def next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
+def months_fed_by(day: dt.date, last_month: dt.date) -> list[dt.date]:
+    """The months whose usage a day of ft_billing feeds: its own month and every later month of its financial year
+    (the free allowance is used up in date order, so a change to the day moves what later months have left), up to
+    `last_month` (the current month: later ones do not exist yet)."""
+    year_end = dt.date(financial_year(day) + 1, 3, 1)
+    months, month = [], month_start(day)
+    while month <= min(year_end, month_start(last_month)):
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
 def insert_params(month: dt.date) -> dict:
     month = month_start(month)
     year = financial_year(month)

@@ -9,6 +9,7 @@ Children run in their own process groups; Ctrl-C or SIGTERM stops everything sta
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
 import secrets
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.calendar import local_today
 from notify_pipelines.core.settings import (
     ConfigError,
     LetterBuckets,
@@ -31,6 +33,7 @@ from notify_pipelines.core.settings import (
     letters_print_bucket,
     normalise_database_url,
 )
+from notify_pipelines.core.vocabulary import utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_DIR = REPO / ".dev"
@@ -181,15 +184,24 @@ class EmbeddedPostgres:
         say("embedded PostgreSQL stopped")
 
 
-def create_database_if_missing(server_url: str, name: str) -> None:
+def create_database_if_missing(server_url: str, name: str) -> bool:
+    """Whether the database is new: just created, or holding no tables yet (for the Dagster database: a new
+    instance, nothing materialised; Dagster creates its tables on first use)."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with admin.connect() as conn:
             if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
                 say(f"created database {name}")
+                return True
     finally:
         admin.dispose()
+    database = sa.create_engine(sa.make_url(server_url).set(database=name), poolclass=sa.pool.NullPool)
+    try:
+        with database.connect() as conn:
+            return not conn.execute(sa.text("SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1")).first()
+    finally:
+        database.dispose()
 
 
 def dagster_storage_env(notify_url: str, env: dict) -> dict:
@@ -282,18 +294,17 @@ def answers(url: str) -> bool:
 # ---- run -----------------------------------------------------------------------------------------------------------
 
 
-def _database(args, stack: ExitStack, env: dict) -> str:
+def _database(args, stack: ExitStack, env: dict) -> tuple[str, bool]:
+    """The notifications database's URL, and whether the Dagster database is new."""
     if env.get("NOTIFY_DATABASE_URL"):
         url = normalise_database_url(env["NOTIFY_DATABASE_URL"])
         say(f"using NOTIFY_DATABASE_URL ({sa.make_url(url).render_as_string(hide_password=True)})")
-        create_database_if_missing(url, dagster_storage_env(url, env)["DAGSTER_PG_DB"])
-        return url
+        return url, create_database_if_missing(url, dagster_storage_env(url, env)["DAGSTER_PG_DB"])
     server = EmbeddedPostgres(DEV_DIR / "postgres", args.db_port)
     if server.start():
         stack.callback(server.stop)
-    for name in ("notify", "dagster"):
-        create_database_if_missing(server.url("postgres"), name)
-    return server.url("notify")
+    create_database_if_missing(server.url("postgres"), "notify")
+    return server.url("notify"), create_database_if_missing(server.url("postgres"), "dagster")
 
 
 # The instance's storage: the root dagster.yaml holds only settings that need no variables (so `dg check defs` works
@@ -346,6 +357,69 @@ def _demo_data(url: str) -> bool:
     summary = seed.generate(engine, **DEMO_DATA, progress=True)
     say(f"seeded {summary['notifications']:,} notifications ({summary['first_day']} to {summary['last_day']})")
     return True
+
+
+# The daily facts a first start builds for the demo window, in this order (billing's check reads the status fact).
+DEMO_FACT_JOBS = ("ft_notification_status_job", "ft_billing_job", "ft_processing_time_job",
+                  "ft_billing_letter_despatch_job")
+# The created_at indexes answer both from one end.
+LAST_SQL = "SELECT max(created_at) FROM {table}"
+FIRST_SQL = "SELECT min(created_at) FROM {table} WHERE created_at >= :cutoff"
+
+
+def demo_window(url: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The London days (first, last) holding the latest DEMO_DATA['days'] days of notifications, or None.
+
+    It ends at the latest notification's day (yesterday at the latest: today is still open) and starts at the first
+    day with notifications in the DEMO_DATA['days'] days up to it, so the seed's clock-change samples, months
+    earlier, are left out."""
+    from notify_pipelines.core.calendar import london_to_utc, utc_to_london
+    from notify_pipelines.db.engine import get_engine
+
+    tables = ("notifications", "notification_history")
+    with get_engine(url).connect() as conn:
+        latest = [m for t in tables if (m := conn.execute(sa.text(LAST_SQL.format(table=t))).scalar())]
+        if not latest:
+            return None
+        last = min(utc_to_london(max(latest)).date(), today - dt.timedelta(days=1))
+        cutoff = london_to_utc(dt.datetime.combine(last - dt.timedelta(days=DEMO_DATA["days"] - 1), dt.time()))
+        earliest = [m for t in tables
+                    if (m := conn.execute(sa.text(FIRST_SQL.format(table=t)), {"cutoff": cutoff}).scalar())]
+    if not earliest:
+        return None
+    first = utc_to_london(min(earliest)).date()
+    return (first, last) if first <= last else None
+
+
+def build_demo_facts(env: dict, window: tuple[dt.date, dt.date]) -> None:
+    """One run per daily fact over the window, each with its checks (recorded per day), on the stack's instance, so
+    the UI opens with the window materialised; monthly usage follows billing (its sensor, once the daemon runs).
+    In one child process (the stack's environment, NOTIFY_PARTITIONS_START included), loading the code once: a
+    `dagster job execute` per fact spent most of its half-minute starting up."""
+    first, last = (day.isoformat() for day in window)
+    code = f"from notify_pipelines.tooling.dev import run_demo_fact_jobs; run_demo_fact_jobs({first!r}, {last!r})"
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        say(line)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        say(f"building the demo window's facts failed; the stack starts anyway. Last lines:\n{tail}")
+
+
+def run_demo_fact_jobs(first: str, last: str) -> None:
+    """In the child: each fact's job over first...last, on the instance of DAGSTER_HOME; one line per job."""
+    import dagster as dg
+
+    from notify_pipelines.definitions import defs
+
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    with dg.DagsterInstance.get() as instance:
+        for name in DEMO_FACT_JOBS:
+            started = time.monotonic()
+            result = defs.get_job_def(name).execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+            outcome = "built" if result.success else "FAILED (the UI shows the run:"
+            print(f"{outcome} {name.removesuffix('_job')} {first}...{last} in {time.monotonic() - started:.0f} s"
+                  + ("" if result.success else f" {result.run_id})"), flush=True)
 
 
 def _demo_letter_files(url: str, endpoint: str) -> threading.Thread:
@@ -406,7 +480,7 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         os.environ.setdefault(key, value)
     require_dev_packages(env)
     require_free_port(args.ui_port, "the Dagster UI", "--ui-port")
-    url = _database(args, stack, env)
+    url, new_instance = _database(args, stack, env)
     env["NOTIFY_DATABASE_URL"] = url
     env.update(dagster_storage_env(url, env))
     empty_s3 = not env.get("NOTIFY_S3_ENDPOINT_URL")
@@ -422,6 +496,15 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
     # Where this stack's API and UI are, for scripts (examples/) and the alerts' links in another terminal.
     env["NOTIFY_API_URL"] = f"http://127.0.0.1:{args.api_port}"
     env.setdefault("NOTIFY_UI_BASE_URL", f"http://127.0.0.1:{args.ui_port}")
+    window = demo_window(url, local_today(utc_now()))
+    if window and not env.get("NOTIFY_PARTITIONS_START"):
+        # The daily partitions start at the demo window, not at the platform's 2016 history (a real deployment
+        # keeps the default): the UI then lists the days that hold data.
+        env["NOTIFY_PARTITIONS_START"] = window[0].isoformat()
+        say(f"daily partitions start at the demo window's first day, {window[0]} (NOTIFY_PARTITIONS_START)")
+    if window and new_instance:
+        say(f"building the demo window's daily facts, {window[0]} to {window[1]}, before the UI opens")
+        build_demo_facts(env, window)
     dotenv = Path(getattr(args, "env_file", None) or REPO / ".env")
     if write_dotenv(env, dotenv):
         stack.callback(remove_dotenv, dotenv)

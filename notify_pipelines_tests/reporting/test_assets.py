@@ -124,7 +124,13 @@ def test_failing_checks_carry_the_numbers_that_disagree(engine, notify_db, week)
     result = run(notify_db, selection=status_checks, tags=range_tags("2021-10-30", "2021-10-31"))
     assert not result.success  # the blocking status checks fail the run
 
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    # One result per day: the 30th passes, the 31st (the day with the test-key row) fails.
+    by_day = {(e.check_name, e.partition): e.passed for e in result.get_asset_check_evaluations()}
+    assert by_day == {("ft_notification_status_counts_match_source", "2021-10-30"): True,
+                      ("ft_notification_status_counts_match_source", "2021-10-31"): False,
+                      ("ft_notification_status_has_no_test_keys", "2021-10-30"): True,
+                      ("ft_notification_status_has_no_test_keys", "2021-10-31"): False}
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.partition == "2021-10-31"}
     counts = evaluations["ft_notification_status_counts_match_source"]
     assert not counts.passed
     assert counts.metadata["disagreements"].value == 1
@@ -137,7 +143,9 @@ def test_failing_checks_carry_the_numbers_that_disagree(engine, notify_db, week)
     billing_check = dg.AssetSelection.checks_for_assets(ft_billing)
     result = run(notify_db, selection=billing_check, tags=range_tags("2021-10-30", "2021-10-31"))
     assert result.success  # it only warns
-    billing = result.get_asset_check_evaluations()[0]
+    billing_by_day = {e.partition: e for e in result.get_asset_check_evaluations()}
+    assert billing_by_day["2021-10-30"].passed
+    billing = billing_by_day["2021-10-31"]
     assert billing.severity == dg.AssetCheckSeverity.WARN and not billing.passed
     assert billing.metadata["status_fact_billable"].value - billing.metadata["billing_notifications_sent"].value == 7
 

@@ -69,6 +69,11 @@ def test_the_check_fails_for_a_missing_yesterday_after_the_deadline_and_passes_o
     failing = next(e for e in after.asset_events if e.asset_key == ft_billing.key)
     assert failing.check_name == CHECK_NAME
     assert failing.description.startswith("ft_billing partition 2021-06-01 is not built: it was due by 02:00")
+    never = next(e for e in after.asset_events if e.asset_key == ft_notification_status.key)
+    assert never.description == (  # an empty deployment: what to do, in one line
+        "ft_notification_status has never been built on this instance: backfill it up to 2021-06-01 (asset page > "
+        "Materialize, or dg launch --assets ft_notification_status --partition-range FIRST...2021-06-01); the "
+        "nightly run keeps it fresh after.")
     assert freshness_tick(instance, after.cursor, london(2021, 6, 2, 2, 10)).asset_events == []  # no repeats
 
     build(instance, notify_db, ft_billing, "2021-06-01")
@@ -118,7 +123,7 @@ def test_a_late_partition_is_one_alert_and_a_recovery_when_it_lands(engine, noti
     cursor = sensor_then_forwarder(cursor, london(2021, 6, 2, 3, 10))
     alerts = [r.json() for r in http_recorder.requests]
     assert [(a["status"], a["name"]) for a in alerts] == [("failure", f"ft_billing:{CHECK_NAME}")]
-    assert "ft_billing partition 2021-06-01 is not built" in alerts[0]["message"]
+    assert "ft_billing has never been built on this instance: backfill it up to 2021-06-01" in alerts[0]["message"]
 
     build(instance, notify_db, ft_billing, "2021-06-01")
     sensor_then_forwarder(cursor, london(2021, 6, 2, 3, 15))
