@@ -17,12 +17,15 @@ import dagster as dg
 
 from notify_pipelines.core.calendar import local_today, to_naive_utc
 from notify_pipelines.core.vocabulary import utc_now_aware
+from notify_pipelines.orchestration.night import SLOT_TAG
 from notify_pipelines.reporting.assets import ft_billing
 from notify_pipelines.reporting.monthly_usage import financial_year, months_fed_by
 from notify_pipelines.reporting.schedules import ft_monthly_usage_job
 from notify_pipelines.reporting.usage_asset import month_key
 
 SENSOR_NAME = "ft_monthly_usage_follows_billing"
+# The night's billing run is followed by the timetable's usage slot (night_plan), in the night's order: not again here.
+NIGHTLY_BILLING_SLOT = "nightly_ft_billing"
 RECORDS_PER_TICK = 1000  # a larger backlog (a first start after years of history) continues on the next tick
 
 
@@ -39,7 +42,8 @@ def usage_requests(instance: dg.DagsterInstance, cursor: str | None, today: dt.d
         if run is not None and not run.is_finished:
             waiting_for = run.run_id
             break
-        if record.partition_key:
+        nightly = run is not None and run.tags.get(SLOT_TAG) == NIGHTLY_BILLING_SLOT
+        if record.partition_key and not nightly:  # the night's billing is followed by its own timetable slot
             day = dt.date.fromisoformat(record.partition_key)
             fed.setdefault(financial_year(day), set()).update(months_fed_by(day, today))
         after = record.storage_id
