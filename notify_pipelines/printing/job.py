@@ -26,6 +26,7 @@ from notify_pipelines.printing.collate import (
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
+from notify_pipelines.printing.selection import SelectionInterrupted
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -121,7 +122,7 @@ def collate_letters(
             fetch_threads=config.fetch_threads, lease_seconds=config.lease_seconds,
             holder=f"run {context.run_id} ({default_holder()})",
         )
-    except (CollationRefused, CollationFenced) as refused:
+    except (CollationRefused, CollationFenced, SelectionInterrupted) as refused:
         raise dg.Failure(description=str(refused), allow_retries=False) from None
     context.log_event(dg.AssetMaterialization(asset_key=LETTER_PRINT_VOLUMES, partition=day.isoformat(),
                                               metadata=volume_metadata(result)))
