@@ -14,12 +14,13 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
-RUN_APPLICATION = "fault_matrix_run"  # the application_name of every connection of the run under a fault
+RUN_APPLICATION = "fault_matrix_run"  # the application_name prefix of every connection of a run under a fault
 
 _TERMINATE_RUN = sa.text(
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -33,9 +34,14 @@ class StatementPoint:
     nth: int  # at its nth execution (from 1)
 
 
-def run_url(database_url: str) -> str:
+def run_name() -> str:
+    """A name of its own for one run under a fault (an earlier run's pooled sessions keep theirs)."""
+    return f"{RUN_APPLICATION}_{uuid.uuid4().hex[:8]}"
+
+
+def run_url(database_url: str, name: str = RUN_APPLICATION) -> str:
     """The database URL the run under a fault connects with: its sessions are named, to be found and cut."""
-    return (sa.make_url(database_url).update_query_dict({"application_name": RUN_APPLICATION})
+    return (sa.make_url(database_url).update_query_dict({"application_name": name})
             .render_as_string(hide_password=False))
 
 
@@ -46,7 +52,8 @@ def at_statement(point: StatementPoint, action: Callable[[], None]) -> Iterator[
     seen = [0]
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if conn.engine.url.query.get("application_name") != RUN_APPLICATION or point.contains not in statement:
+        name = conn.engine.url.query.get("application_name") or ""
+        if not name.startswith(RUN_APPLICATION) or point.contains not in statement:
             return
         seen[0] += 1
         if seen[0] == point.nth:
@@ -59,14 +66,14 @@ def at_statement(point: StatementPoint, action: Callable[[], None]) -> Iterator[
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
 
 
-def terminate_run_sessions(database_url: str) -> Callable[[], int]:
+def terminate_run_sessions(database_url: str, name: str = RUN_APPLICATION) -> Callable[[], int]:
     """What the cut does: every session of the run terminated by the server (pg_terminate_backend), the one about to
     send the statement included; the count."""
     def cut() -> int:
         admin = sa.create_engine(database_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
-                return conn.execute(_TERMINATE_RUN, {"name": RUN_APPLICATION}).scalar_one()
+                return conn.execute(_TERMINATE_RUN, {"name": name}).scalar_one()
         finally:
             admin.dispose()
     return cut
@@ -77,12 +84,12 @@ def kill_this_process() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def wait_until_run_sessions_gone(engine: sa.Engine, seconds: float = 60) -> None:
+def wait_until_run_sessions_gone(engine: sa.Engine, name: str, seconds: float = 60) -> None:
     """A killed client's sessions roll back once the server reads the closed socket."""
     deadline = time.monotonic() + seconds
     with engine.connect() as conn:
         while conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
-                           {"n": RUN_APPLICATION}).scalar_one():
+                           {"n": name}).scalar_one():
             assert time.monotonic() < deadline, "the run's sessions outlived it"
             conn.rollback()
             time.sleep(0.05)

@@ -55,15 +55,16 @@ def _bounded(run: Callable[[], Outcome]) -> Outcome:
 
 def strike_process_killed(job: JobCase, database_url: str, s3_endpoint: str, size: int) -> Outcome:
     """SIGKILL of the process running the job, just before its statement job.cut_at (after earlier work committed)."""
+    name = fx.run_name()
     child = subprocess.run(
-        [sys.executable, "-m", "notify_pipelines_tests.faults.run_cell", job.name, fx.run_url(database_url),
+        [sys.executable, "-m", "notify_pipelines_tests.faults.run_cell", job.name, fx.run_url(database_url, name),
          s3_endpoint, str(size)], cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True,
         timeout=HANG_GUARD_SECONDS)
     assert child.returncode == -9, f"the run was not killed at its point (exit {child.returncode}):\n" \
                                    f"{(child.stdout + child.stderr)[-3000:]}"
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
-        fx.wait_until_run_sessions_gone(engine)
+        fx.wait_until_run_sessions_gone(engine, name)
     finally:
         engine.dispose()
     return Outcome(red=True, error="killed (SIGKILL)")
@@ -71,10 +72,11 @@ def strike_process_killed(job: JobCase, database_url: str, s3_endpoint: str, siz
 
 def strike_database_cut(job: JobCase, database_url: str, s3_endpoint: str, size: int) -> Outcome:
     """pg_terminate_backend of every session of the run, just before its statement job.cut_at."""
-    cut = fx.terminate_run_sessions(database_url)
+    name = fx.run_name()
+    cut = fx.terminate_run_sessions(database_url, name)
     terminated = []
     with fx.at_statement(job.cut_at, lambda: terminated.append(cut())) as seen:
-        outcome = _bounded(lambda: job.run(fx.run_url(database_url), s3_endpoint, size))
+        outcome = _bounded(lambda: job.run(fx.run_url(database_url, name), s3_endpoint, size))
     assert terminated and terminated[0] >= 1, f"the run never reached {job.cut_at} (seen {seen[0]})"
     return outcome
 
