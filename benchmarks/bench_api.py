@@ -1,4 +1,5 @@
-"""POST /v2/notifications/sms throughput and latency under `wrk` on this machine (goal: >= 2,000 requests/s, p99 < 50 ms).
+"""POST /v2/notifications/sms throughput and latency under `wrk` on this machine (goal: >= 2,000 requests/s, p99 < 50 ms),
+and GET /v2/notifications (a full page of 250, the largest body a response model validates and serialises).
 
 The server is `notify-pipelines api` in a subprocess (uvicorn, uvloop + httptools) on a scratch database. Figures:
   * before: the API at the commit before the issue-13 re-cut (NOTIFY_BENCH_API_BASELINE), checked out in a git
@@ -34,6 +35,10 @@ LUA = """
 wrk.method = "POST"
 wrk.body = '{"phone_number": "07700900123", "template_id": "%(template_id)s", "personalisation": {"name": "Jo"}}'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+"""
+LUA_GET = """
+wrk.method = "GET"
 wrk.headers["Authorization"] = "Bearer %(token)s"
 """
 
@@ -118,7 +123,8 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None, se
             "socket_errors": errors.group(1) if errors else "none", "p50": percentile("50"), "p99": percentile("99")}
 
 
-def _post_sms_round(server: Server, prepared: tuple[str, str, str], seconds: int, connections: int) -> dict:
+def _round(server: Server, prepared: tuple[str, str, str], seconds: int, connections: int, *, path: str,
+           lua: str) -> dict:
     """One round with a freshly minted token (iat within 30 s), after a warm-up of half its length: a fresh database
     is measurably slower for its first seconds of inserts (new WAL segments and table pages), which is not the steady
     state being measured."""
@@ -127,10 +133,10 @@ def _post_sms_round(server: Server, prepared: tuple[str, str, str], seconds: int
     service, template, secret = prepared
     token = jwt.encode({"iss": service, "iat": int(time.time())}, secret, algorithm="HS256")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % {"template_id": template, "token": token})
+        f.write(lua % {"template_id": template, "token": token})
     try:
-        _wrk(server.base + "/v2/notifications/sms", max(2, seconds // 2), connections, f.name)  # warm-up
-        return _wrk(server.base + "/v2/notifications/sms", seconds, connections, f.name, server)
+        _wrk(server.base + path, max(2, seconds // 2), connections, f.name)  # warm-up
+        return _wrk(server.base + path, seconds, connections, f.name, server)
     finally:
         os.unlink(f.name)
 
@@ -139,18 +145,29 @@ def _median(results: list[dict]) -> dict:
     return sorted(results, key=lambda r: r["rps"])[len(results) // 2]
 
 
-def _post_sms_alternating(servers: list[Server], seconds: int, connections: int, rounds: int) -> list[list[dict]]:
-    """The median round (by throughput) per server; the servers take turns round by round (the first server first
-    in odd rounds, last in even ones), so a change in the machine's load falls on both alike."""
-    prepared = [_setup(server.base) for server in servers]
+def _alternating(servers: list[Server], prepared: list[tuple[str, str, str]], seconds: int, connections: int,
+                 rounds: int, **request) -> list[list[dict]]:
+    """Every round per server; the servers take turns round by round (the first server first in odd rounds, last in
+    even ones), so a change in the machine's load falls on both alike."""
     results: list[list[dict]] = [[] for _ in servers]
     for round_number in range(rounds):
         order = list(range(len(servers)))
         if round_number % 2:
             order.reverse()
         for i in order:
-            results[i].append(_post_sms_round(servers[i], prepared[i], seconds, connections))
+            results[i].append(_round(servers[i], prepared[i], seconds, connections, **request))
     return results
+
+
+def _comparison(rows: list, what: str, before_rounds: list[dict], after_rounds: list[dict]) -> None:
+    before, after = _median(before_rounds), _median(after_rounds)
+    # Each round's two figures were taken back to back, under the same load: their ratios vary less than either
+    # server's own figures from round to round.
+    paired = sorted(a["rps"] / b["rps"] for a, b in zip(after_rounds, before_rounds))
+    rows.append((f"{what}: before (commit {BASELINE_COMMIT})", _line(before)))
+    rows.append((f"{what}: after (this tree)", _line(after, before)))
+    rows.append((f"{what}: after / before, by round", f"median {paired[len(paired) // 2]:.2f}x "
+                                                      f"({', '.join(f'{r:.2f}' for r in paired)})"))
 
 
 def _line(result: dict, baseline: dict | None = None) -> str:
@@ -158,6 +175,41 @@ def _line(result: dict, baseline: dict | None = None) -> str:
     cpu = f", server CPU {result['cpu_ms']:.3f} ms/request" if result.get("cpu_ms") is not None else ""
     return (f"{result['rps']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms{ratio}{cpu} "
             f"({result['requests']:,} requests, non-2xx {result['non_2xx']}, socket errors {result['socket_errors']})")
+
+
+def _response_model_cost(rows: list) -> None:
+    """What a route's response_model adds, in process (no HTTP, no database): FastAPI validates the route's dict with
+    the model's TypeAdapter and serialises it with dump_json, where a hand-made response was one orjson.dumps. Best
+    of 5 repeats, so the machine's load weighs less than in the wrk rounds."""
+    import timeit
+    import uuid
+
+    import orjson
+    from pydantic import TypeAdapter
+
+    from notify_pipelines.api.schemas import NotificationsPage, SmsResponse
+
+    template = {"id": uuid.uuid4(), "version": 1, "uri": "http://127.0.0.1/services/s/templates/t"}
+    sms = {"id": uuid.uuid4(), "reference": None, "uri": "http://127.0.0.1/v2/notifications/n", "template": template,
+           "scheduled_for": None, "content": {"body": "Hello Jo", "from_number": "GOVUK"}}
+    row = {"id": uuid.uuid4(), "reference": "r", "email_address": None, "phone_number": "07700900123",
+           **{f"line_{i}": None for i in range(1, 7)}, "postcode": None, "type": "sms", "status": "delivered",
+           "template": template, "body": "Hello Jo", "subject": None, "created_at": "2026-12-07T05:00:00.123456Z",
+           "created_by_name": None, "sent_at": None, "completed_at": "2026-12-07T05:00:09.123456Z",
+           "scheduled_for": None, "postage": None, "one_click_unsubscribe_url": None, "billable_units": 1}
+    page = {"notifications": [dict(row, id=uuid.uuid4()) for _ in range(250)],
+            "links": {"current": "http://127.0.0.1/v2/notifications", "next": "http://127.0.0.1/v2/notifications?o"}}
+    for what, model, body, number in (("SMS 201 body", SmsResponse, sms, 2000),
+                                      ("page of 250", NotificationsPage, page, 20)):
+        adapter = TypeAdapter(model)
+
+        def best(fn) -> float:
+            return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6  # noqa: B023
+
+        plain = best(lambda: orjson.dumps(body))  # noqa: B023
+        checked = best(lambda: adapter.dump_json(adapter.validate_python(body)))  # noqa: B023
+        rows.append((f"response model, {what}", f"validate + serialise {checked:,.0f} us, orjson alone {plain:,.0f} us "
+                                                 f"(+{checked - plain:,.0f} us a response), in process"))
 
 
 BASELINE_COMMIT = os.environ.get("NOTIFY_BENCH_API_BASELINE", "cccf9af")  # the API before the issue-13 re-cut
@@ -180,24 +232,22 @@ def main(quick: bool = False) -> None:
     rounds = 1 if quick else int(os.environ.get("NOTIFY_BENCH_API_ROUNDS", "5"))
     connections = 16
     rows: list[tuple[str, str]] = []
+    _response_model_cost(rows)
     baseline_source = _baseline_checkout()
     with scratch_database("notify_bench_api") as url:
         with Server(url, workers=1, source=baseline_source) as old, Server(url, workers=1) as new:
-            before_rounds, after_rounds = _post_sms_alternating([old, new], seconds, connections, rounds)
-            before, after = _median(before_rounds), _median(after_rounds)
-            # Each round's two figures were taken back to back, under the same load: their ratios vary less
-            # than either server's own figures from round to round.
-            paired = sorted(a["rps"] / b["rps"] for a, b in zip(after_rounds, before_rounds))
+            prepared = [_setup(server.base) for server in (old, new)]
+            _comparison(rows, "POST sms", *_alternating([old, new], prepared, seconds, connections, rounds,
+                                                        path="/v2/notifications/sms", lua=LUA))
+            # By now each service holds far more than a page: every GET answers a full page of 250.
+            _comparison(rows, "GET page of 250", *_alternating([old, new], prepared, seconds, connections, rounds,
+                                                               path="/v2/notifications", lua=LUA_GET))
             ceiling = _wrk(new.base + "/_status", seconds, connections, server=new)
-        rows.append((f"before (commit {BASELINE_COMMIT}), 1 worker", _line(before)))
-        rows.append(("after (this tree), 1 worker", _line(after, before)))
-        rows.append(("after / before, round by round", f"median {paired[len(paired) // 2]:.2f}x "
-                                                       f"({', '.join(f'{r:.2f}' for r in paired)})"))
         rows.append(("ceiling GET /_status, this tree", _line(ceiling)))
         with get_engine(url).connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(schema.notifications)).scalar_one()
         rows.append(("rows stored (all runs, incl. warm-ups)", f"{stored:,}"))
     rows.append(("server", "notify-pipelines api (uvicorn, uvloop + httptools), access log off, cache TTL 5 s, "
                            "group commit, limits in process (no NOTIFY_REDIS_URL)"))
-    report(f"API: POST /v2/notifications/sms under wrk -t2 -c{connections} -d{seconds}s, median of {rounds} round(s), "
+    report(f"API: POST /v2/notifications/sms and GET /v2/notifications (1 worker) under wrk -t2 -c{connections} -d{seconds}s, median of {rounds} round(s), "
            f"the baseline commit and this tree taking turns in the same run (2 cores shared with wrk and PostgreSQL)", rows)

@@ -7,9 +7,7 @@ perhaps from a running stack, is never touched; the package is the same (install
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,24 +15,14 @@ import sqlalchemy as sa
 
 from notify_pipelines.tooling import dev
 from notify_pipelines_tests.conftest import create_database, drop_database
+from notify_pipelines_tests.dev_stack import clean_env, stand_in_root
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 ROOT_FILES = ("pyproject.toml", "dagster.yaml", "workspace.yaml", "notify_pipelines")
 
 
 @pytest.fixture
 def root(tmp_path) -> Path:
-    stand_in = tmp_path / "repo"
-    stand_in.mkdir()
-    for name in ROOT_FILES:
-        (stand_in / name).symlink_to(REPO / name)
-    return stand_in
-
-
-def clean_env() -> dict:
-    """A new terminal with nothing sourced: PATH (with the venv's commands) and HOME only."""
-    return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    return stand_in_root(tmp_path / "repo", ROOT_FILES)
 
 
 def run(root: Path, *command: str) -> subprocess.CompletedProcess:
@@ -45,8 +33,24 @@ def run(root: Path, *command: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.timeout(300)
 def test_dg_check_defs_with_no_stack_and_no_variables(root):
-    """CI's case: no .env, no DAGSTER_HOME, no database: the code location loads and the root dagster.yaml is valid."""
-    run(root, "dg", "check", "defs")
+    """CI's case: no .env, no DAGSTER_HOME, no database: the code location loads and the root dagster.yaml is valid,
+    without a word about the beta and preview features the project chose (orchestration/chosen_features.py)."""
+    checked = run(root, "dg", "check", "defs")
+    output = checked.stdout + checked.stderr
+    assert "BetaWarning" not in output and "PreviewWarning" not in output, output
+    assert "virtual environment" not in output, output  # the README's .venv/bin/dg, not activated: no venv warning
+
+
+@pytest.mark.timeout(300)
+def test_a_command_that_needs_the_stack_fails_in_one_line_without_it(root):
+    failed = subprocess.run(["dg", "launch", "--assets", "ft_billing", "--partition", "2026-11-01"], cwd=root,
+                            env=clean_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        "notify-pipelines: NOTIFY_DATABASE_URL is not set: start the stack with `notify-pipelines dev` (it writes ./.env, which "
+        "dagster and dg load when run from the repository root) or set it yourself"
+    ], failed.stderr
 
 
 @pytest.mark.timeout(600)

@@ -37,14 +37,13 @@ JOBS = [
 SCHEDULES = [
     "collate_letters_for_print_schedule", "deep_archive_notification_history_schedule", "delete_inbound_sms_schedule",
     "delete_old_runs_schedule", "hourly_ft_billing_today",
-    "nightly_ft_billing", "nightly_ft_billing_letter_despatch", "nightly_ft_monthly_usage",
-    "nightly_ft_notification_status", "nightly_ft_processing_time", "nightly_retention_schedule",
+    "nightly_ft_billing", "nightly_ft_billing_letter_despatch", "nightly_ft_processing_time",
     "populate_annual_billing_schedule", "remove_old_job_files_schedule", "timeout_sending_notifications_schedule",
 ]
 SENSORS = [
     "alert_forwarder", "high_failure_rates", "jobs_with_missing_rows", "letters_in_technical_failure",
     "letters_pending_virus_check", "letters_pending_virus_check_nightly", "letters_still_in_created",
-    "letters_still_sending", "low_inbound_numbers", "missed_nights", "notifications_stuck_in_created",
+    "letters_still_sending", "low_inbound_numbers", "missed_nights", "night_plan", "notifications_stuck_in_created",
     "print_files_not_acknowledged", "replay_created_notifications", "reporting_freshness", "slow_sms_providers",
     "source_freshness", "stuck_jobs",
 ]

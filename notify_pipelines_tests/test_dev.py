@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import boto3
 import psutil
@@ -27,28 +21,8 @@ from notify_pipelines.core.settings import (
 from notify_pipelines.db import migrate
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.tooling import dev, seed
-from notify_pipelines_tests.conftest import ADMIN_URL, create_database, drop_database
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, body: dict | None = None) -> dict | None:
-    data = json.dumps(body).encode() if body else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=3) as response:
-            return json.loads(response.read())
-    except OSError:
-        return None
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+from notify_pipelines_tests.conftest import create_database, drop_database
+from notify_pipelines_tests.dev_stack import free_port, get_json, listening, start_dev_stack
 
 
 def test_dagster_storage_env_derives_from_the_notifications_database():
@@ -76,7 +50,7 @@ def test_a_busy_port_is_refused_before_anything_starts():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        args = argparse.Namespace(ui_port=port, api_port=_free_port(), s3_port=_free_port(), db_port=_free_port())
+        args = argparse.Namespace(ui_port=port, api_port=free_port(), s3_port=free_port(), db_port=free_port())
         with pytest.raises(ConfigError, match=f"port {port} for the Dagster UI is in use: choose another with --ui-port"):
             dev.run(args)
 
@@ -84,27 +58,15 @@ def test_a_busy_port_is_refused_before_anything_starts():
 @pytest.mark.timeout(180)
 def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
     notify_url = create_database("notify_dev")
-    dagster_db = f"dagster_dev_{os.getpid()}_{int(time.time())}"
     migrate.upgrade(notify_url)
     seed.generate(get_engine(notify_url), days=1, per_day=50, services=1, seed=1, start=dt.date(2021, 6, 1))
-    ui, api, s3 = _free_port(), _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_S3_ENDPOINT_URL", "NOTIFY_ADMIN_TOKEN")}
-    env.update(NOTIFY_DATABASE_URL=notify_url, DAGSTER_HOME=str(tmp_path / "dagster_home"), DAGSTER_PG_DB=dagster_db)
-    log = open(tmp_path / "dev.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "notify_pipelines.tooling.cli", "dev", "--ui-port", str(ui), "--api-port", str(api),
-         "--s3-port", str(s3), "--env-file", str(tmp_path / ".env")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    stack = start_dev_stack(tmp_path, notify_url, tmp_path / ".env")
+    ui, api, s3 = stack.ui_port, stack.api_port, stack.s3_port
+    dagster_db = sa.make_url(stack.dagster_db_url).database
     try:
-        deadline = time.monotonic() + 120
-        while _get(f"http://127.0.0.1:{ui}/server_info") is None:
-            assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the UI did not answer in 120 s"
-            time.sleep(1)
-        locations = _get(f"http://127.0.0.1:{ui}/graphql", {"query": "{ repositoriesOrError { ... on RepositoryConnection "
-                                                                     "{ nodes { location { name } } } } }"})
-        assert locations["data"]["repositoriesOrError"]["nodes"][0]["location"]["name"] == "notify_pipelines.definitions"
+        locations = get_json(f"http://127.0.0.1:{ui}/graphql", {"query": "{ repositoriesOrError { ... on "
+                                                                "RepositoryConnection { nodes { location { name } } } } }"})
+        assert locations["data"]["repositoriesOrError"]["nodes"][0]["location"]["name"] == "notify_pipelines"
         s3_client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3}", region_name="eu-west-2",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         assert {b["Name"] for b in s3_client.list_buckets()["Buckets"]} == {*LetterBuckets.from_env().all(),
@@ -113,28 +75,23 @@ def test_dev_brings_up_the_ui_and_sigterm_stops_everything(tmp_path):
         assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600  # it holds the admin token
         assert f"NOTIFY_DATABASE_URL={notify_url}" in dotenv and f"DAGSTER_PG_DB={dagster_db}" in dotenv
         assert f"NOTIFY_S3_ENDPOINT_URL=http://127.0.0.1:{s3}" in dotenv and "NOTIFY_ADMIN_TOKEN=" in dotenv
+        assert f"NOTIFY_API_URL=http://127.0.0.1:{api}" in dotenv
+        assert dev.read_dotenv(tmp_path / ".env")["NOTIFY_DATABASE_URL"] == notify_url
         assert f"DAGSTER_HOME={tmp_path / 'dagster_home'}" in dotenv
         assert "postgres" in (tmp_path / "dagster_home" / "dagster.yaml").read_text()
-        started = psutil.Process(process.pid).children(recursive=True)
+        started = psutil.Process(stack.process.pid).children(recursive=True)
         assert len(started) >= 2  # dagster dev and its webserver and daemon (and the API when it imports)
 
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0
-        output = (tmp_path / "dev.log").read_text()
+        assert stack.stop() == 0
+        output = stack.log()
         assert "no demo data added" in output and "NOTIFY_ADMIN_TOKEN=" in output
         assert "everything started here is stopped" in output
         assert not (tmp_path / ".env").exists()  # removed on exit: CLI commands no longer point at a dead stack
         time.sleep(0.5)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == []
-        assert not any(_listening(port) for port in (ui, api, s3))
+        assert not any(listening(port) for port in (ui, api, s3))
     finally:
-        if process.poll() is None:  # a failed assertion: let dev stop its children before giving up on it
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        stack.stop()  # a failed assertion: let dev stop its children before giving up on it
         drop_database(notify_url)
-        drop_database(sa.make_url(ADMIN_URL).set(database=dagster_db).render_as_string(hide_password=False))
+        drop_database(stack.dagster_db_url)

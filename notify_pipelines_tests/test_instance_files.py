@@ -63,3 +63,9 @@ def test_the_production_file_uses_ecs_postgres_pools_and_run_monitoring():
     assert raw["concurrency"]["pools"]["default_limit"] >= 1
     assert raw["run_monitoring"]["enabled"] is True
     assert raw["retention"]["schedule"]["purge_after_days"] > 0
+
+
+@pytest.mark.parametrize("path", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_runs_whose_worker_died_are_retried_a_bounded_number_of_times_and_step_failures_are_left_to_the_steps(path):
+    raw = yaml.safe_load((ROOT / path).read_text())
+    assert raw["run_retries"] == {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False}

@@ -293,7 +293,8 @@ def test_bad_arguments_are_refused_before_writing(engine, kwargs):
 
 
 def _cli_args(**overrides) -> argparse.Namespace:
-    values = dict(days=1, per_day=200, services=2, seed=5, start=dt.date(2021, 6, 1), no_progress=True, reset=False, append=False)
+    values = dict(days=1, per_day=200, services=2, seed=5, start=dt.date(2021, 6, 1), no_progress=True, reset=False,
+                  append=False, yes=False)
     return argparse.Namespace(**{**values, **overrides})
 
 
@@ -317,8 +318,22 @@ def test_non_empty_database_is_refused_unless_reset_or_append(engine, capsys):
     assert _rows(engine, "SELECT count(*) FROM services")[0][0] == 4
     assert _rows(engine, "SELECT count(*) FROM rates")[0][0] == 2  # kept, not doubled
 
-    seed.run_from_cli(_cli_args(reset=True))
+    with pytest.raises(SystemExit) as refused:
+        seed.run_from_cli(_cli_args(reset=True))  # emptying tables that hold rows needs --yes too
+    assert refused.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("notify-pipelines seed: refusing to --reset: it would empty ") and "--yes" in line
+    notifications = _rows(engine, "SELECT count(*) FROM notifications")[0][0]
+    assert "services (4 rows)" in line and f"notifications ({notifications:,} rows)" in line
+    assert _rows(engine, "SELECT count(*) FROM services")[0][0] == 4
+
+    seed.run_from_cli(_cli_args(reset=True, yes=True))
     assert _checksums(engine) == before
+
+
+def test_reset_of_an_empty_database_needs_no_yes(engine):
+    seed.run_from_cli(_cli_args(reset=True))
+    assert _rows(engine, "SELECT count(*) FROM services")[0][0] == 2
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from notify_pipelines.api.config import DEVELOPMENT_SIGNING_KEY, ApiConfig
@@ -14,7 +15,6 @@ from notify_pipelines.api.errors import install_handlers
 from notify_pipelines.api.middleware import RequestMiddleware
 from notify_pipelines.api.openapi import build_openapi
 from notify_pipelines.api.request_context import install_request_id_on_records
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes import (
     admin,
     email_callbacks,
@@ -57,13 +57,16 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         yield
         app.state.api.close()
 
-    app = FastAPI(
+    # /docs from Swagger UI's files in the fastapi-offline package (mounted at /docs/assets), not from a CDN: the page
+    # renders without the internet.
+    app: FastAPI = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/assets",
         title="notify-pipelines API",
         version="1.0.0",
         description=DESCRIPTION,
-        default_response_class=JsonResponse,
         lifespan=lifespan,
-        redoc_url=None,
     )
     app.state.api = ApiState(config)
     install_handlers(app)

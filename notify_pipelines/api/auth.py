@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
-from notify_pipelines.notifications.errors import auth_error
+from notify_pipelines.notifications.errors import AuthMissing, AuthRefused
 from notify_pipelines.notifications.store import ServiceCredentials
 
 CLOCK_SKEW_SECONDS = 30
@@ -87,13 +87,13 @@ _PARSED_MAX = 4096
 def read_bearer_token(authorization: str | None) -> UnverifiedToken:
     """Checks that need no database: the header, the scheme, the size, the algorithm and the issuer."""
     if not authorization:
-        raise auth_error(401, "Unauthorized: authentication token must be provided")
+        raise AuthMissing("Unauthorized: authentication token must be provided")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
-        raise auth_error(401, "Unauthorized: authentication bearer scheme must be used")
+        raise AuthMissing("Unauthorized: authentication bearer scheme must be used")
     token = token.strip()
     if len(token) > MAX_TOKEN_CHARS:
-        raise auth_error(403, f"Invalid token: longer than {MAX_TOKEN_CHARS} characters")
+        raise AuthRefused(f"Invalid token: longer than {MAX_TOKEN_CHARS} characters")
     parsed = _PARSED.get(token)
     if parsed is None:
         parsed = _parse(token)
@@ -108,17 +108,17 @@ def _parse(token: str) -> UnverifiedToken:
     try:
         parsed = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
-        raise auth_error(403, "Invalid token: signature, api token is not valid") from None
+        raise AuthRefused("Invalid token: signature, api token is not valid") from None
     if parsed["header"].get("alg") != "HS256":
-        raise auth_error(403, "Invalid token: algorithm used is not HS256")
+        raise AuthRefused("Invalid token: algorithm used is not HS256")
     claims = parsed["payload"]
     issuer = claims.get("iss")
     if issuer is None:
-        raise auth_error(403, "Invalid token: iss field not provided")
+        raise AuthRefused("Invalid token: iss field not provided")
     try:
         service_id = uuid.UUID(str(issuer))
     except ValueError:
-        raise auth_error(403, "Invalid token: service id is not the right data type") from None
+        raise AuthRefused("Invalid token: service id is not the right data type") from None
     return UnverifiedToken(token.rpartition(".")[0].encode(), parsed["signature"], claims, service_id)
 
 
@@ -130,11 +130,11 @@ def verify_service_token(
 ) -> ApiUser:
     """Check the signature against each of the service's keys; the first that verifies says who is calling."""
     if service is None:
-        raise auth_error(403, "Invalid token: service not found")
+        raise AuthRefused("Invalid token: service not found")
     if not service.api_keys:
-        raise auth_error(403, "Invalid token: service has no API keys")
+        raise AuthRefused("Invalid token: service has no API keys")
     if not service.active:
-        raise auth_error(403, "Invalid token: service is archived")
+        raise AuthRefused("Invalid token: service is archived")
     for key in service.api_keys:
         prepared = keys.get(key.id)
         if not prepared:
@@ -143,35 +143,35 @@ def verify_service_token(
             continue
         _check_times(unverified.claims, time.time() if now is None else now)
         if key.revoked:
-            raise auth_error(403, "Invalid token: API key revoked")
+            raise AuthRefused("Invalid token: API key revoked")
         return ApiUser(service=service, api_key_id=key.id, key_type=key.key_type)
-    raise auth_error(403, "Invalid token: API key not found")
+    raise AuthRefused("Invalid token: API key not found")
 
 
 def _check_times(claims: dict, now: float) -> None:
     """Reference: iat within 30 s of now either way; and an `exp`, when given, not in the past."""
     issued_at = claims.get("iat")
     if issued_at is None:
-        raise auth_error(403, "Invalid token: iat field not provided")
+        raise AuthRefused("Invalid token: iat field not provided")
     if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
-        raise auth_error(403, "Invalid token: iat field is not a number")
+        raise AuthRefused("Invalid token: iat field is not a number")
     if abs(now - issued_at) > CLOCK_SKEW_SECONDS:
-        raise auth_error(403, "Error: Your system clock must be accurate to within 30 seconds")
+        raise AuthRefused("Error: Your system clock must be accurate to within 30 seconds")
     expires = claims.get("exp")
     if expires is not None:
         if isinstance(expires, bool) or not isinstance(expires, (int, float)):
-            raise auth_error(403, "Invalid token: exp field is not a number")
+            raise AuthRefused("Invalid token: exp field is not a number")
         if expires <= now:
-            raise auth_error(403, "Invalid token: expired, check that your system clock is accurate")
+            raise AuthRefused("Invalid token: expired, check that your system clock is accurate")
 
 
 def check_admin_token(authorization: str | None, expected: str | None) -> None:
     if not expected:
-        raise auth_error(403, "Admin endpoints are disabled: NOTIFY_ADMIN_TOKEN is not set")
+        raise AuthRefused("Admin endpoints are disabled: NOTIFY_ADMIN_TOKEN is not set")
     if not authorization:
-        raise auth_error(401, "Unauthorized: admin authentication token must be provided")
+        raise AuthMissing("Unauthorized: admin authentication token must be provided")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
-        raise auth_error(401, "Unauthorized: authentication bearer scheme must be used")
+        raise AuthMissing("Unauthorized: authentication bearer scheme must be used")
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise auth_error(403, "Invalid admin token")
+        raise AuthRefused("Invalid admin token")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from notify_pipelines.api.errors import validation_error, validation_messages
+from notify_pipelines.api.errors import validation_messages
+from notify_pipelines.notifications.errors import ValidationFailed
 
 
 def request_body(*models: type[BaseModel], media_type: str = "application/json") -> dict:
@@ -18,7 +19,7 @@ def parse(model: type[BaseModel], raw: bytes):
     try:
         return model.model_validate_json(raw or b"null")
     except ValidationError as exc:
-        raise validation_error(validation_messages(exc.errors(include_url=False, include_input=False))) from None
+        raise ValidationFailed(validation_messages(exc.errors(include_url=False, include_input=False))) from None
 
 
 BODY_MODELS: list[type[BaseModel]] = []  # every model named by request_body(), added to OpenAPI's components

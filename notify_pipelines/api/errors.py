@@ -18,16 +18,36 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notify_pipelines.api.request_context import escape_for_log
 from notify_pipelines.api.responses import JsonResponse
-from notify_pipelines.notifications.errors import (  # noqa: F401  (re-exported for the routes)
-    ApiError,
-    auth_error,
-    bad_request,
-    not_found,
-    unavailable,
-    validation_error,
+from notify_pipelines.notifications.errors import (
+    AuthMissing,
+    AuthRefused,
+    DailyLimitReached,
+    DomainError,
+    NotFound,
+    NotPermitted,
+    PdfNotReady,
+    RateLimited,
+    Refused,
+    Unavailable,
+    ValidationFailed,
 )
 
 log = logging.getLogger("notify_pipelines.api.errors")
+
+
+# The one place a domain error becomes HTTP: its status code and the reference's error class name.
+DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str]] = {
+    Refused: (400, "BadRequestError"),
+    ValidationFailed: (400, "ValidationError"),
+    PdfNotReady: (400, "PDFNotReadyError"),
+    AuthMissing: (401, "AuthError"),
+    AuthRefused: (403, "AuthError"),
+    NotPermitted: (403, "BadRequestError"),
+    NotFound: (404, "NoResultFound"),
+    RateLimited: (429, "RateLimitError"),
+    DailyLimitReached: (429, "TooManyRequestsError"),
+    Unavailable: (503, "ServiceUnavailableError"),
+}
 
 
 class ErrorEntry(BaseModel):
@@ -100,16 +120,22 @@ def _unavailable(request: Request, exc: Exception, what: str) -> JsonResponse:
                           headers={"Retry-After": "5"})
 
 
+CONTENT_TYPE_MESSAGE = "Content-Type header must be application/json: send the body as JSON with that header"
+
 _HTTP_ERROR_NAMES = {404: "NoResultFound", 405: "MethodNotAllowed", 413: "RequestTooLarge", 431: "RequestTooLarge"}
 
 
 def install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc.status_code, exc.error, exc.messages)
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError):
+        status_code, name = DOMAIN_ERRORS[type(exc)]
+        return error_response(status_code, name, exc.messages)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        if isinstance(exc.body, bytes) and exc.body:
+            # FastAPI hands the body over unparsed only when the Content-Type is not JSON: say so, not "not JSON".
+            return error_response(400, "ValidationError", [CONTENT_TYPE_MESSAGE])
         return error_response(400, "ValidationError", validation_messages(exc.errors()))
 
     @app.exception_handler(LegacyCallbackError)

@@ -24,18 +24,17 @@ from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.core.calendar import local_today, london_midnight
 from notify_pipelines.notifications import store
-from notify_pipelines.notifications.errors import ApiError
+from notify_pipelines.notifications.errors import DailyLimitReached, RateLimited
 
 DAY_KEY_SECONDS = 2 * 24 * 3600  # a day's counter outlives its London day (at most 25 h), then expires
 
 
-def rate_limit_error(key_type: str, limit: int) -> ApiError:
-    return ApiError(429, "RateLimitError",
-                    f"Exceeded rate limit for key type {key_type.upper()} of {limit} requests per 60 seconds")
+def rate_limit_error(key_type: str, limit: int) -> RateLimited:
+    return RateLimited(f"Exceeded rate limit for key type {key_type.upper()} of {limit} requests per 60 seconds")
 
 
-def daily_limit_error(notification_type: str, limit: int) -> ApiError:
-    return ApiError(429, "TooManyRequestsError", f"Exceeded send limits ({notification_type}: {limit}) for today")
+def daily_limit_error(notification_type: str, limit: int) -> DailyLimitReached:
+    return DailyLimitReached(f"Exceeded send limits ({notification_type}: {limit}) for today")
 
 
 class TokenBuckets:

@@ -1,6 +1,6 @@
-"""JSON responses rendered by orjson (fast, and handles UUIDs and datetimes). FastAPI's JsonResponse is
-deprecated in favour of response-model serialisation, which would validate every body again; we build bodies
-ourselves and document them with response_model."""
+"""Error bodies rendered by orjson (fast, and handles UUIDs and datetimes). Successful bodies do not come here: each
+route returns a dict that FastAPI validates against the route's response_model and pydantic serialises (docs/api.md,
+"Response models", says what that costs)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Request and response bodies of the v2 endpoints (reference §6.5), as pydantic models.
 
 Unknown fields are refused (the reference's `additionalProperties: false`). Text that will reach PostgreSQL or a
-JSON response must be valid UTF-8 without NUL characters, so such input is a 400, never a 500.
+JSON response must be valid UTF-8 without NUL characters, so such input is a 400, never a 500; personalisation holds
+no control characters at all (tab and line breaks aside).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from notify_pipelines.notifications.content import control_character_in
+from notify_pipelines.notifications.reads import PAGE_SIZE
 from notify_pipelines.notifications.recipients import (
     PhoneNumber,
     normalise_email,
@@ -46,15 +50,25 @@ def _storable_json(value: dict) -> dict:
     return value
 
 
+def _no_control_characters(value: dict) -> dict:
+    if found := control_character_in(value):
+        raise PydanticCustomError("text", "must not contain control characters ({where})", {"where": found})
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
 # The reference allows 1,000 characters, but notifications.client_reference is varchar(255) (reference §1.2).
 Reference = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable_text)]
-Personalisation = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+Personalisation = Annotated[dict[str, Any], AfterValidator(_storable_json), AfterValidator(_no_control_characters)]
 PhoneNumberField = Annotated[str, StringConstraints(max_length=100), AfterValidator(_storable_text),
                              AfterValidator(parse_phone_number)]
 EmailField = Annotated[str, StringConstraints(max_length=320), AfterValidator(_storable_text),
                        AfterValidator(normalise_email)]
 Postage = Literal["first", "second", "economy", "europe", "rest-of-world"]
+
+
+# A list endpoint's page: 1 to the reference's API_PAGE_SIZE, which is also the default.
+PageSize = Annotated[int, Query(ge=1, le=PAGE_SIZE, description=f"rows a page, 1 to {PAGE_SIZE}")]
 
 
 class StrictModel(BaseModel):

@@ -119,3 +119,8 @@ def dvla_working_day_offset(day: dt.date, days: int) -> dt.date:
         if is_dvla_working_day(day):
             remaining -= 1
     return day
+
+
+def financial_year(day: dt.date) -> int:
+    """The April's year of the financial year holding `day` (2022-03-31 -> 2021, 2022-04-01 -> 2022)."""
+    return day.year if day.month >= 4 else day.year - 1

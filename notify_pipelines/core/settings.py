@@ -140,8 +140,41 @@ def celery_backend_url(broker: str) -> str:
     return "rpc://"
 
 
+def _positive_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ConfigError(f"{name} must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
+def celery_worker_lost_seconds() -> float:
+    """NOTIFY_CELERY_WORKER_LOST_SECONDS (default 60): a running step whose Celery worker has answered no ping for this
+    long is submitted again; when no worker of the run's queue has answered for this long, the run fails."""
+    return _positive_seconds("NOTIFY_CELERY_WORKER_LOST_SECONDS", 60.0)
+
+
+def celery_visibility_timeout() -> float:
+    """NOTIFY_CELERY_VISIBILITY_TIMEOUT (default 3600): on Redis and SQS, how long after delivery an unacknowledged
+    step's message goes back to the queue. Must exceed the longest step (docs/workers-and-faults.md)."""
+    return _positive_seconds("NOTIFY_CELERY_VISIBILITY_TIMEOUT", 3600.0)
+
+
 def admin_token() -> str | None:
     return os.environ.get("NOTIFY_ADMIN_TOKEN") or None
+
+
+DEFAULT_API_URL = "http://127.0.0.1:6011"
+
+
+def api_url() -> str:
+    """NOTIFY_API_URL: where programs reach the API (`notify-pipelines dev` writes its own to .env)."""
+    return (os.environ.get("NOTIFY_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 # ---- optional values, AWS, alerts and the API (every other module reads the environment through these) -------------

@@ -28,8 +28,11 @@ from dagster_slack import SlackResource
 from notify_pipelines.core import settings
 from notify_pipelines.core.settings import ConfigError
 from notify_pipelines.monitoring.sensor_state import load_state, save_state
+from notify_pipelines.core.settings import ConfigError
 from notify_pipelines.orchestration import dagster_internals
 from notify_pipelines.orchestration.dagster_internals import SerializableErrorInfo, TickStatus
+from notify_pipelines.orchestration.night import NIGHT_TAG, SLOT_TAG, WILL_RETRY_TAG
+from notify_pipelines.orchestration.timetable import SLOTS, followers
 
 FORWARDER = "alert_forwarder"
 FIRST_LOOKBACK_SECONDS = 3600  # on its very first tick the forwarder looks back this far
@@ -144,12 +147,27 @@ def _run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     for entry in entries:
         event = entry.dagster_event
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            return f"step {event.step_key}: {root_message(event.step_failure_data.error)}"
+            # A step that ran out of retries has "Exceeded max_retries" as its error; its Failure's own words stay
+            # in the user failure data.
+            failure = event.step_failure_data.user_failure_data
+            said = failure.description if failure and failure.description else root_message(event.step_failure_data.error)
+            return f"step {event.step_key}: {said}"
     return entries[-1].dagster_event.message if entries else "(no failure event recorded)"
 
 
+def _held_followers(tags) -> str:
+    """What a failed timetable run holds (orchestration/timetable.py), so that its one alert says it."""
+    held = followers(tags[SLOT_TAG]) if tags.get(SLOT_TAG) in SLOTS else []
+    if not held:
+        return ""
+    names = ", ".join(f"{s.name} ({s.target})" for s in held)
+    return (f"\nHeld until {tags[SLOT_TAG]} succeeds for the night of {tags.get(NIGHT_TAG)}: {names}. Re-run the "
+            f"failed run; the night_plan sensor then starts them.")
+
+
 def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -> list[Alert]:
-    """One alert per failed run, in the order they failed; updates state["runs_after"]."""
+    """One alert per failed run, in the order they failed, naming the timetable slots it holds; a run that run
+    retries will re-run (dagster/will_retry) does not alert. Updates state["runs_after"]."""
     after = state.get("runs_after", now - FIRST_LOOKBACK_SECONDS)
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=_utc(after)),
@@ -160,8 +178,11 @@ def run_alerts(instance: dg.DagsterInstance, state: dict, ui: str, now: float) -
     alerts = []
     for record in records:
         run = record.dagster_run
-        alerts.append(Alert("failure", "run", f"{run.job_name} ({run.run_id[:8]})", _run_failure_message(instance, run.run_id), f"{ui}/runs/{run.run_id}"))
         state["runs_after"] = max(state.get("runs_after", after), record.update_timestamp.timestamp())
+        if run.tags.get(WILL_RETRY_TAG) == "true":
+            continue  # run retries will re-run it: its last attempt is the one that alerts
+        message = _run_failure_message(instance, run.run_id) + _held_followers(run.tags)
+        alerts.append(Alert("failure", "run", f"{run.job_name} ({run.run_id[:8]})", message, f"{ui}/runs/{run.run_id}"))
     state.setdefault("runs_after", after)
     return alerts
 

@@ -27,8 +27,9 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_cutoff,
     timeout_notifications,
 )
+from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags, max_runtime
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
 # an asset's numeric metadata over time, which it does not do for a run's or an op's metadata.
@@ -104,7 +105,7 @@ def send_delivery_status_callbacks(
 
 @dg.job(
     executor_def=dg.in_process_executor,
-    tags=max_runtime(hours=1),
+    tags=job_max_runtime_tags("timeout_sending_notifications"),
     description="Email and SMS in sending/pending for over 72 hours become temporary-failure (batches of 100,000), "
     "then each one's service gets its delivery-status callback.",
 )

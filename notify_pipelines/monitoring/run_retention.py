@@ -10,7 +10,8 @@ from pydantic import Field
 
 from notify_pipelines.core import settings
 from notify_pipelines.core.vocabulary import utc_now_aware
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags, max_runtime
 
 DEFAULT_LIMIT = 1000
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -36,7 +37,7 @@ class RunRetentionConfig(dg.Config):
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, description="at most this many runs a night")
 
 
-@dg.op
+@dg.op(retry_policy=TRANSIENT_FAULTS)
 def delete_old_run_records(context: dg.OpExecutionContext, config: RunRetentionConfig) -> dg.Output:
     deleted = delete_old_runs(context.instance, config.max_age_days, config.limit, utc_now_aware())
     context.log.info(f"Deleted {len(deleted)} run(s) created more than {config.max_age_days} days ago")
@@ -47,7 +48,7 @@ def delete_old_run_records(context: dg.OpExecutionContext, config: RunRetentionC
 @dg.job(
     name="delete_old_runs",
     executor_def=dg.in_process_executor,
-    tags=max_runtime(hours=1),
+    tags=job_max_runtime_tags("delete_old_runs"),
     description="Deletes Dagster run records (and their event logs) older than NOTIFY_RUN_RETENTION_DAYS (90), "
     "at most 1,000 a night: dagster.yaml's retention covers ticks only.",
 )

@@ -34,19 +34,20 @@ from notify_pipelines.monitoring.sensor_state import (
 )
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
 from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.core.vocabulary import JOB_STATUS_ALL_CREATED, JOB_STATUS_IN_PROGRESS
 
-# ---- timetable slots: when each sensor runs (UTC, as the reference's beat schedule) ---------------------------------
-# A daily or weekly check runs at its first tick at or after its time; its interval is how often it looks at the clock.
+# ---- when each sensor runs: the daily and weekly checks' times are slots of orchestration/timetable.py (UTC, as the
+# reference's beat schedule); a check runs at its first tick at or after its time, its interval is how often it looks.
 
 STUCK_JOBS_EVERY_SECONDS = 60  # timetable slot: stuck_jobs, every minute (check-job-status)
 JOBS_WITH_MISSING_ROWS_EVERY_SECONDS = 60  # timetable slot: jobs_with_missing_rows, every minute (fully processed jobs)
 MISSING_ROWS_CHECK_EVERY = dt.timedelta(minutes=10)  # timetable slot: jobs_with_missing_rows' missing rows, every 10 min
-HIGH_FAILURE_RATES_AT = dt.time(10, 30)  # timetable slot: high_failure_rates, Mon-Fri 10:30 UTC
+HIGH_FAILURE_RATES_AT = slot("high_failure_rates").at
 HIGH_FAILURE_RATES_EVERY_SECONDS = 300
 SLOW_SMS_PROVIDERS_EVERY_SECONDS = 60  # timetable slot: slow_sms_providers, every minute
-LOW_INBOUND_NUMBERS_WEEKDAY = 0  # timetable slot: low_inbound_numbers, Mondays ...
-LOW_INBOUND_NUMBERS_AT = dt.time(9, 0)  # ... 09:00 UTC
+LOW_INBOUND_NUMBERS_WEEKDAY = 0  # Days.MONDAYS
+LOW_INBOUND_NUMBERS_AT = slot("low_inbound_numbers").at
 LOW_INBOUND_NUMBERS_EVERY_SECONDS = 900
 
 # ---- behaviour -------------------------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def _services_message(found: list[q.ServiceSms], now: dt.datetime) -> str:
     name="high_failure_rates",
     minimum_interval_seconds=HIGH_FAILURE_RATES_EVERY_SECONDS,
     default_status=RUNNING,
-    description="Mon-Fri 10:30 UTC: live services whose SMS of the last day are >= 10,000 with >= 25% permanent "
+    description=f"{slot('high_failure_rates').when()}: live services whose SMS of the last day are >= 10,000 with >= 25% permanent "
     "failures, or include more than 500 to TV numbers (07700 900xxx) (reference §4.9).",
 )
 def high_failure_rates(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase,
@@ -310,7 +311,7 @@ def _next_weekly(now: dt.datetime) -> dt.datetime:
     name="low_inbound_numbers",
     minimum_interval_seconds=LOW_INBOUND_NUMBERS_EVERY_SECONDS,
     default_status=RUNNING,
-    description="Mondays 09:00 UTC: fails when 50 or fewer active inbound SMS numbers are free for services "
+    description=f"{slot('low_inbound_numbers').when()}: fails when 50 or fewer active inbound SMS numbers are free for services "
     "(reference check-for-low-available-inbound-sms-numbers).",
 )
 def low_inbound_numbers(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase,

@@ -7,11 +7,11 @@ forwarder (alerts.py) turns that failed tick into one alert. What is reported wh
   younger than 120 minutes. Each letter is looked at once: re-submitted if its upload is in the scan bucket, else
   named in a failure. The state is the upper bound already covered (a watermark), so no letter is acted on twice;
   a letter still stuck is taken up again by the nightly check.
-- letters_pending_virus_check_nightly (first tick at or after 20:00 UTC, daily): 10 min-3 days old re-submitted
-  again (one retry a night), 3-5 days old reported as out of retries.
-- letters_still_in_created (Mon-Fri 07:00 UTC), letters_in_technical_failure (daily 07:00 UTC): once a day, like the
-  reference's cron; the state is the day last checked, so the ticks after a failing check skip (saying what the
-  check found) instead of failing again.
+- letters_pending_virus_check_nightly (first tick at or after its timetable time, daily): 10 min-3 days old
+  re-submitted again (one retry a night), 3-5 days old reported as out of retries.
+- letters_still_in_created (weekdays), letters_in_technical_failure (daily): once a day at their timetable time
+  (orchestration/timetable.py), like the reference's cron; the state is the day last checked, so the ticks after a
+  failing check skip (saying what the check found) instead of failing again.
 - replay_created_notifications (every 15 min): a repair, never a failure: email/SMS in 'created' 1 hour-7 days old
   go back to provider_queue, unrendered letters to letter_renderer, each at most once an hour (replay.py).
 - notifications_stuck_in_created (every 15 min): the alert for what replay did not fix: fails when email/SMS are still
@@ -57,6 +57,7 @@ from notify_pipelines.monitoring.virus_scan import (
     rescan_or_collect_missing,
     scan_filename,
 )
+from notify_pipelines.orchestration.timetable import Days, Slot, slot
 from notify_pipelines.orchestration.resources import (
     LetterBucketsResource,
     NotifyDatabase,
@@ -64,9 +65,10 @@ from notify_pipelines.orchestration.resources import (
 )
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
-MORNING_CHECK = dt.time(7, 0)
 NOT_REPEATED = " (rows reported by an earlier tick are not reported again)"
-NIGHTLY_CHECK = dt.time(20, 0)
+NIGHTLY = slot("letters_pending_virus_check_nightly")  # the daily checks' times are the timetable's
+STILL_IN_CREATED = slot("letters_still_in_created")
+IN_TECHNICAL_FAILURE = slot("letters_in_technical_failure")
 
 
 class CheckFailed(Exception):
@@ -154,7 +156,7 @@ def letters_pending_virus_check(
     name="letters_pending_virus_check_nightly",
     minimum_interval_seconds=900,
     default_status=RUNNING,
-    description="Daily at 20:00 UTC: re-submit pending-virus-check letters aged 10 min-3 days, report those aged "
+    description=f"{NIGHTLY.when()}: re-submit pending-virus-check letters aged 10 min-3 days, report those aged "
     "3-5 days as out of retries (reference §4.2).",
 )
 def letters_pending_virus_check_nightly(
@@ -168,8 +170,8 @@ def letters_pending_virus_check_nightly(
     name = "letters_pending_virus_check_nightly"
     now = monitoring_clock.now()
     state = load_state(context, name)
-    if not daily_check_due(now, NIGHTLY_CHECK, state.get("last_day"), weekdays_only=False):
-        return dg.SkipReason(f"next check at {_fmt(next_daily_check(now, NIGHTLY_CHECK, weekdays_only=False))}")
+    if not daily_check_due(now, NIGHTLY.at, state.get("last_day"), weekdays_only=False):
+        return dg.SkipReason(f"next check at {_fmt(next_daily_check(now, NIGHTLY.at, weekdays_only=False))}")
     rescan_window = Window.of_ages(now, min_age=queries.VIRUS_CHECK_MIN_AGE, max_age=queries.NIGHTLY_RESCAN_MAX_AGE)
     report_window = Window(now - queries.NIGHTLY_REPORT_MAX_AGE, rescan_window.created_from)
     with notify_db.begin() as conn:
@@ -202,13 +204,15 @@ def _findings_message(findings: Findings, what: str, todo: str) -> str:
     return f"{findings.count} {what}:\n{_named_letters(findings.sample, findings.count)}\nWhat to do: {todo}"
 
 
-def _daily_check(context, name: str, now: dt.datetime, *, weekdays_only: bool, find, message) -> dg.SkipReason:
-    """Run `find` at the first tick at or after 07:00 UTC of each due day; fail with `message(findings)` if any."""
+def _daily_check(context, check: Slot, now: dt.datetime, *, find, message) -> dg.SkipReason:
+    """Run `find` at the first tick at or after the check's time of each due day; fail with `message(findings)` if
+    any."""
+    name, weekdays_only = check.name, check.days is Days.WEEKDAYS
     state = load_state(context, name)
-    if not daily_check_due(now, MORNING_CHECK, state.get("last_day"), weekdays_only=weekdays_only):
+    if not daily_check_due(now, check.at, state.get("last_day"), weekdays_only=weekdays_only):
         last = f"checked {state['last_day']}: {state.get('found', 0)} found" if state.get("last_day") else "not checked yet"
         return dg.SkipReason(
-            f"{last}; next check at {_fmt(next_daily_check(now, MORNING_CHECK, weekdays_only=weekdays_only))}"
+            f"{last}; next check at {_fmt(next_daily_check(now, check.at, weekdays_only=weekdays_only))}"
         )
     findings = find()
     save_state(context, name, {"last_day": now.date().isoformat(), "found": findings.count})
@@ -221,7 +225,7 @@ def _daily_check(context, name: str, now: dt.datetime, *, weekdays_only: bool, f
     name="letters_still_in_created",
     minimum_interval_seconds=900,
     default_status=RUNNING,
-    description="Mon-Fri 07:00 UTC: letters still 'created' though created before 17:30 London time yesterday "
+    description=f"{STILL_IN_CREATED.when()}: letters still 'created' though created before the print deadline yesterday "
     "(reference §4.3).",
 )
 def letters_still_in_created(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock):
@@ -233,9 +237,8 @@ def letters_still_in_created(context: dg.SensorEvaluationContext, notify_db: Not
 
     return _daily_check(
         context,
-        "letters_still_in_created",
+        STILL_IN_CREATED,
         now,
-        weekdays_only=True,
         find=find,
         message=lambda f: _findings_message(
             f,
@@ -251,7 +254,7 @@ def letters_still_in_created(context: dg.SensorEvaluationContext, notify_db: Not
     name="letters_in_technical_failure",
     minimum_interval_seconds=900,
     default_status=RUNNING,
-    description="Daily 07:00 UTC: letters in technical-failure created in the last 3 days (reference §4.4).",
+    description=f"{IN_TECHNICAL_FAILURE.when()}: letters in technical-failure created in the last 3 days (reference §4.4).",
 )
 def letters_in_technical_failure(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase, monitoring_clock: MonitoringClock):
     now = monitoring_clock.now()
@@ -262,9 +265,8 @@ def letters_in_technical_failure(context: dg.SensorEvaluationContext, notify_db:
 
     return _daily_check(
         context,
-        "letters_in_technical_failure",
+        IN_TECHNICAL_FAILURE,
         now,
-        weekdays_only=False,
         find=find,
         message=lambda f: _findings_message(
             f,

@@ -1,8 +1,9 @@
 """The `letters_still_sending` sensor (reference §4.10): on DVLA working days, fail when normal-key letters handed to
 DVLA 2 or more DVLA working days ago are still in 'sending' (DVLA has not said it printed them).
 
-Once a day, at the first tick at or after 19:00 UTC, as the reference's cron; a day that is not a DVLA working day
-(a weekend or an England and Wales bank holiday, from govuk-bank-holidays' bundled list) is skipped. Like the other
+Once a day, at the first tick at or after its timetable time (orchestration/timetable.py), as the reference's cron; a
+day that is not a DVLA working day (a weekend or an England and Wales bank holiday, from govuk-bank-holidays' bundled
+list) is skipped. Like the other
 daily checks, a failing check fails that tick only; the later ticks of the day skip, saying what it found, and the
 next working day checks again (a letter still stuck is reported again: DVLA must be chased until it moves).
 """
@@ -24,9 +25,10 @@ from notify_pipelines.monitoring.sensor_state import (
 )
 from notify_pipelines.monitoring.sensors import RUNNING, CheckFailed, _fmt, _listed
 from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.timetable import slot
 
 NAME = "letters_still_sending"
-EVENING_CHECK = dt.time(19, 0)  # UTC, as the reference's beat schedule
+CHECK = slot(NAME)
 
 
 def still_sending_message(found: queries.StillSending, expected: dt.date, today: dt.date) -> str:
@@ -46,18 +48,18 @@ def still_sending_message(found: queries.StillSending, expected: dt.date, today:
     name=NAME,
     minimum_interval_seconds=900,
     default_status=RUNNING,
-    description="DVLA working days, 19:00 UTC: normal-key letters still in 'sending' 2 or more DVLA working days "
+    description=f"{CHECK.when()}: normal-key letters still in 'sending' 2 or more DVLA working days "
     "after they were sent to print (reference §4.10).",
 )
 def letters_still_sending(context: dg.SensorEvaluationContext, notify_db: NotifyDatabase,
                           monitoring_clock: MonitoringClock):
     now = monitoring_clock.now()
     state = load_state(context, NAME)
-    if not daily_check_due(now, EVENING_CHECK, state.get("last_day"), weekdays_only=False):
+    if not daily_check_due(now, CHECK.at, state.get("last_day"), weekdays_only=False):
         last = f"checked {state['last_day']}: {state.get('found', 0)} found" if state.get("last_day") else "not checked yet"
-        return dg.SkipReason(f"{last}; next check at {_fmt(next_daily_check(now, EVENING_CHECK, weekdays_only=False))}")
+        return dg.SkipReason(f"{last}; next check at {_fmt(next_daily_check(now, CHECK.at, weekdays_only=False))}")
     today = london_date(now)
-    if not is_dvla_working_day(today):
+    if not CHECK.runs_on(today):
         save_state(context, NAME, {"last_day": now.date().isoformat(), "found": 0})
         return dg.SkipReason(f"{today:%A %d %B %Y} is not a DVLA working day (weekend or bank holiday): no check")
     expected, sent_before = queries.letters_still_sending_cutoff(today)

@@ -12,19 +12,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
-from notify_pipelines.notifications.errors import bad_request, not_found
+from notify_pipelines.notifications.errors import NotFound, Refused
 
 
 def require_service(conn: sa.Connection, service_id: uuid.UUID) -> None:
     s = schema.services
     if conn.execute(sa.select(s.c.id).where(s.c.id == service_id).with_for_update()).first() is None:
-        raise not_found("Service not found")
+        raise NotFound("Service not found")
 
 
 def create_service(conn: sa.Connection, values: dict, permissions: list[str]) -> uuid.UUID:
     s = schema.services
     if conn.execute(sa.select(s.c.id).where(s.c.name == values["name"])).first():
-        raise bad_request(f"Duplicate service name '{values['name']}'")
+        raise Refused(f"Duplicate service name '{values['name']}'")
     service_id = uuid.uuid4()
     conn.execute(sa.insert(s).values(id=service_id, **values))
     _set_permissions(conn, service_id, permissions)
@@ -37,7 +37,7 @@ def update_service(conn: sa.Connection, service_id: uuid.UUID, values: dict, per
     if "name" in values and conn.execute(
         sa.select(s.c.id).where(s.c.name == values["name"], s.c.id != service_id)
     ).first():
-        raise bad_request(f"Duplicate service name '{values['name']}'")
+        raise Refused(f"Duplicate service name '{values['name']}'")
     if values:
         conn.execute(sa.update(s).where(s.c.id == service_id).values(**values, updated_at=utc_now()))
     if permissions is not None:
@@ -57,7 +57,7 @@ def get_service(conn: sa.Connection, service_id: uuid.UUID) -> dict:
     s, p, k = schema.services, schema.service_permissions, schema.api_keys
     row = conn.execute(sa.select(s).where(s.c.id == service_id)).one_or_none()
     if row is None:
-        raise not_found("Service not found")
+        raise NotFound("Service not found")
     permissions = conn.execute(
         sa.select(p.c.permission).where(p.c.service_id == service_id).order_by(p.c.permission)
     ).scalars().all()
@@ -89,9 +89,9 @@ def update_template(conn: sa.Connection, service_id: uuid.UUID, template_id: uui
         sa.select(t).where(t.c.id == template_id, t.c.service_id == service_id).with_for_update()
     ).one_or_none()
     if current is None:
-        raise not_found("Template not found")
+        raise NotFound("Template not found")
     if current.template_type == "sms" and changes.get("subject"):
-        raise bad_request("subject is not allowed for sms templates")
+        raise Refused("subject is not allowed for sms templates")
     version = current.version + 1
     now = utc_now()
     row = {**current._mapping, **changes, "version": version, "updated_at": now}
@@ -116,7 +116,7 @@ def revoke_api_key(conn: sa.Connection, service_id: uuid.UUID, key_id: uuid.UUID
         sa.select(k.c.expiry_date).where(k.c.id == key_id, k.c.service_id == service_id).with_for_update()
     ).one_or_none()
     if row is None:
-        raise not_found("API key not found")
+        raise NotFound("API key not found")
     if row.expiry_date is not None:  # revoking twice keeps the first time
         return row.expiry_date
     now = utc_now()
@@ -130,7 +130,7 @@ def create_retention(conn: sa.Connection, service_id: uuid.UUID, notification_ty
     if conn.execute(
         sa.select(r.c.id).where(r.c.service_id == service_id, r.c.notification_type == notification_type)
     ).first():
-        raise bad_request(f"Service already has data retention for {notification_type} notification type")
+        raise Refused(f"Service already has data retention for {notification_type} notification type")
     retention_id = uuid.uuid4()
     conn.execute(sa.insert(r).values(id=retention_id, service_id=service_id, notification_type=notification_type,
                                      days_of_retention=days))
@@ -144,7 +144,7 @@ def update_retention(conn: sa.Connection, service_id: uuid.UUID, retention_id: u
         .values(days_of_retention=days, updated_at=utc_now())
     ).rowcount
     if not updated:
-        raise not_found("Data retention not found")
+        raise NotFound("Data retention not found")
 
 
 def create_rate(conn: sa.Connection, values: dict) -> uuid.UUID:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from notify_pipelines.notifications.errors import bad_request
+from notify_pipelines.notifications.errors import Refused
 
 _PLACEHOLDER = re.compile(r"\(\(([^()]+)\)\)")
 # GSM 03.38 basic set plus the extension characters (which count double).
@@ -35,7 +35,7 @@ def render(content: str, personalisation: dict | None, *, strict: bool = True) -
 
     body = _PLACEHOLDER.sub(fill, content)
     if missing and strict:
-        raise bad_request(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
+        raise Refused(f"Missing personalisation: {', '.join(dict.fromkeys(missing))}")
     return body
 
 
@@ -45,6 +45,29 @@ def sms_fragments(body: str) -> int:
         return 1 if length <= 160 else math.ceil(length / 153)
     length = len(body)
     return 1 if length <= 70 else math.ceil(length / 67)
+
+
+# C0 controls and DEL, bar tab, line feed and carriage return (which templates and addresses use): a NUL cannot be
+# stored in PostgreSQL text, and the others have no meaning in a message.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_in(personalisation, path: str = "") -> str | None:
+    """Where the first control character is in personalisation's keys and values, e.g. "U+0000 in name", or None."""
+    if isinstance(personalisation, str):
+        found = _CONTROL_CHARACTER.search(personalisation)
+        return f"U+{ord(found.group()):04X} in {path or 'a value'}" if found else None
+    if isinstance(personalisation, dict):
+        for key, value in personalisation.items():
+            where = f"{path}.{key}" if path else str(key)
+            if (found := control_character_in(str(key), f"the name {where!r}")) or (
+                    found := control_character_in(value, where)):
+                return found
+    elif isinstance(personalisation, list):
+        for index, value in enumerate(personalisation):
+            if found := control_character_in(value, f"{path}[{index}]"):
+                return found
+    return None
 
 
 SMS_CHAR_LIMIT = 918  # reference: SMS_CHAR_COUNT_LIMIT

@@ -1,36 +1,60 @@
-"""Errors the domain raises, in the reference's v2 terms: an HTTP status, the error class name and the messages.
+"""Errors the notifications domain raises, by what went wrong (no HTTP here: api/errors.py maps each class to its
+status code and the reference's v2 error name, in one table).
 
-The reference's own errors carry their status (InvalidRequest(message, status_code)); the API renders them as
-{"status_code": n, "errors": [{"error": ClassName, "message": text}]}. Messages name the field and the problem,
-never the value (values may be recipients or secrets).
+Messages name the field and the problem, never the value (values may be recipients or secrets).
 """
 
 from __future__ import annotations
 
 
-class ApiError(Exception):
-    def __init__(self, status_code: int, error: str, message: str | list[str]):
+class DomainError(Exception):
+    """One or more messages, each shown to the caller as one entry of the error body."""
+
+    def __init__(self, message: str | list[str]):
         super().__init__(message)
-        self.status_code = status_code
-        self.error = error
         self.messages = [message] if isinstance(message, str) else list(message)
 
 
-def bad_request(message: str | list[str]) -> ApiError:
-    return ApiError(400, "BadRequestError", message)
+class Refused(DomainError):
+    """The request is well formed, but a business rule refuses it (template, permission, duplicate, ...)."""
 
 
-def validation_error(message: str | list[str]) -> ApiError:
-    return ApiError(400, "ValidationError", message)
+class NotPermitted(DomainError):
+    """The caller's key or the service's mode does not allow this at all (letters with a team key, in trial mode)."""
 
 
-def auth_error(status_code: int, message: str) -> ApiError:
-    return ApiError(status_code, "AuthError", message)
+class ValidationFailed(DomainError):
+    """A field's value is not valid (the reference's schema errors)."""
 
 
-def not_found(message: str = "No result found") -> ApiError:
-    return ApiError(404, "NoResultFound", message)
+class NotFound(DomainError):
+    def __init__(self, message: str | list[str] = "No result found"):
+        super().__init__(message)
 
 
-def unavailable(message: str = "The database is unavailable: try again shortly") -> ApiError:
-    return ApiError(503, "ServiceUnavailableError", message)
+class PdfNotReady(DomainError):
+    def __init__(self, message: str | list[str] = "PDF not available yet, try again later"):
+        super().__init__(message)
+
+
+class AuthMissing(DomainError):
+    """No usable credentials were sent."""
+
+
+class AuthRefused(DomainError):
+    """Credentials were sent and are not accepted."""
+
+
+class RateLimited(DomainError):
+    """Too many requests in the last minute."""
+
+
+class DailyLimitReached(DomainError):
+    """The service's daily send limit for a type is used up."""
+
+
+class Unavailable(DomainError):
+    """A dependency (database, S3) did not answer: nothing was done, try again."""
+
+    def __init__(self, message: str | list[str] = "The database is unavailable: try again shortly"):
+        super().__init__(message)

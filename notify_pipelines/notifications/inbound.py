@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.db import schema
-from notify_pipelines.notifications.errors import bad_request
+from notify_pipelines.notifications.errors import Refused
 
 log = logging.getLogger("notify_pipelines.notifications.inbound")
 
@@ -65,7 +65,7 @@ def assign_number(conn: sa.Connection, service_id: uuid.UUID, number: str, provi
         conn.execute(sa.insert(numbers).values(id=number_id, number=number, provider=provider, service_id=service_id))
         return number_id
     if existing.service_id not in (None, service_id):
-        raise bad_request("Inbound number is already used by another service")
+        raise Refused("Inbound number is already used by another service")
     conn.execute(sa.update(numbers).where(numbers.c.id == existing.id)
                  .values(service_id=service_id, provider=provider, active=True, updated_at=utc_now()))
     return existing.id

@@ -12,7 +12,7 @@ import orjson
 
 from notify_pipelines.core.vocabulary import KEY_TYPE_TEAM, utc_now
 from notify_pipelines.notifications import store
-from notify_pipelines.notifications.errors import ApiError, bad_request
+from notify_pipelines.notifications.errors import DomainError, NotPermitted, PdfNotReady, Refused
 
 PERMISSION_WORDS = {"sms": "text messages", "email": "emails", "letter": "letters"}
 _REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
@@ -21,34 +21,34 @@ _REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 def check_template(template: store.Template | None, notification_type: str,
                    service: store.ServiceCredentials) -> store.Template:
     if template is None:
-        raise bad_request("Template not found")
+        raise Refused("Template not found")
     if template.template_type != notification_type:
-        raise bad_request(f"{template.template_type} template is not suitable for {notification_type} notification")
+        raise Refused(f"{template.template_type} template is not suitable for {notification_type} notification")
     if template.archived:
-        raise bad_request("Template has been deleted")
+        raise Refused("Template has been deleted")
     if notification_type not in service.permissions:
-        raise bad_request(f"Service is not allowed to send {PERMISSION_WORDS[notification_type]}")
+        raise Refused(f"Service is not allowed to send {PERMISSION_WORDS[notification_type]}")
     return template
 
 
 def refuse_unsupported(form) -> None:
     fields = vars(form)  # not getattr(form, name, None): a pydantic model raises (and catches) for a missing field
     if fields.get("scheduled_for") is not None:
-        raise bad_request(
+        raise Refused(
             "Cannot schedule notifications (this service doesn't have permission to schedule notifications)"
         )
     if fields.get("sms_sender_id") is not None:
-        raise bad_request("sms_sender_id is not supported by this service: leave it out to use the default sender")
+        raise Refused("sms_sender_id is not supported by this service: leave it out to use the default sender")
     if fields.get("email_reply_to_id") is not None:
-        raise bad_request("email_reply_to_id is not supported by this service: leave it out to use the default")
+        raise Refused("email_reply_to_id is not supported by this service: leave it out to use the default")
 
 
 def refuse_restricted_letters(service: store.ServiceCredentials, key_type: str) -> None:
     """Reference: letters with a team key, or from a service in trial mode, are 403."""
     if key_type == KEY_TYPE_TEAM:
-        raise ApiError(403, "BadRequestError", "Cannot send letters with a team api key")
+        raise NotPermitted("Cannot send letters with a team api key")
     if service.restricted and key_type != "test":
-        raise ApiError(403, "BadRequestError", "Cannot send letters when service is in trial mode")
+        raise NotPermitted("Cannot send letters when service is in trial mode")
 
 
 def base_row(service_id: uuid.UUID, api_key_id: uuid.UUID, key_type: str, template: store.Template,
@@ -80,18 +80,14 @@ def sender_email(service_name: str) -> str:
 
 
 
-def pdf_refusal(notification_type: str, status: str) -> ApiError | None:
+def pdf_refusal(notification_type: str, status: str) -> DomainError | None:
     """Reference get_pdf_for_notification: why a notification's PDF cannot be given, or None."""
     if notification_type != "letter":
-        return bad_request("Notification is not a letter")
+        return Refused("Notification is not a letter")
     if status == "virus-scan-failed":
-        return bad_request("File did not pass the virus scan")
+        return Refused("File did not pass the virus scan")
     if status == "technical-failure":
-        return bad_request(f"PDF not available for letters in status {status}")
+        return Refused(f"PDF not available for letters in status {status}")
     if status == "pending-virus-check":
-        return pdf_not_ready()
+        return PdfNotReady()
     return None
-
-
-def pdf_not_ready() -> ApiError:
-    return ApiError(400, "PDFNotReadyError", "PDF not available yet, try again later")

@@ -13,7 +13,9 @@ Who needs what:
 - the executor choice and the Celery executor (orchestration/executor_choice.py, orchestration/celery_executor.py):
   Dagster's own in-process/multiprocess executor config and creation functions, config processing, the retry mode,
   and dagster-celery's executor class, app factory, config schema and result-polling interval;
-- the Celery worker (tooling/worker.py): dagster-celery's step task.
+- the Celery worker (tooling/worker.py): dagster-celery's step task;
+- dead Celery workers (orchestration/celery_faults.py): dagster-celery's execution loop, its task submission and its
+  transport defaults, and the run a step task belongs to (the worker's guard).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ __all__ = [
     "_core_in_process_executor_creation",
     "_core_multiprocess_executor_creation",
     "asset_check_evaluation_records",
+    "celery_execution_loop",
     "celery_result_poll_seconds",
+    "celery_transport_defaults",
     "create_task",
     "get_cursor_value",
     "instigator_kind",
@@ -60,6 +64,8 @@ __all__ = [
     "process_config",
     "set_celery_result_poll_seconds",
     "set_cursor_value",
+    "step_task_run",
+    "submit_celery_step",
     "ticks",
 ]
 
@@ -121,3 +127,32 @@ def set_celery_result_poll_seconds(seconds: float) -> None:
 def celery_result_poll_seconds() -> float:
     """The interval dagster-celery's execution loop sleeps on now."""
     return core_execution_loop.TICK_SECONDS
+
+
+# ---- dead Celery workers (orchestration/celery_faults.py) ----------------------------------------------------------
+
+celery_execution_loop = core_execution_loop.core_celery_execution_loop  # (context, plan, step_execution_fn)
+
+
+def submit_celery_step(app, plan_context, step, queue, priority, known_state):
+    """dagster-celery's own submission of one step (its `_submit_task`): the AsyncResult of its `execute_plan` task."""
+    from dagster_celery.executor import _submit_task
+
+    return _submit_task(app, plan_context, step, queue, priority, known_state)
+
+
+def celery_transport_defaults() -> dict:
+    """dagster-celery's broker_transport_options (publish retries), which a config_source of ours would replace."""
+    from dagster_celery.defaults import broker_transport_options
+
+    return dict(broker_transport_options)
+
+
+def step_task_run(execute_step_args_packed: dict) -> dg.DagsterRun | None:
+    """The run a dagster-celery `execute_plan` task belongs to, from its packed ExecuteStepArgs (run id, instance)."""
+    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._serdes import unpack_value
+
+    args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
+    with dg.DagsterInstance.from_ref(args.instance_ref) as instance:
+        return instance.get_run_by_id(args.run_id)

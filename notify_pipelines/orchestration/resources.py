@@ -19,12 +19,18 @@ from sqlalchemy import Connection, Engine
 from notify_pipelines.core import settings
 from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines.orchestration import partition_keys
 
 
 class NotifyDatabase(dg.ConfigurableResource):
     """The notifications database (NOTIFY_DATABASE_URL)."""
 
     url: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every op and asset of a partitioned job requires this resource: a bad partition key stops the run here,
+        # before the first op's body runs (orchestration/partition_keys.py).
+        partition_keys.check_run(context.dagster_run)
 
     @property
     def engine(self) -> Engine:

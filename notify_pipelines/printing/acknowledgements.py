@@ -1,5 +1,5 @@
 """Print acknowledgement: did the printer acknowledge every print file it was handed (the reference's "no ack file"
-alert at 23:00)?
+alert, at its timetable slot's time)?
 
 For each print file `<day>/NOTIFY....ZIP` the collation puts in the print bucket, the printer writes an
 acknowledgement file into its own bucket (NOTIFY_PRINT_ACK_BUCKET) under a folder (NOTIFY_PRINT_ACK_PREFIX),
@@ -7,10 +7,10 @@ named like the print file with `.ACK.TXT` in place of `.ZIP` (any case, as the r
 
     root/dispatch/NOTIFY.2026-12-07.2.001.<hash>.<service_id>.<organisation_id>.ACK.TXT
 
-At 23:00 London time on a DVLA working day, the print files of that day, and of the days since the previous DVLA
+At its check time (London, orchestration/timetable.py) on a DVLA working day, the print files of that day, and of the days since the previous DVLA
 working day (a weekend's or bank holiday's collations, which DVLA picks up with the next working day's), must each
-have one. Until the next working day's 23:00 comes, that set stays the one checked, so a missing acknowledgement is
-reported from 23:00 until it arrives.
+have one. Until the next working day's check time comes, that set stays the one checked, so a missing acknowledgement is
+reported from that time until it arrives.
 
 Print file names start with `NOTIFY.<day>.`, so each day's acknowledgements are listed by that prefix: a listing
 the size of a day, however many years of acknowledgement files the bucket keeps.
@@ -22,19 +22,19 @@ import datetime as dt
 from dataclasses import dataclass
 
 from notify_pipelines.core.calendar import is_dvla_working_day, london_to_utc, to_naive_utc, utc_to_london
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines.printing.collate import list_keys
 
-# Timetable slot: 23:00 London time on DVLA working days, the reference's "no ack file" check. Kept here, in one
-# place, until the shared timetable module takes it over.
-ACK_CHECK_TIME = dt.time(23, 0)
+# London time on DVLA working days, the reference's "no ack file" check: a slot of orchestration/timetable.py.
+ACK_CHECK_TIME = slot("print_files_not_acknowledged").at
 ACK_SUFFIX = ".ACK.TXT"
 ZIP_SUFFIX = ".ZIP"
 LOOK_BACK_DAYS = 14  # far more than any run of non-working days (Christmas and New Year: 5)
 
 
 def checked_day(now_utc: dt.datetime) -> dt.date:
-    """The DVLA working day whose acknowledgements are owed at `now_utc`: the latest one whose 23:00 London time has
+    """The DVLA working day whose acknowledgements are owed at `now_utc`: the latest one whose check time (London) has
     passed."""
     local = utc_to_london(to_naive_utc(now_utc))
     day = local.date() if local.time() >= ACK_CHECK_TIME else local.date() - dt.timedelta(days=1)

@@ -9,11 +9,8 @@ from pydantic import Field
 
 from notify_pipelines.db.leases import default_holder
 from notify_pipelines.orchestration.partitions import daily_partitions
-from notify_pipelines.orchestration.resources import (
-    LetterBucketsResource,
-    LettersPrintBucketResource,
-    NotifyDatabase,
-)
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.orchestration.run_limits import max_runtime
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
@@ -27,6 +24,8 @@ from notify_pipelines.printing.collate import (
 )
 from notify_pipelines.printing.s3_client import print_s3_client
 from notify_pipelines.printing.selection import SelectionInterrupted
+from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -104,7 +103,7 @@ def missing_failure(result: CollationResult, bucket: str) -> dg.Failure:
     )
 
 
-@dg.op(tags={"notify/db": "printing"})
+@dg.op(tags={"notify/db": "printing"}, retry_policy=TRANSIENT_FAULTS)
 def collate_letters(
     context: dg.OpExecutionContext,
     config: CollateConfig,
@@ -122,8 +121,10 @@ def collate_letters(
             fetch_threads=config.fetch_threads, lease_seconds=config.lease_seconds,
             holder=f"run {context.run_id} ({default_holder()})",
         )
-    except (CollationRefused, CollationFenced, SelectionInterrupted) as refused:
+    except (CollationRefused, CollationFenced) as refused:
         raise dg.Failure(description=str(refused), allow_retries=False) from None
+    except SelectionInterrupted as interrupted:  # a lost session may pass: the step's retry policy may run it again
+        raise dg.Failure(description=str(interrupted)) from None
     context.log_event(dg.AssetMaterialization(asset_key=LETTER_PRINT_VOLUMES, partition=day.isoformat(),
                                               metadata=volume_metadata(result)))
     context.log.info(
@@ -140,7 +141,7 @@ def collate_letters(
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**PRINTING_TAGS, **max_runtime(hours=1)},
+    tags={**PRINTING_TAGS, **job_max_runtime_tags("collate_letters_for_print")},
     description="The print run of one London day: letters created before 17:30 London time (created, normal key, "
     "rendered) go into ZIP print files for DVLA in NOTIFY_LETTERS_PRINT_BUCKET and move to 'sending'. Safe to "
     "re-run: it finishes what an interrupted run left and sends nothing twice.",

@@ -1,6 +1,6 @@
 """The `print_files_not_acknowledged` sensor: a thin wrapper over acknowledgements.py.
 
-Every 5 minutes it checks the print files owed an acknowledgement (from 23:00 London time on a DVLA working day) and
+Every 5 minutes it checks the print files owed an acknowledgement (from its timetable slot's time, London, on a DVLA working day) and
 fails its tick while any has none, naming each: the alert forwarder (monitoring/alerts.py) sends one alert when the
 failures start and one recovery message at the first tick that passes, i.e. when the last acknowledgement arrives.
 """
@@ -12,6 +12,7 @@ from notify_pipelines.printing import acknowledgements as acks
 from notify_pipelines.printing.s3_client import print_s3_client
 from notify_pipelines.orchestration.resources import LettersPrintBucketResource, PrintAckFilesResource
 from notify_pipelines.core.vocabulary import utc_now
+from notify_pipelines.orchestration.timetable import slot
 
 NAME = "print_files_not_acknowledged"
 
@@ -24,7 +25,7 @@ class PrintFilesNotAcknowledged(Exception):
     name=NAME,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="From 23:00 London time on DVLA working days: fails while a print file of the day (or of the "
+    description=f"{slot('print_files_not_acknowledged').when()}: from then on, fails while a print file of the day (or of the "
     "non-working days before it) has no acknowledgement file from the printer (NOTIFY_PRINT_ACK_BUCKET/PREFIX).",
 )
 def print_files_not_acknowledged(context: dg.SensorEvaluationContext, s3: S3Resource,

@@ -8,15 +8,12 @@ import datetime as dt
 import dagster as dg
 
 from notify_pipelines.core import settings
+from notify_pipelines.core.calendar import financial_year
+from notify_pipelines.core.vocabulary import LONDON_TZ
 from notify_pipelines.reporting import annual_billing
-from notify_pipelines.reporting.monthly_usage import financial_year
 from notify_pipelines.orchestration.resources import NotifyDatabase
-from notify_pipelines.orchestration.run_limits import max_runtime
-from notify_pipelines.core.vocabulary import LONDON, LONDON_TZ
-
-# TIMETABLE: populate_annual_billing runs at 02:01 London on 1 April (the reference's run-populate-annual-billing runs
-# on 1 April at 02:01). The only schedule constant of this job: the single timetable module will absorb it.
-POPULATE_ANNUAL_BILLING_CRON = "1 2 1 4 *"
+from notify_pipelines.orchestration.night import timetable_schedule
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 financial_year_partitions = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 4 *",  # a window per April-March financial year, London time
@@ -44,7 +41,7 @@ def add_default_annual_billing(context: dg.OpExecutionContext, notify_db: Notify
 @dg.job(
     partitions_def=financial_year_partitions,
     executor_def=dg.in_process_executor,
-    tags=max_runtime(hours=1),
+    tags=job_max_runtime_tags("populate_annual_billing"),
     description="For one financial year (YYYY, the April's year): each active service with no annual_billing row gets "
     "its organisation type's default_annual_allowance for the year ('other' without an organisation); existing "
     "rows are never changed.",
@@ -53,8 +50,5 @@ def populate_annual_billing():
     add_default_annual_billing()
 
 
-@dg.schedule(job=populate_annual_billing, cron_schedule=POPULATE_ANNUAL_BILLING_CRON, execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def populate_annual_billing_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    year = str(financial_year(context.scheduled_execution_time.astimezone(LONDON).date()))
-    return dg.RunRequest(run_key=year, partition_key=year)
+# On 1 April (orchestration/timetable.py), as the reference's run-populate-annual-billing.
+populate_annual_billing_schedule = timetable_schedule("populate_annual_billing_schedule", populate_annual_billing)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import LETTER, NOTIFICATION_TYPES
 from notify_pipelines.db import schema
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.reporting import (
     billing_facts,
     letter_despatch,
@@ -58,7 +59,7 @@ STATUS = DailyFact(
     reads=NOTIFICATION_SOURCES,
     preview_sql=metadata.STATUS_PREVIEW_SQL,
     count_label="notifications",
-    deadline=dt.time(2, 0),
+    deadline=slot("nightly_ft_notification_status").fresh_by,
 )
 
 BILLING = DailyFact(
@@ -68,7 +69,7 @@ BILLING = DailyFact(
     reads=(*NOTIFICATION_SOURCES, schema.rates, schema.letter_rates),
     preview_sql=metadata.BILLING_PREVIEW_SQL,
     count_label="notifications_sent",
-    deadline=dt.time(2, 0),
+    deadline=slot("nightly_ft_billing").fresh_by,
 )
 
 PROCESSING_TIME = DailyFact(
@@ -79,7 +80,7 @@ PROCESSING_TIME = DailyFact(
     preview_sql=metadata.PROCESSING_TIME_PREVIEW_SQL,
     count_label="messages_total",
     per_type_labels=(),
-    deadline=dt.time(3, 0),
+    deadline=slot("nightly_ft_processing_time").fresh_by,
 )
 
 LETTER_DESPATCH = DailyFact(
@@ -90,7 +91,7 @@ LETTER_DESPATCH = DailyFact(
     preview_sql=metadata.DESPATCH_PREVIEW_SQL,
     count_label="letters",
     per_type_labels=(),
-    deadline=dt.time(3, 0),
+    deadline=slot("nightly_ft_billing_letter_despatch").fresh_by,
 )
 
 DAILY_FACTS = (STATUS, BILLING, PROCESSING_TIME, LETTER_DESPATCH)

@@ -6,7 +6,7 @@ the volume checks compare each closed day's count with the same weekday's recent
 The status checks are blocking: a status fact that does not add up to its source, or that holds test-key rows, is
 wrong, and a blocking failure fails the run so the run-failure alerting sees it (a failing non-blocking check fails
 no run). The billing-vs-status check only warns: the two facts are rebuilt by different runs at different minutes
-(billing 00:15, status 00:30, billing hourly for today), so a letter receipt arriving in between can make them
+(billing and status at their own timetable slots, billing hourly for today), so a letter receipt arriving in between can make them
 disagree for a while with neither of them wrong.
 
 ft_processing_time's check is blocking like the status one (closed days only: a closed day's API messages and their

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from notify_pipelines.orchestration.partitions import daily_partitions, partition_key, window_days
 from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, is_transient
 from notify_pipelines.reporting import metadata
 from notify_pipelines.reporting.results import DayBuild
 from notify_pipelines.reporting.sources import source_key
@@ -54,7 +55,8 @@ def range_refused(asset: str, context: dg.AssetExecutionContext, what: str) -> d
     keys = context.partition_key_range
     return dg.Failure(
         f"{asset}: partition range {keys.start}...{keys.end} is reversed, so it holds no {what}: give the earlier "
-        f"one first, e.g. --partition-range {keys.end}...{keys.start}"
+        f"one first, e.g. --partition-range {keys.end}...{keys.start}",
+        allow_retries=False,
     )
 
 
@@ -85,6 +87,7 @@ def rebuild_window(
                 raise dg.Failure(
                     f"{fact.name} {day} failed: {error_summary(exc)} (re-run {day}...{days[-1]}{kept})",
                     metadata={"failed_day": day.isoformat(), "days_rebuilt": len(done)},
+                    allow_retries=is_transient(exc),  # a missing rate stays missing; a lost connection may not
                 ) from exc
             with engine.connect() as conn:
                 preview = metadata.preview(conn, fact.preview_sql, build)
@@ -111,7 +114,7 @@ def checked_config(fact: DailyFact, config):
         try:
             fact.check_config(config)
         except ValueError as exc:
-            raise dg.Failure(f"{fact.name}: bad run config: {exc}") from None
+            raise dg.Failure(f"{fact.name}: bad run config: {exc}", allow_retries=False) from None
     return config
 
 
@@ -136,6 +139,7 @@ def daily_fact_asset(fact: DailyFact) -> dg.AssetsDefinition:
         name=fact.name,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=TRANSIENT_FAULTS,
         group_name="reporting",
         kinds={"postgres"},
         description=fact.description,

@@ -1,5 +1,5 @@
 """Freshness: each daily fact's yesterday partition must exist by its deadline in London time (DailyFact.deadline:
-status and billing 02:00, processing time and despatch 03:00).
+its timetable slot's `fresh_by`, orchestration/timetable.py).
 
 The check `yesterday_built_by_deadline` on each daily fact looks at the partition owed by the latest deadline passed
 (before today's deadline that is the day before yesterday's) and passes when the Dagster instance holds a

@@ -22,6 +22,7 @@ import time
 
 import sqlalchemy as sa
 
+from notify_pipelines.core.calendar import financial_year
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import locks
 from notify_pipelines.reporting.annual_billing import SERVICE_DEFAULT_ALLOWANCES
@@ -76,11 +77,6 @@ SELECT count(DISTINCT u.service_id) FROM ft_monthly_usage u
 WHERE u.month = :month AND u.notification_type = 'sms' AND NOT EXISTS (
     SELECT 1 FROM annual_billing ab WHERE ab.service_id = u.service_id AND ab.financial_year_start = :financial_year)
 """
-
-
-def financial_year(day: dt.date) -> int:
-    """The April's year of the financial year holding `day` (2022-03-31 -> 2021, 2022-04-01 -> 2022)."""
-    return day.year if day.month >= 4 else day.year - 1
 
 
 def month_start(day: dt.date) -> dt.date:

@@ -1,16 +1,13 @@
-"""When the facts are rebuilt (London time), the whole nightly timetable in one place:
-
-00:15 billing (10 days to yesterday), 00:30 status (10 days; email/SMS 4), 00:45 processing time (yesterday), 01:00
-letter despatch (10 days to yesterday), 01:30 monthly usage (the months of billing's look-back up to the current
-month), and today's billing hourly. All after the 00:05 timeout job and before the freshness deadlines (status and
-billing 02:00, processing time and despatch 03:00; freshness.py) and the 03:00 retention run.
-
-Each nightly schedule asks for ONE run over a partition range (the assets' single-run backfill policy).
+"""The facts' jobs and what each of their timetable slots asks for (times, look-backs and order: orchestration/
+timetable.py). The status facts and the monthly usage follow other slots, so the night_plan sensor starts them;
+the others have schedules. Each nightly request is ONE run over a partition range (the assets' single-run backfill
+policy).
 """
 
 # No `from __future__ import annotations`: Dagster reads the config and context annotations at runtime.
 
 import datetime as dt
+from typing import Callable
 
 import dagster as dg
 
@@ -31,20 +28,24 @@ from notify_pipelines.reporting.usage_asset import (
     month_key,
     monthly_partitions,
 )
+from notify_pipelines.core.vocabulary import LONDON
+from notify_pipelines.orchestration.night import follower, timetable_schedule
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
+from notify_pipelines.orchestration.timetable import slot
 
-STATUS_LOOKBACK_DAYS = {"letter": 10, "email": 4, "sms": 4}  # from London yesterday, inclusive (reference §2.2.1)
-BILLING_LOOKBACK_DAYS = 10
-DESPATCH_LOOKBACK_DAYS = 10  # as the reference, which rebuilt despatch with each of billing's 10 days
-# A fact run is a few SQL statements per day: in process (a new Python per step would cost more than the work), and
-# terminated by run monitoring if it runs past this (a nightly look-back takes seconds to minutes).
-FACT_RUN_TAGS = max_runtime(hours=1)
+# From London yesterday, inclusive (reference §2.2.1): letters for the slot's look-back, email and SMS for 4 days.
+STATUS_LOOKBACK_DAYS = {"letter": slot("nightly_ft_notification_status").lookback_days, "email": 4, "sms": 4}
+BILLING_LOOKBACK_DAYS = slot("nightly_ft_billing").lookback_days
+DESPATCH_LOOKBACK_DAYS = slot("nightly_ft_billing_letter_despatch").lookback_days  # as the reference: billing's days
 
 
 def fact_job(asset: dg.AssetsDefinition):
-    """The asset and its data checks; the freshness check is the sensor's (freshness.py), not the build's."""
+    """The asset and its data checks; the freshness check is the sensor's (freshness.py), not the build's. A fact run
+    is a few SQL statements per day: in process (a new Python per step would cost more than the work)."""
     selection = dg.AssetSelection.assets(asset) - dg.AssetSelection.checks(*freshness_checks)
-    return dg.define_asset_job(f"{asset.key.to_user_string()}_job", selection=selection, partitions_def=daily_partitions,
-                               executor_def=dg.in_process_executor, tags=FACT_RUN_TAGS)
+    name = f"{asset.key.to_user_string()}_job"
+    return dg.define_asset_job(name, selection=selection, partitions_def=daily_partitions,
+                               executor_def=dg.in_process_executor, tags=job_max_runtime_tags(name))
 
 
 ft_notification_status_job = fact_job(ft_notification_status)
@@ -53,7 +54,7 @@ ft_processing_time_job = fact_job(ft_processing_time)
 ft_billing_letter_despatch_job = fact_job(ft_billing_letter_despatch)
 ft_monthly_usage_job = dg.define_asset_job(
     "ft_monthly_usage_job", selection=[ft_monthly_usage], partitions_def=monthly_partitions,
-    executor_def=dg.in_process_executor, tags=FACT_RUN_TAGS,
+    executor_def=dg.in_process_executor, tags=job_max_runtime_tags("ft_monthly_usage_job"),
 )
 reporting_jobs = [
     ft_notification_status_job, ft_billing_job, ft_processing_time_job, ft_billing_letter_despatch_job,
@@ -66,10 +67,6 @@ def range_tags(first: dt.date, last: dt.date) -> dict[str, str]:
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-
-
-def london_today(context: dg.ScheduleEvaluationContext) -> dt.date:
-    return local_today(to_naive_utc(context.scheduled_execution_time))
 
 
 def status_lookback_request(today: dt.date) -> dg.RunRequest:
@@ -106,44 +103,27 @@ def usage_request(today: dt.date) -> dg.RunRequest:
     )
 
 
-@dg.schedule(job=ft_notification_status_job, cron_schedule="30 0 * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ft_notification_status(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return status_lookback_request(london_today(context))
+def _tonight(request: Callable[[dt.date], dg.RunRequest]):
+    return lambda tick: request(tick.astimezone(LONDON).date())
 
 
-@dg.schedule(job=ft_billing_job, cron_schedule="15 0 * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ft_billing(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return billing_lookback_request(london_today(context))
-
-
-@dg.schedule(job=ft_billing_job, cron_schedule="0 * * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def hourly_ft_billing_today(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    today = london_today(context)
-    return dg.RunRequest(run_key=f"ft_billing:{today}:{context.scheduled_execution_time:%H%M}", partition_key=today.isoformat())
-
-
-@dg.schedule(job=ft_processing_time_job, cron_schedule="45 0 * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ft_processing_time(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return lookback_request("ft_processing_time", london_today(context), 1)
-
-
-@dg.schedule(job=ft_billing_letter_despatch_job, cron_schedule="0 1 * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ft_billing_letter_despatch(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return lookback_request("ft_billing_letter_despatch", london_today(context), DESPATCH_LOOKBACK_DAYS)
-
-
-@dg.schedule(job=ft_monthly_usage_job, cron_schedule="30 1 * * *", execution_timezone=LONDON_TZ,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ft_monthly_usage(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return usage_request(london_today(context))
-
+follower("nightly_ft_notification_status", ft_notification_status_job, _tonight(status_lookback_request))
+nightly_ft_billing = timetable_schedule("nightly_ft_billing", ft_billing_job, _tonight(billing_lookback_request))
+hourly_ft_billing_today = timetable_schedule(
+    "hourly_ft_billing_today", ft_billing_job,
+    lambda tick: dg.RunRequest(run_key=f"ft_billing:{tick.astimezone(LONDON).date()}:{tick.astimezone(LONDON):%H%M}",
+                               partition_key=tick.astimezone(LONDON).date().isoformat()),
+)
+nightly_ft_processing_time = timetable_schedule(
+    "nightly_ft_processing_time", ft_processing_time_job,
+    _tonight(lambda today: lookback_request("ft_processing_time", today, 1)),
+)
+nightly_ft_billing_letter_despatch = timetable_schedule(
+    "nightly_ft_billing_letter_despatch", ft_billing_letter_despatch_job,
+    _tonight(lambda today: lookback_request("ft_billing_letter_despatch", today, DESPATCH_LOOKBACK_DAYS)),
+)
+follower("nightly_ft_monthly_usage", ft_monthly_usage_job, _tonight(usage_request))
 
 reporting_schedules = [
-    nightly_ft_notification_status, nightly_ft_billing, hourly_ft_billing_today, nightly_ft_processing_time,
-    nightly_ft_billing_letter_despatch, nightly_ft_monthly_usage,
+    nightly_ft_billing, hourly_ft_billing_today, nightly_ft_processing_time, nightly_ft_billing_letter_despatch,
 ]

@@ -7,7 +7,7 @@ NOTIFY_SOURCE_FRESHNESS_HOURS (08:00-22:00, start inclusive, end exclusive): at 
 is normal. It follows freshness.py's design: the sensor `source_freshness` evaluates it every minute without launching
 a run and reports an evaluation only when the result changes, so the alert forwarder sends one alert when rows stop
 and one recovery message when they come back. Outside the hours it reports no new failure, but does report the
-recovery if rows arrive then (an episode that began at 21:30 stays open overnight until rows arrive).
+recovery if rows arrive then (an episode that began in the evening stays open overnight until rows arrive).
 
 The newest row is found with `max(created_at)`, one step down ix_notifications_created_at.
 """

@@ -13,6 +13,7 @@ from notify_pipelines.core import settings
 from notify_pipelines.core.vocabulary import LONDON_TZ
 from notify_pipelines.db import schema
 from notify_pipelines.orchestration.resources import NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.reporting import metadata, monthly_usage
 from notify_pipelines.reporting.assets import ft_billing
 from notify_pipelines.reporting.daily_fact import range_refused
@@ -44,6 +45,7 @@ def window_months(window: dg.TimeWindow) -> list[dt.date]:
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=TRANSIENT_FAULTS,
     group_name="reporting",
     kinds={"postgres"},
     description="Per London month, service, type, rate and postage: units, the free SMS allowance used (in date "

@@ -11,12 +11,13 @@ from notify_pipelines.retention.cleanup_ops import (
     remove_job_csv_files,
 )
 from notify_pipelines.retention.job import RETENTION_TAGS
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**RETENTION_TAGS, **max_runtime(hours=2)},
+    tags={**RETENTION_TAGS, **job_max_runtime_tags("remove_old_job_files")},
     description="Job CSV files past retention for one London day: delete each from the CSV upload bucket, then mark "
     "the job archived (each job by its service's retention for the job's template type, or 7 days).",
 )
@@ -27,7 +28,7 @@ def remove_old_job_files():
 @dg.job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    tags={**RETENTION_TAGS, **max_runtime(hours=1)},
+    tags={**RETENTION_TAGS, **job_max_runtime_tags("delete_inbound_sms")},
     description="Inbound SMS past each service's SMS retention (or 7 days) for one London day, deleted in batches, "
     "each message copied to inbound_sms_history (without content and sender) by the same statement.",
 )

@@ -8,6 +8,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from notify_pipelines.orchestration.executor_choice import DB_POOL
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
@@ -25,7 +26,7 @@ class JobFilesConfig(dg.Config):
                             description="Jobs per batch: one S3 DeleteObjects call and one UPDATE")
 
 
-@dg.op(pool=DB_POOL)
+@dg.op(pool=DB_POOL, retry_policy=TRANSIENT_FAULTS)
 def remove_job_csv_files(context: dg.OpExecutionContext, config: JobFilesConfig, notify_db: NotifyDatabase,
                          s3: S3Resource, csv_upload_bucket: CsvUploadBucketResource) -> dict:
     """Delete the CSV of every job past its service's retention for its template type, then mark the job archived.
@@ -58,7 +59,7 @@ class InboundSmsConfig(dg.Config):
     batch_size: int = Field(default=inbound_sms.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 
-@dg.op(pool=DB_POOL)
+@dg.op(pool=DB_POOL, retry_policy=TRANSIENT_FAULTS)
 def delete_old_inbound_sms(context: dg.OpExecutionContext, config: InboundSmsConfig, notify_db: NotifyDatabase) -> dict:
     """Delete inbound SMS received before each service's SMS retention (or 7 days), keeping each in
     inbound_sms_history."""
@@ -76,7 +77,7 @@ class EventsConfig(dg.Config):
     batch_size: int = Field(default=events.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 
-@dg.op(pool=DB_POOL)
+@dg.op(pool=DB_POOL, retry_policy=TRANSIENT_FAULTS)
 def delete_old_events(context: dg.OpExecutionContext, config: EventsConfig, notify_db: NotifyDatabase) -> dict:
     """Delete `events` rows created before London midnight 52 weeks before the night."""
     result = events.delete_old_events(notify_db.engine, _night(context), batch_size=config.batch_size, log=context.log)

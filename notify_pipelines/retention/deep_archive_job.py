@@ -11,7 +11,7 @@ from notify_pipelines.retention import deep_archive
 from notify_pipelines.orchestration.executor_choice import DB_POOL
 from notify_pipelines.retention.job import RETENTION_TAGS
 from notify_pipelines.retention.s3_client import retention_s3_client
-from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.core.vocabulary import utc_now
 
 
@@ -48,7 +48,7 @@ def archive_old_notification_history(context: dg.OpExecutionContext, config: Dee
 
 @dg.job(
     executor_def=dg.in_process_executor,
-    tags={**RETENTION_TAGS, **max_runtime(hours=4)},
+    tags={**RETENTION_TAGS, **job_max_runtime_tags("deep_archive_notification_history")},
     description="notification_history's oldest whole UTC hours older than NOTIFY_DEEP_ARCHIVE_AFTER_DAYS (365) to "
     "Parquet files in NOTIFY_DEEP_ARCHIVE_BUCKET, each hour deleted once its file is uploaded and its row count "
     "read back; at most max_hours hours a run.",

@@ -13,6 +13,7 @@ from dagster_aws.s3 import S3Resource
 from notify_pipelines.orchestration.executor_choice import DB_POOL, retention_executor, steps_for
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.retention.cleanup_ops import delete_old_events
 from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner, outcome_lines
@@ -44,7 +45,7 @@ def step_groups(work: list[ServiceWork], max_steps: int) -> list[tuple[str, list
     return [(g[0].mapping_key if len(g) == 1 else f"{g[0].mapping_key}_{len(g)}", g) for g in groups]
 
 
-@dg.op(out=dg.DynamicOut(list), pool=DB_POOL)
+@dg.op(out=dg.DynamicOut(list), pool=DB_POOL, retry_policy=TRANSIENT_FAULTS)
 def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig, notify_db: NotifyDatabase):
     """One output per service with rows past retention (mapping key: the service id without dashes)."""
     day = dt.date.fromisoformat(context.partition_key)
@@ -60,7 +61,7 @@ def find_retention_work(context: dg.OpExecutionContext, config: RetentionConfig,
         yield dg.DynamicOutput(services, mapping_key=mapping_key)
 
 
-@dg.op(pool=DB_POOL)
+@dg.op(pool=DB_POOL, retry_policy=TRANSIENT_FAULTS)
 def clean_service(context: dg.OpExecutionContext, work: list, notify_db: NotifyDatabase, s3: S3Resource,
                   letter_buckets: LetterBucketsResource) -> list[dict]:
     """Archive and delete one service's notifications past retention, every type (or each service's of a group).

@@ -419,6 +419,9 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         env["NOTIFY_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         say(f"NOTIFY_ADMIN_TOKEN={env['NOTIFY_ADMIN_TOKEN']}")
     env["DAGSTER_HOME"] = _dagster_home(env)
+    # Where this stack's API and UI are, for scripts (examples/) and the alerts' links in another terminal.
+    env["NOTIFY_API_URL"] = f"http://127.0.0.1:{args.api_port}"
+    env.setdefault("NOTIFY_UI_BASE_URL", f"http://127.0.0.1:{args.ui_port}")
     dotenv = Path(getattr(args, "env_file", None) or REPO / ".env")
     if write_dotenv(env, dotenv):
         stack.callback(remove_dotenv, dotenv)
@@ -429,7 +432,8 @@ def _start_and_supervise(args, stack: ExitStack) -> None:
         require_free_port(args.api_port, "the API", "--api-port")
         api = [sys.executable, "-m", "notify_pipelines.tooling.cli", "api", "--port", str(args.api_port)]
         children.append(("API", spawn("the API", api, env)))
-    dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "notify_pipelines.definitions",
+    # The root's workspace file names the code location `notify_pipelines` (with -m it would be the module's name).
+    dagster = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
                "-h", "127.0.0.1", "-p", str(args.ui_port)]
     children.append(("Dagster", spawn("Dagster (web UI and daemon)", dagster, env)))
     if env.get("NOTIFY_CELERY_BROKER_URL"):  # retention's steps go to Celery: one worker comes and goes with the stack
@@ -465,6 +469,26 @@ def write_dotenv(env: dict, path: Path) -> bool:
     path.write_text(f"{DOTENV_MARK} (pid {os.getpid()}) for the stack it started; removed when it stops. If that "
                     "stack is gone, this file is stale: delete it.\n" + "\n".join(lines) + "\n")
     return True
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The settings `write_dotenv` wrote (KEY=shell-quoted value per line); {} if there is no such file."""
+    if not path.exists():
+        return {}
+    settings = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            words = shlex.split(value)  # write_dotenv quotes each value as one word
+            settings[key] = words[0] if words else ""
+    return settings
+
+
+def load_dotenv(path: Path | None = None) -> None:
+    """Load the stack's settings from `path` (default ./.env) into os.environ, as dagster and dg do for themselves:
+    variables already set win."""
+    for key, value in read_dotenv(path or Path.cwd() / ".env").items():
+        os.environ.setdefault(key, value)
 
 
 def remove_dotenv(path: Path) -> None:

@@ -63,6 +63,9 @@ LETTER_RATE_RISE = 1.10
 REBUILD_INDEXES_FROM = 1_000_000  # rows into an empty notifications table: drop its secondary indexes, rebuild after
 CLOCK_CHANGE_SAMPLE = (200, 20)  # at least 200 rows, or 1/20 of --per-day, on each added clock-change day
 
+# A year's margin inside Python's dates for the clock-change samples before the window and the day after its end.
+SEEDABLE_DAYS = (dt.date(1901, 1, 1), dt.date(9998, 12, 31))
+
 NOT_SENT = ("created", "pending-virus-check", "virus-scan-failed", "validation-failed", "cancelled")
 LETTERS_WITHOUT_SHEETS = ("pending-virus-check", "virus-scan-failed", "validation-failed")
 LETTERS_WITH_DVLA = ("sending", "delivered", "returned-letter")
@@ -114,8 +117,9 @@ the catalogue, and the tests check them all); ANALYZE at the end. One transactio
 {REBUILD_INDEXES_FROM:,} rows or more go into an empty notifications table: then one transaction drops its secondary
 indexes, loads every day and rebuilds them (twice as fast; an interruption leaves the table as it was).
 
-An existing database is refused unless --reset (empty every data table first) or --append (add this seed's data
-beside what is there: use a seed not already loaded; existing rates are kept).
+An existing database is refused unless --reset --yes (empty every data table first; --reset alone names the tables
+and their rows and stops) or --append (add this seed's data beside what is there: use a seed not already loaded;
+existing rates are kept).
 """
 
 
@@ -536,6 +540,8 @@ def generate(
     if seed < 0:
         raise ValueError(f"seed must be 0 or more (got {seed})")
     first = start or default_start(days)
+    if not SEEDABLE_DAYS[0] <= first <= SEEDABLE_DAYS[1] - dt.timedelta(days=days - 1):
+        raise ValueError(f"{days:,} days from {first} do not fit between {SEEDABLE_DAYS[0]} and {SEEDABLE_DAYS[1]}")
     window = calendar.days(first, first + dt.timedelta(days=days - 1))
     samples = clock_change_days_before(first, window)
     sample_rows = min(per_day, max(CLOCK_CHANGE_SAMPLE[0], per_day // CLOCK_CHANGE_SAMPLE[1]))
@@ -605,6 +611,13 @@ def non_empty_tables(engine: sa.Engine, tables: list[sa.Table] | None = None) ->
         return [t.name for t in tables if conn.execute(sa.select(sa.exists().select_from(t))).scalar()]
 
 
+def rows_held(engine: sa.Engine) -> list[tuple[str, int]]:
+    """(table, rows) for every data table that holds a row: what `reset` would empty."""
+    with engine.connect() as conn:
+        counts = [(t.name, conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for t in data_tables()]
+    return [(name, rows) for name, rows in counts if rows]
+
+
 def reset(engine: sa.Engine) -> None:
     """Empty every data table (lookup values and the schema stay)."""
     names = ", ".join(f'"{t.name}"' for t in data_tables())
@@ -619,6 +632,11 @@ def run_from_cli(args) -> None:
     engine = get_engine(database_url())
     try:
         if getattr(args, "reset", False):
+            if not getattr(args, "yes", False) and (held := rows_held(engine)):
+                raise ValueError(
+                    "refusing to --reset: it would empty "
+                    + ", ".join(f"{name} ({rows:,} row{'' if rows == 1 else 's'})" for name, rows in held)
+                    + "; pass --yes as well to empty them")
             reset(engine)
         elif not getattr(args, "append", False) and (tables := non_empty_tables(engine)):
             raise ValueError(

@@ -11,6 +11,7 @@ import socket
 
 from notify_pipelines.core.settings import database_url
 from notify_pipelines.orchestration.celery_executor import celery_executor, redacted
+from notify_pipelines.orchestration.celery_faults import GuardedStep
 from notify_pipelines.orchestration.dagster_internals import create_task
 
 
@@ -21,7 +22,7 @@ def run_worker(concurrency: int, queue: str, loglevel: str = "INFO") -> None:
 
     executor = celery_executor()
     app = executor.app()
-    create_task(app)
+    create_task(app, base=GuardedStep)  # drops a copy of a step that must not run (celery_faults.py)
     name = f"notify-{queue}-{os.getpid()}@{socket.gethostname()}"
     print(f"notify-pipelines worker: {concurrency} processes on queue {queue!r}, broker {redacted(executor.broker)}",
           flush=True)

@@ -19,6 +19,7 @@ from notify_pipelines.api.app import create_app
 from notify_pipelines.api.config import ApiConfig
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
+from notify_pipelines_tests.api.response_contract import VIOLATIONS, ResponseContract
 from notify_pipelines_tests.conftest import TEST_BUCKETS
 
 ADMIN_TOKEN = "test-admin-token-not-secret"
@@ -36,8 +37,8 @@ class RunningApi:
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(config)
         self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                           lifespan="on")
+            uvicorn.Config(ResponseContract(self.app), host="127.0.0.1", port=self.port, log_config=None,
+                           access_log=False, lifespan="on")
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -53,6 +54,15 @@ class RunningApi:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def responses_match_their_models():
+    """Every JSON body a test made the API send went through its route's declared model (response_contract.py)."""
+    VIOLATIONS.clear()
+    yield
+    found, VIOLATIONS[:] = list(VIOLATIONS), []
+    assert not found, "responses that do not match their declared models:\n" + "\n".join(found)
 
 
 def api_config(database_url: str, s3_endpoint: str, **overrides) -> ApiConfig:

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from notify_pipelines.api import auth
-from notify_pipelines.notifications.errors import ApiError
+from notify_pipelines.notifications.errors import AuthRefused
 from notify_pipelines_tests.api.conftest import (
     count_notifications,
     notifications_of,
@@ -88,7 +88,7 @@ def test_the_30_second_rule_at_its_edges(skew, accepted):
     if accepted:
         auth._check_times({"iat": now + skew}, now)
     else:
-        with pytest.raises(ApiError, match="accurate to within 30 seconds"):
+        with pytest.raises(AuthRefused, match="accurate to within 30 seconds"):
             auth._check_times({"iat": now + skew}, now)
 
 

@@ -1,5 +1,5 @@
 """Migrations are frozen history: the migrated schema equals db/schema.py, a database created at revision 0001 with
-data in it upgrades to head, and `db downgrade` will not drop a database that holds data without being told to."""
+data in it upgrades to head, and `db downgrade` will not drop a table or column holding rows without being told to."""
 
 from __future__ import annotations
 
@@ -116,26 +116,42 @@ def _db_cli(url: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def _revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _refusal_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
 def test_downgrade_without_a_target_refuses_on_a_database_holding_data(empty_database):
     migrate.upgrade(empty_database)
     engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
     _insert_a_notification(engine)
 
-    refused = _db_cli(empty_database, "downgrade")
-    assert refused.returncode == 2
-    [line] = refused.stderr.strip().splitlines()
-    assert "refusing to downgrade" in line and "--yes" in line and "notifications" in line
-    assert "notifications" in sa.inspect(engine).get_table_names()
+    line = _refusal_line(_db_cli(empty_database, "downgrade"))
+    assert line.startswith("notify-pipelines: refusing to downgrade to base: it would drop ") and "--yes" in line
+    assert "notifications (1 row)" in line and "services (1 row)" in line and "ft_billing (1 row)" in line
+    assert "notification_status_types" not in line  # lookup values are not data
+    assert "notifications" in _tables(engine)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar_one() == 1
 
-    named = _db_cli(empty_database, "downgrade", "0002")  # an explicit revision is an explicit decision
+    named = _db_cli(empty_database, "downgrade", "0002")  # nothing it drops holds a row
     assert named.returncode == 0, named.stderr
-    assert "inbound_sms" not in sa.inspect(engine).get_table_names()
+    assert "inbound_sms" not in _tables(engine)
 
     confirmed = _db_cli(empty_database, "downgrade", "--yes")
     assert confirmed.returncode == 0, confirmed.stderr
-    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
+    assert _tables(engine) == {"alembic_version"}
     engine.dispose()
 
 
@@ -144,7 +160,125 @@ def test_downgrade_without_a_target_proceeds_on_an_empty_database(empty_database
     result = _db_cli(empty_database, "downgrade")
     assert result.returncode == 0, result.stderr
     engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
-    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
+    assert _tables(engine) == {"alembic_version"}
+    engine.dispose()
+
+
+def _insert_inbound_numbers(engine: sa.Engine, count: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO inbound_numbers (id, number, provider) "
+                             "SELECT gen_random_uuid(), '0770090' || n, 'mmg' FROM generate_series(1, :count) AS n"),
+                     {"count": count})
+
+
+@pytest.mark.parametrize("target", ["0005", "-1"])
+def test_a_downgrade_to_a_named_or_relative_revision_that_drops_rows_refuses_and_changes_nothing(
+    empty_database, target
+):
+    migrate.upgrade(empty_database, "0006")
+    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    _insert_inbound_numbers(engine, 3)
+
+    line = _refusal_line(_db_cli(empty_database, "downgrade", target))
+
+    assert line == (f"notify-pipelines: refusing to downgrade to {target}: it would drop inbound_numbers (3 rows); "
+                    "pass --yes to drop them")
+    assert _revision(engine) == "0006"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM inbound_numbers")).scalar_one() == 3
+    engine.dispose()
+
+
+def test_a_downgrade_that_drops_rows_goes_ahead_with_yes(empty_database):
+    migrate.upgrade(empty_database, "0006")
+    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    _insert_inbound_numbers(engine, 1)
+
+    result = _db_cli(empty_database, "downgrade", "0005", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert _revision(engine) == "0005" and "inbound_numbers" not in _tables(engine)
+    engine.dispose()
+
+
+def test_a_downgrade_that_drops_only_empty_tables_goes_ahead(empty_database):
+    migrate.upgrade(empty_database, "0006")
+    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    _insert_a_notification(engine)  # rows in tables 0006 -> 0003 do not touch
+
+    result = _db_cli(empty_database, "downgrade", "0003")
+
+    assert result.returncode == 0, result.stderr
+    assert _revision(engine) == "0003" and not {"inbound_numbers", "annual_billing"} & _tables(engine)
+    engine.dispose()
+
+
+# A revision written after this test, as the parallel ones will be: it drops a column of a table that stays, and drops
+# and re-creates a table under the same name. The refusal must see both without being told about either.
+LATER_REVISION = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9001"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("services", sa.Column("later_note", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("services", "later_note")
+    op.execute("ALTER TABLE events RENAME TO events_old")
+    op.execute("CREATE TABLE events (LIKE events_old INCLUDING ALL)")
+    op.execute("DROP TABLE events_old")
+'''
+
+
+@pytest.fixture
+def migrations_with_a_later_revision(tmp_path, monkeypatch):
+    import shutil
+
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_current_head()
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / "9001_later.py").write_text(LATER_REVISION.format(head=head))
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", copy)
+    return head
+
+
+def test_a_later_revision_dropping_a_column_or_recreating_a_table_is_refused_without_a_list(
+    empty_database, migrations_with_a_later_revision
+):
+    head = migrations_with_a_later_revision
+    migrate.upgrade(empty_database, "9001")
+    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    _insert_a_notification(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE services SET later_note = 'kept'"))
+        conn.execute(sa.text("INSERT INTO events (id, event_type, created_at, data) "
+                             "VALUES (gen_random_uuid(), 'e', now(), '{}'), (gen_random_uuid(), 'e', now(), '{}')"))
+
+    with pytest.raises(migrate.DowngradeWouldDropData) as refused:
+        migrate.downgrade(empty_database, head)
+
+    assert str(refused.value) == (f"refusing to downgrade to {head}: it would drop events (2 rows), "
+                                  "services.later_note (1 row with a value); pass --yes to drop them")
+    assert _revision(engine) == "9001"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 2
+        assert conn.execute(sa.text("SELECT later_note FROM services")).scalar_one() == "kept"
+
+    with engine.begin() as conn:  # a column holding only NULLs and an empty table hold no data
+        conn.execute(sa.text("UPDATE services SET later_note = NULL"))
+        conn.execute(sa.text("DELETE FROM events"))
+    migrate.downgrade(empty_database, head)
+    assert _revision(engine) == head
+    assert "later_note" not in {c["name"] for c in sa.inspect(engine).get_columns("services")}
     engine.dispose()
 
 

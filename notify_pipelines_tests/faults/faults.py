@@ -17,7 +17,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
+from unittest import mock
 
+import dagster as dg
 import sqlalchemy as sa
 
 RUN_APPLICATION = "fault_matrix_run"  # the application_name prefix of every connection of a run under a fault
@@ -64,6 +66,15 @@ def at_statement(point: StatementPoint, action: Callable[[], None]) -> Iterator[
         yield seen
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
+
+
+@contextlib.contextmanager
+def one_attempt() -> Iterator[None]:
+    """Steps run once, without their retry policy (orchestration/retries.py): a cell judges what one attempt under
+    the fault leaves (a retry is another attempt, bound by the same invariants), and a persistent fault does not cost
+    the retries' two minutes of backoff per cell."""
+    with mock.patch.object(dg.JobDefinition, "get_retry_policy_for_handle", lambda self, handle: None):
+        yield
 
 
 def terminate_run_sessions(database_url: str, name: str = RUN_APPLICATION) -> Callable[[], int]:

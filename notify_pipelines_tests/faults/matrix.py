@@ -226,13 +226,15 @@ def strike_cell(job_name: str, fault_name: str, *, engine: sa.Engine, s3_client,
     job, fault = JOBS[job_name], FAULTS[fault_name]
     expected = job.seed(engine, s3_client, size)
     started = time.perf_counter()
-    outcome = fault.strike(job, database_url, s3_endpoint, size)
+    with fx.one_attempt():
+        outcome = fault.strike(job, database_url, s3_endpoint, size)
     engine.dispose()  # the pool may hold sessions the fault cut
     observed = job.observe(engine, s3_client, expected)
     assert_nothing_lost(observed)
     assert_nothing_doubled(observed)
     assert_red_while_undone(outcome, observed)
-    rerun = job.run(database_url, s3_endpoint, size)
+    with fx.one_attempt():
+        rerun = job.run(database_url, s3_endpoint, size)
     assert_settled(rerun, job.observe(engine, s3_client, expected))
     return CellResult(outcome, observed, time.perf_counter() - started)
 

@@ -1,5 +1,6 @@
-"""missed_nights: fails when a daily schedule's job has no successful run for its last night, passes again once one
-succeeds; runs are recorded by executing a job in process on a real (ephemeral) Dagster instance."""
+"""missed_nights: fails when a daily timetable slot's job has no successful run for its last night, passes again once
+one succeeds; reports a caught-up night once; runs are recorded by executing a job in process on a real (ephemeral)
+Dagster instance."""
 
 # No `from __future__ import annotations`: Dagster reads the op config annotation at runtime.
 
@@ -12,10 +13,12 @@ import pytest
 
 from notify_pipelines.monitoring.missed_nights import (
     missed_nights,
-    missed_nights_sensor,
+    missed_nights_sensor_for,
     nightly_schedules,
 )
+from notify_pipelines.orchestration.night import slot_tags
 from notify_pipelines.orchestration.run_limits import max_runtime
+from notify_pipelines.orchestration.timetable import Days, Slot
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -35,25 +38,28 @@ def nightly_thing():
     work()
 
 
+def timetable(tick: dt.datetime) -> tuple[Slot, ...]:
+    """One daily slot at `tick`'s London time and one hourly slot on the same job."""
+    local = tick.astimezone(LONDON).time().replace(second=0, microsecond=0)
+    return (Slot("nightly_thing_schedule", "nightly_thing", local, max_runtime=dt.timedelta(hours=1)),
+            Slot("hourly_thing", "nightly_thing", dt.time(0, 0), days=Days.HOURLY, max_runtime=dt.timedelta(hours=1)))
+
+
 def definitions(tick: dt.datetime) -> dg.Definitions:
-    """A code location with one daily schedule at `tick`'s London time and one hourly schedule on the same job."""
-    local = tick.astimezone(LONDON)
-    daily = dg.ScheduleDefinition(name="nightly_thing_schedule", job=nightly_thing,
-                                  cron_schedule=f"{local.minute} {local.hour} * * *", execution_timezone="Europe/London")
-    hourly = dg.ScheduleDefinition(name="hourly_thing", job=nightly_thing, cron_schedule="0 * * * *")
-    return dg.Definitions(jobs=[nightly_thing], schedules=[daily, hourly], sensors=[missed_nights_sensor])
+    return dg.Definitions(jobs=[nightly_thing], sensors=[missed_nights_sensor_for(timetable(tick))])
 
 
 def tick_sensor(instance, defs, watching_since: dt.datetime | None):
     cursor = json.dumps({"watching_since": watching_since.isoformat()}) if watching_since else None
     context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def(), cursor=cursor)
-    return missed_nights_sensor(context)
+    return defs.get_repository_def().get_sensor_def("missed_nights")(context)
 
 
 def test_the_real_code_locations_nightly_jobs_are_covered_and_hourly_ones_not():
     from notify_pipelines.definitions import defs
 
     nightly = {n.schedule: n for n in nightly_schedules(defs.get_repository_def())}
+    assert nightly["nightly_retention"].grace == dt.timedelta(hours=4, minutes=15)  # the timetable's, not a default
     assert {n.job for n in nightly.values()} >= {
         "timeout_sending_notifications", "nightly_retention", "remove_old_job_files", "delete_inbound_sms",
         "ft_billing_job", "collate_letters_for_print",
@@ -78,18 +84,22 @@ def test_fails_with_no_run_for_last_night_and_recovers_after_a_successful_run():
 
         # The hourly schedule's run is not the night's; a failed run is not a success.
         nightly_thing.execute_in_process(instance=instance, tags={"dagster/schedule_name": "hourly_thing"})
+        with pytest.raises(RuntimeError, match="no run since its tick"):
+            tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+        # A failed run is not a success, but the forwarder alerts it (once, naming what it holds): not again here.
         failed_run = nightly_thing.execute_in_process(
             instance=instance, run_config={"ops": {"work": {"config": {"fail": True}}}}, raise_on_error=False)
         assert not failed_run.success
-        with pytest.raises(RuntimeError, match="FAILURE"):
-            tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+        result = tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
+        assert isinstance(result, dg.SkipReason)
+        assert result.skip_message.startswith("failed (each alerted as a failed run): nightly_thing")
 
-        nightly_thing.execute_in_process(instance=instance, tags={"dagster/schedule_name": "nightly_thing_schedule"})
+        nightly_thing.execute_in_process(instance=instance, tags=slot_tags(timetable(tick)[0], tick, late=False))
         result = tick_sensor(instance, defs, watching_since=now - dt.timedelta(days=2))
         assert isinstance(result, dg.SkipReason) and "succeeded" in result.skip_message
 
         # A day later that run belongs to the night before: the new night is missed again.
-        schedules = nightly_schedules(defs.get_repository_def())
+        schedules = nightly_schedules(defs.get_repository_def(), timetable(tick))
         later = missed_nights(instance, schedules, now + dt.timedelta(days=1), now - dt.timedelta(days=2))
         assert [m.nightly.job for m in later] == ["nightly_thing"]
 
@@ -98,6 +108,6 @@ def test_a_night_still_within_its_grace_period_is_not_judged_yet():
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     defs = definitions(now - dt.timedelta(minutes=30))  # tonight's tick was 30 min ago; the job may run for 1 h
     with dg.DagsterInstance.ephemeral() as instance:
-        schedules = nightly_schedules(defs.get_repository_def())
+        schedules = nightly_schedules(defs.get_repository_def(), timetable(now - dt.timedelta(minutes=30)))
         (missed,) = missed_nights(instance, schedules, now, now - dt.timedelta(days=2))
         assert missed.tick.date() == (now - dt.timedelta(minutes=30, days=1)).astimezone(LONDON).date()

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from notify_pipelines.db import schema
 from notify_pipelines.reporting import annual_billing, monthly_usage
 from notify_pipelines.reporting.annual_billing_job import (
-    POPULATE_ANNUAL_BILLING_CRON,
     financial_year_partitions,
     populate_annual_billing,
     populate_annual_billing_schedule,
@@ -150,7 +149,7 @@ def test_the_partitions_are_financial_years_keyed_by_the_aprils_year(now, key):
 
 
 def test_the_schedule_fires_on_1_april_london_for_the_new_year():
-    assert POPULATE_ANNUAL_BILLING_CRON == "1 2 1 4 *"
+    assert populate_annual_billing_schedule.cron_schedule == "1 2 1 4 *"
     assert populate_annual_billing_schedule.execution_timezone == "Europe/London"
     repository = dg.Definitions.merge(reporting_defs, dg.Definitions(resources=base_resources())).get_repository_def()
     tick = dt.datetime(2023, 4, 1, 1, 1, tzinfo=dt.timezone.utc)  # 02:01 BST

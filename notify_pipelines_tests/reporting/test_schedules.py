@@ -10,7 +10,9 @@ import dagster as dg
 import pytest
 
 from notify_pipelines.definitions import defs
+from notify_pipelines.orchestration import night
 from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.timetable import TIMETABLE, slot
 from notify_pipelines.reporting import schedules
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -18,6 +20,10 @@ LONDON = ZoneInfo("Europe/London")
 
 
 def evaluate(schedule, london_wall_clock: dt.datetime) -> dg.RunRequest:
+    """The run a schedule asks for at a London wall-clock time, or (given a follower slot's name) the run the
+    night_plan sensor asks for once that follower is due at that time."""
+    if isinstance(schedule, str):
+        return night.follower_request(schedule, london_wall_clock.replace(tzinfo=LONDON))
     context = dg.build_schedule_context(
         scheduled_execution_time=london_wall_clock.replace(tzinfo=LONDON), repository_def=defs.get_repository_def()
     )
@@ -35,7 +41,7 @@ def evaluate(schedule, london_wall_clock: dt.datetime) -> dg.RunRequest:
     ],
 )
 def test_nightly_status_is_one_run_of_ten_days_with_email_and_sms_for_four(at, first, last, letters_only_before):
-    request = evaluate(schedules.nightly_ft_notification_status, at)
+    request = evaluate("nightly_ft_notification_status", at)
     assert request.tags["dagster/asset_partition_range_start"] == first
     assert request.tags["dagster/asset_partition_range_end"] == last
     assert request.run_config["ops"]["ft_notification_status"]["config"] == {"letters_only_before": letters_only_before}
@@ -60,16 +66,20 @@ def test_hourly_billing_rebuilds_london_today(at, today):
     assert evaluate(schedules.hourly_ft_billing_today, at).partition_key == today
 
 
-def test_schedules_run_in_london_time_in_the_agreed_order():
-    crons = {s.name: (s.cron_schedule, s.execution_timezone) for s in schedules.reporting_schedules}
-    assert crons == {
-        "nightly_ft_billing": ("15 0 * * *", "Europe/London"),
-        "nightly_ft_notification_status": ("30 0 * * *", "Europe/London"),
-        "hourly_ft_billing_today": ("0 * * * *", "Europe/London"),
-        "nightly_ft_processing_time": ("45 0 * * *", "Europe/London"),
-        "nightly_ft_billing_letter_despatch": ("0 1 * * *", "Europe/London"),
-        "nightly_ft_monthly_usage": ("30 1 * * *", "Europe/London"),
+def test_the_facts_run_in_london_time_in_the_agreed_order():
+    """Schedules for the slots at a fixed time, the night_plan sensor for those that follow another slot."""
+    expected = {
+        "nightly_ft_billing": (dt.time(0, 15), ()),
+        "nightly_ft_notification_status": (dt.time(0, 30), ("timeout_sending_notifications_schedule",)),
+        "hourly_ft_billing_today": (dt.time(0, 0), ()),
+        "nightly_ft_processing_time": (dt.time(0, 45), ()),
+        "nightly_ft_billing_letter_despatch": (dt.time(1, 0), ()),
+        "nightly_ft_monthly_usage": (dt.time(1, 30), ("nightly_ft_billing",)),
     }
+    assert {name: (slot(name).at, slot(name).follows) for name in expected} == expected
+    crons = {s.name: (s.cron_schedule, s.execution_timezone) for s in schedules.reporting_schedules}
+    assert crons == {name: (slot(name).cron, "Europe/London") for name, (_, follows) in expected.items() if not follows}
+    assert crons["hourly_ft_billing_today"][0] == "0 * * * *" and crons["nightly_ft_billing"][0] == "15 0 * * *"
 
 
 def test_every_nightly_daily_fact_runs_before_its_freshness_deadline():
@@ -77,10 +87,9 @@ def test_every_nightly_daily_fact_runs_before_its_freshness_deadline():
 
     runs_at = {"ft_billing": dt.time(0, 15), "ft_notification_status": dt.time(0, 30),
                "ft_processing_time": dt.time(0, 45), "ft_billing_letter_despatch": dt.time(1, 0)}
-    by_job = {s.job_name: s.cron_schedule for s in schedules.reporting_schedules if s.name.startswith("nightly_")}
+    by_job = {s.target: s.at for s in TIMETABLE if s.name.startswith("nightly_")}
     for fact in DAILY_FACTS:
-        minute, hour = by_job[f"{fact.name}_job"].split()[:2]
-        assert dt.time(int(hour), int(minute)) == runs_at[fact.name] < fact.deadline
+        assert by_job[f"{fact.name}_job"] == runs_at[fact.name] < fact.deadline
 
 
 @pytest.mark.parametrize(
@@ -113,7 +122,7 @@ def test_nightly_despatch_looks_back_ten_days():
     ],
 )
 def test_nightly_usage_rebuilds_the_current_month_and_the_month_billing_still_changes(at, first, last):
-    request = evaluate(schedules.nightly_ft_monthly_usage, at)
+    request = evaluate("nightly_ft_monthly_usage", at)
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
         first, last,
     )
@@ -130,7 +139,7 @@ def test_the_nightly_status_request_runs_as_one_job_run_over_ten_partitions(engi
     with engine.begin() as conn:
         letter = f.create_template(conn, f.create_service(conn), "letter")
         f.create_notification(conn, letter, created_at=dt.datetime(2021, 3, 18, 12), status="sending")
-    request = evaluate(schedules.nightly_ft_notification_status, dt.datetime(2021, 3, 28, 0, 30))
+    request = evaluate("nightly_ft_notification_status", dt.datetime(2021, 3, 28, 0, 30))
 
     result = defs.resolve_job_def("ft_notification_status_job").execute_in_process(
         run_config=request.run_config, tags=request.tags, instance=dg.DagsterInstance.ephemeral()

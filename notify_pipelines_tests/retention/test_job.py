@@ -9,11 +9,13 @@ import uuid
 import dagster as dg
 import pytest
 
+import notify_pipelines.retention.definitions
+from notify_pipelines.orchestration.night import follower_request
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.resources import base_resources
+from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.retention.definitions import defs as retention_defs
 from notify_pipelines.retention.job import nightly_retention, step_groups
-from notify_pipelines.retention.schedules import nightly_retention_schedule
 from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, find_work
 from notify_pipelines_tests import factories as f
@@ -158,13 +160,13 @@ def test_partitions_include_today_in_london():
     (dt.datetime(2021, 12, 1, 3, 0), "2021-12-01"),
 ])
 def test_schedule_launches_todays_partition_at_three_london_time(utc_tick, partition):
-    repository = dg.Definitions.merge(retention_defs, dg.Definitions(resources=base_resources())).get_repository_def()
-    context = dg.build_schedule_context(scheduled_execution_time=utc_tick.replace(tzinfo=dt.timezone.utc),
-                                        repository_def=repository)
-    request = nightly_retention_schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == partition
-    assert nightly_retention_schedule.cron_schedule == "0 3 * * *"
-    assert nightly_retention_schedule.execution_timezone == "Europe/London"
+    """nightly_retention follows the night's facts: the night_plan sensor launches it, at 03:00 London at the
+    earliest, for tonight's partition, with its 4-hour limit."""
+    request = follower_request("nightly_retention", utc_tick.replace(tzinfo=dt.timezone.utc))
+    assert request.partition_key == partition and request.job_name == "nightly_retention"
+    assert request.tags["dagster/max_runtime"] == str(4 * 3600)
+    assert slot("nightly_retention").at == dt.time(3, 0) and slot("nightly_retention").zone == "Europe/London"
+    assert slot("nightly_retention").cron == "0 3 * * *"
 
 
 def test_job_is_tagged_for_the_one_at_a_time_queue_and_its_executor_follows_the_environment(monkeypatch):

@@ -14,6 +14,7 @@ from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.core.calendar import retention_cutoff
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
 from notify_pipelines.retention import job_files
 from notify_pipelines.retention.cleanup_jobs import remove_old_job_files
 from notify_pipelines_tests import factories as f
@@ -248,9 +249,13 @@ def test_with_s3_unreachable_the_run_fails_archives_nothing_and_a_rerun_finishes
                                                  region_name="eu-west-2", max_attempts=1)}
     result = run_cleanup(remove_old_job_files, unreachable, DAY, raise_on_error=False, batch_size=3)
     assert not result.success
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.message
-    assert "S3 unreachable" in message and "job files stopped after 1 batches (0 jobs archived)" in message, message
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]  # after its retries
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == TRANSIENT_FAULTS.max_retries  # S3 may answer again: retried with backoff, then failed
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith("S3 unreachable: ") and \
+        description.endswith(": job files stopped after 1 batches (0 jobs archived); the rest stay unarchived; re-run "
+                             "the partition once S3 answers"), description
     assert archived_jobs(engine) == {night["jobs"]["already_archived"]}
     assert csv_jobs(s3_client) == all_jobs(engine)
 

@@ -32,10 +32,9 @@ from notify_pipelines.api.admin_schemas import (
     TemplateVersion,
 )
 from notify_pipelines.api.dependencies import AdminToken, State
-from notify_pipelines.api.errors import bad_request
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.state import ApiState
 from notify_pipelines.notifications import admin_store, inbound
+from notify_pipelines.notifications.errors import Refused
 
 log = logging.getLogger("notify_pipelines.api.admin")
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminToken])
@@ -53,12 +52,12 @@ async def create_service(form: ServiceCreate, state: State):
     values = form.model_dump(exclude={"permissions"})
     service_id = await _in_transaction(state, admin_store.create_service, values, form.permissions)
     log.info("service %s created", service_id)
-    return JsonResponse({"id": service_id}, 201)
+    return {"id": service_id}
 
 
 @router.get("/services/{service_id}", response_model=ServiceDetail)
 async def get_service(service_id: uuid.UUID, state: State):
-    return JsonResponse(await _in_transaction(state, admin_store.get_service, service_id))
+    return await _in_transaction(state, admin_store.get_service, service_id)
 
 
 @router.post("/services/{service_id}", response_model=Created)
@@ -67,24 +66,24 @@ async def update_service(service_id: uuid.UUID, form: ServiceUpdate, state: Stat
     for required in ("name", "restricted", "active", "rate_limit", "sms_message_limit", "email_message_limit",
                      "letter_message_limit"):
         if required in values and values[required] is None:
-            raise bad_request(f"{required} cannot be null")
+            raise Refused(f"{required} cannot be null")
     await _in_transaction(state, admin_store.update_service, service_id, values, form.permissions, forget=service_id)
     log.info("service %s updated", service_id)
-    return JsonResponse({"id": service_id})
+    return {"id": service_id}
 
 
 @router.post("/services/{service_id}/templates", status_code=201, response_model=TemplateVersion)
 async def create_template(service_id: uuid.UUID, form: TemplateCreate, state: State):
     if form.template_type in ("email", "letter") and not form.subject:
-        raise bad_request(f"subject is required for {form.template_type} templates")
+        raise Refused(f"subject is required for {form.template_type} templates")
     if form.template_type != "letter" and form.postage:
-        raise bad_request("postage is only for letter templates")
+        raise Refused("postage is only for letter templates")
     values = form.model_dump()
     if form.template_type == "letter":
         values["postage"] = form.postage or "second"
     template_id, version = await _in_transaction(state, admin_store.create_template, service_id, values,
                                                  forget=service_id)
-    return JsonResponse({"id": template_id, "version": version}, 201)
+    return {"id": template_id, "version": version}
 
 
 @router.post("/services/{service_id}/templates/{template_id}", response_model=TemplateVersion)
@@ -92,7 +91,7 @@ async def update_template(service_id: uuid.UUID, template_id: uuid.UUID, form: T
     changes = {k: v for k, v in form.model_dump(exclude_unset=True).items() if v is not None}
     version = await _in_transaction(state, admin_store.update_template, service_id, template_id, changes,
                                     forget=service_id)
-    return JsonResponse({"id": template_id, "version": version})
+    return {"id": template_id, "version": version}
 
 
 @router.post("/services/{service_id}/api-keys", status_code=201, response_model=ApiKeyCreated)
@@ -102,37 +101,37 @@ async def create_api_key(service_id: uuid.UUID, form: ApiKeyCreate, state: State
     key_id = await _in_transaction(state, admin_store.create_api_key, service_id, form.name, form.key_type, signed,
                                    forget=service_id)
     log.info("api key %s (%s) created for service %s", key_id, form.key_type, service_id)
-    return JsonResponse({"id": key_id, "secret": secret, "key": auth.combined_key(form.name, service_id, secret)}, 201)
+    return {"id": key_id, "secret": secret, "key": auth.combined_key(form.name, service_id, secret)}
 
 
 @router.post("/services/{service_id}/api-keys/{key_id}/revoke", response_model=ApiKeyRevoked)
 async def revoke_api_key(service_id: uuid.UUID, key_id: uuid.UUID, state: State):
     revoked_at = await _in_transaction(state, admin_store.revoke_api_key, service_id, key_id, forget=service_id)
     log.info("api key %s revoked for service %s", key_id, service_id)
-    return JsonResponse({"id": key_id, "revoked_at": revoked_at.isoformat()})
+    return {"id": key_id, "revoked_at": revoked_at.isoformat()}
 
 
 @router.post("/services/{service_id}/data-retention", status_code=201, response_model=Created)
 async def create_retention(service_id: uuid.UUID, form: RetentionCreate, state: State):
     retention_id = await _in_transaction(state, admin_store.create_retention, service_id, form.notification_type,
                                          form.days_of_retention)
-    return JsonResponse({"id": retention_id}, 201)
+    return {"id": retention_id}
 
 
 @router.post("/services/{service_id}/data-retention/{retention_id}", response_model=Created)
 async def update_retention(service_id: uuid.UUID, retention_id: uuid.UUID, form: RetentionUpdate, state: State):
     await _in_transaction(state, admin_store.update_retention, service_id, retention_id, form.days_of_retention)
-    return JsonResponse({"id": retention_id})
+    return {"id": retention_id}
 
 
 @router.post("/rates", status_code=201, response_model=Created)
 async def create_rate(form: RateCreate, state: State):
-    return JsonResponse({"id": await _in_transaction(state, admin_store.create_rate, form.model_dump())}, 201)
+    return {"id": await _in_transaction(state, admin_store.create_rate, form.model_dump())}
 
 
 @router.post("/letter-rates", status_code=201, response_model=Created)
 async def create_letter_rate(form: LetterRateCreate, state: State):
-    return JsonResponse({"id": await _in_transaction(state, admin_store.create_letter_rate, form.model_dump())}, 201)
+    return {"id": await _in_transaction(state, admin_store.create_letter_rate, form.model_dump())}
 
 
 @router.post("/services/{service_id}/annual-billing", status_code=201, response_model=AnnualBilling)
@@ -142,8 +141,8 @@ async def set_annual_billing(service_id: uuid.UUID, form: AnnualBillingSet, stat
                                    form.free_sms_fragment_limit)
     log.info("free sms allowance for service %s, year %s set to %s", service_id, form.financial_year_start,
              form.free_sms_fragment_limit)
-    return JsonResponse({"id": row_id, "service_id": service_id, "financial_year_start": form.financial_year_start,
-                         "free_sms_fragment_limit": form.free_sms_fragment_limit}, 201)
+    return {"id": row_id, "service_id": service_id, "financial_year_start": form.financial_year_start,
+            "free_sms_fragment_limit": form.free_sms_fragment_limit}
 
 
 @router.post("/services/{service_id}/inbound-number", status_code=201, response_model=Created)
@@ -151,4 +150,4 @@ async def set_inbound_number(service_id: uuid.UUID, form: InboundNumberSet, stat
     """The number the service receives text messages on (it also needs the inbound_sms permission)."""
     await _in_transaction(state, admin_store.require_service, service_id)
     number_id = await _in_transaction(state, inbound.assign_number, service_id, form.number, form.provider)
-    return JsonResponse({"id": number_id}, 201)
+    return {"id": number_id}

@@ -12,8 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api.bodies import documented
 from notify_pipelines.api.dependencies import state_of
-from notify_pipelines.api.errors import not_found, validation_error, validation_messages
-from notify_pipelines.api.responses import JsonResponse
+from notify_pipelines.api.errors import validation_messages
 from notify_pipelines.api.routes.callback_common import (
     SUCCESS,
     CallbackResult,
@@ -22,6 +21,7 @@ from notify_pipelines.api.routes.callback_common import (
 from notify_pipelines.api.schemas import Text
 from notify_pipelines.api.state import ApiState
 from notify_pipelines.notifications import status_maps, status_updates
+from notify_pipelines.notifications.errors import NotFound, ValidationFailed
 
 router = callbacks_router()
 
@@ -65,9 +65,9 @@ def _ses_event(raw: bytes) -> SesEvent:
             raw = SnsEnvelope.model_validate(parsed).Message.encode()
         return SesEvent.model_validate_json(raw)
     except (orjson.JSONDecodeError, UnicodeEncodeError):
-        raise validation_error("Request body is not valid JSON: send a JSON object") from None
+        raise ValidationFailed("Request body is not valid JSON: send a JSON object") from None
     except ValidationError as exc:
-        raise validation_error(validation_messages(exc.errors(include_url=False, include_input=False))) from None
+        raise ValidationFailed(validation_messages(exc.errors(include_url=False, include_input=False))) from None
 
 
 def _ses_update(state: ApiState, event: SesEvent):
@@ -90,5 +90,5 @@ async def ses_callback(request: Request):
     event = _ses_event(await request.body())
     outcome = await run_in_threadpool(_ses_update, state_of(request), event)
     if not outcome.found:
-        raise not_found("Notification not found")
-    return JsonResponse(SUCCESS)
+        raise NotFound("Notification not found")
+    return SUCCESS

@@ -13,8 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api.bodies import documented, parse
 from notify_pipelines.api.dependencies import state_of
-from notify_pipelines.api.errors import not_found, validation_error
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes.callback_common import (
     SUCCESS,
     CallbackResult,
@@ -24,6 +22,7 @@ from notify_pipelines.api.routes.callback_common import (
 from notify_pipelines.core.calendar import local_today
 from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.notifications import status_updates
+from notify_pipelines.notifications.errors import NotFound, ValidationFailed
 
 router = callbacks_router()
 
@@ -83,20 +82,20 @@ async def dvla_callback(request: Request):
     outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.update_letter_from_dvla, job.jobId,
                                       new, despatched_on, threshold)
     if not outcome.found:
-        raise not_found("Notification not found")
-    return JsonResponse(SUCCESS)
+        raise NotFound("Notification not found")
+    return SUCCESS
 
 
 @router.post("/letter/virus-scan", response_model=CallbackResult, openapi_extra=documented(VirusScanResult))
 async def virus_scan_callback(request: Request):
     scan: VirusScanResult = parse(VirusScanResult, await request.body())
     if scan.result == "clean" and scan.page_count is None:
-        raise validation_error("page_count is a required property when result is clean")
+        raise ValidationFailed("page_count is a required property when result is clean")
     outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.apply_virus_scan_result,
                                       scan.notification_id, scan.result, scan.page_count)
     if not outcome.found:
-        raise not_found("Notification not found")
-    return JsonResponse(SUCCESS)
+        raise NotFound("Notification not found")
+    return SUCCESS
 
 
 @router.post("/letter/page-count", response_model=CallbackResult, openapi_extra=documented(PageCount))
@@ -105,7 +104,7 @@ async def page_count_callback(request: Request):
     outcome = await run_in_threadpool(in_transaction, state_of(request), status_updates.apply_page_count,
                                       count.notification_id, count.page_count)
     if not outcome.found:
-        raise not_found("Notification not found")
-    return JsonResponse(SUCCESS)
+        raise NotFound("Notification not found")
+    return SUCCESS
 
 

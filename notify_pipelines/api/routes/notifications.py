@@ -24,8 +24,6 @@ from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api.auth import ApiUser
 from notify_pipelines.api.dependencies import Caller, Sender, State
-from notify_pipelines.api.errors import not_found, unavailable, validation_error
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.schemas import (
     AnyLetterRequest,
     EmailRequest,
@@ -34,6 +32,7 @@ from notify_pipelines.api.schemas import (
     LetterResponse,
     NotificationResponse,
     NotificationsPage,
+    PageSize,
     PrecompiledLetterRequest,
     PrecompiledLetterResponse,
     SmsRequest,
@@ -47,7 +46,13 @@ from notify_pipelines.core.vocabulary import (
     utc_now,
 )
 from notify_pipelines.notifications import content, reads, sending, store
-from notify_pipelines.notifications.errors import bad_request
+from notify_pipelines.notifications.errors import (
+    NotFound,
+    PdfNotReady,
+    Refused,
+    Unavailable,
+    ValidationFailed,
+)
 from notify_pipelines.notifications.recipients import (
     SIMULATED_EMAIL_ADDRESSES,
     SIMULATED_PHONE_NUMBERS,
@@ -114,17 +119,17 @@ async def post_sms(form: SmsRequest, user: Sender, state: State, request: Reques
     template = await sendable_template(state, user, form.template_id, "sms")
     phone = form.recipient
     if phone.international and "international_sms" not in user.service.permissions:
-        raise bad_request("Cannot send to international mobile numbers")
+        raise Refused("Cannot send to international mobile numbers")
     body = content.render(template.content, form.personalisation)
     if len(body) > content.SMS_CHAR_LIMIT:
-        raise bad_request(f"Text messages cannot be longer than {content.SMS_CHAR_LIMIT} characters. "
-                          f"Your message is {len(body)} characters")
+        raise Refused(f"Text messages cannot be longer than {content.SMS_CHAR_LIMIT} characters. "
+                      f"Your message is {len(body)} characters")
     row = new_row(user, template, "sms", form)
     row.update(to=phone.raw, normalised_to=phone.normalised, international=phone.international,
                phone_prefix=phone.phone_prefix, rate_multiplier=phone.rate_multiplier,
                billable_units=content.sms_fragments(body))
     await persist(state, user, row, simulated=phone.normalised in SIMULATED_PHONE_NUMBERS)
-    return JsonResponse(created_body(request, row, template, {"body": body, "from_number": "GOVUK"}), 201)
+    return created_body(request, row, template, {"body": body, "from_number": "GOVUK"})
 
 
 @router.post("/email", status_code=201, response_model=EmailResponse)
@@ -139,7 +144,7 @@ async def post_email(form: EmailRequest, user: Sender, state: State, request: Re
     await persist(state, user, row, simulated=form.email_address.lower() in SIMULATED_EMAIL_ADDRESSES)
     body_content = {"body": body, "subject": subject, "from_email": sending.sender_email(user.service.name),
                     "one_click_unsubscribe_url": form.one_click_unsubscribe_url}
-    return JsonResponse(created_body(request, row, template, body_content), 201)
+    return created_body(request, row, template, body_content)
 
 
 @router.post("/letter", status_code=201, response_model=LetterResponse | PrecompiledLetterResponse)
@@ -155,9 +160,9 @@ async def post_templated_letter(form: LetterRequest, user: ApiUser, state: ApiSt
     try:
         address = postal_address(form.personalisation)
     except PydanticCustomError as exc:
-        raise validation_error(f"personalisation {exc.message()}") from None
+        raise ValidationFailed(f"personalisation {exc.message()}") from None
     if address.international and "international_letters" not in user.service.permissions:
-        raise bad_request("Service is not allowed to send letters to international addresses")
+        raise Refused("Service is not allowed to send letters to international addresses")
     body = content.render(template.content, form.personalisation)
     subject = content.render(template.subject or "", form.personalisation)
     postage = address.postage_zone or template.postage or "second"
@@ -170,19 +175,19 @@ async def post_templated_letter(form: LetterRequest, user: ApiUser, state: ApiSt
         notification_status="delivered" if user.key_type == "test" else "created",
     )
     await persist(state, user, row)
-    return JsonResponse(created_body(request, row, template, {"body": body, "subject": subject}), 201)
+    return created_body(request, row, template, {"body": body, "subject": subject})
 
 
 async def post_precompiled_letter(form: PrecompiledLetterRequest, user: ApiUser, state: ApiState):
     if "letter" not in user.service.permissions:
-        raise bad_request("Service is not allowed to send letters")
+        raise Refused("Service is not allowed to send letters")
     sending.refuse_restricted_letters(user.service, user.key_type)
     try:
         pdf = binascii.a2b_base64(form.content, strict_mode=True)
     except (binascii.Error, ValueError):
-        raise validation_error("content Cannot decode letter content (file) in base64") from None
+        raise ValidationFailed("content Cannot decode letter content (file) in base64") from None
     if not pdf.startswith(b"%PDF"):
-        raise validation_error("content is not a PDF file")
+        raise ValidationFailed("content is not a PDF file")
     postage = form.postage or "second"
     created_at = utc_now()
     row = dict(
@@ -195,7 +200,7 @@ async def post_precompiled_letter(form: PrecompiledLetterRequest, user: ApiUser,
     filename = letter_pdf_filename(row["reference"], created_at, postage, ignore_folder=True)
     await state.limits.count_daily(user.service, "letter", user.key_type, created_at)
     await state.in_transaction(_store_precompiled, state, row, pdf, filename)
-    return JsonResponse({"id": row["id"], "reference": form.reference, "postage": postage}, 201)
+    return {"id": row["id"], "reference": form.reference, "postage": postage}
 
 
 def _store_precompiled(conn, state: ApiState, row: dict, pdf: bytes, filename: str) -> None:
@@ -206,13 +211,13 @@ def _store_precompiled(conn, state: ApiState, row: dict, pdf: bytes, filename: s
         state.s3.put_object(Bucket=state.config.buckets.letters_scan, Key=filename, Body=pdf)
     except (BotoCoreError, ClientError) as exc:
         log.error("precompiled letter upload failed (%s); nothing was stored", type(exc).__name__)
-        raise unavailable("The letter could not be stored: try again shortly") from None
+        raise Unavailable("The letter could not be stored: try again shortly") from None
 
 
 @router.post("/{notification_type}", include_in_schema=False)
 async def unknown_notification_type(notification_type: str):
     """Reference: an unknown type is a 404 (not the 405 the GET route's path would give)."""
-    raise not_found("Resource not found")
+    raise NotFound("Resource not found")
 
 
 def _iso(value) -> str | None:
@@ -250,7 +255,7 @@ def notification_body(row, base: str) -> dict:
     }
 
 
-@router.get("", response_model=NotificationsPage)
+@router.get("", response_model=NotificationsPage, response_model_exclude_unset=True)  # links.next only when set
 async def get_notifications(
     user: Caller,
     state: State,
@@ -260,19 +265,22 @@ async def get_notifications(
     reference: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,
     older_than: uuid.UUID | None = None,
     include_jobs: bool = False,
+    page_size: PageSize = reads.PAGE_SIZE,
 ):
-    """A page of 250, newest first, made with the caller's key type; `links.next` pages on with `older_than`."""
+    """A page of 250 (or page_size), newest first, made with the caller's key type; `links.next` pages on with
+    `older_than`."""
     rows = await state.read(reads.notifications_page(
         user.service.id, user.key_type, template_types=template_type, statuses=status, reference=reference,
-        older_than=older_than, include_jobs=include_jobs))
+        older_than=older_than, include_jobs=include_jobs, page_size=page_size))
     base = base_url(request)
     query = [("template_type", t) for t in template_type] + [("status", s) for s in status]
     query += [("reference", reference)] if reference is not None else []
     query += [("include_jobs", "true")] if include_jobs else []
+    query += [("page_size", str(page_size))] if page_size != reads.PAGE_SIZE else []
     links = {"current": f"{base}/v2/notifications?{urlencode(query + _older(older_than))}"}
     if rows:
         links["next"] = f"{base}/v2/notifications?{urlencode(query + _older(rows[-1].id))}"
-    return JsonResponse({"notifications": [notification_body(r, base) for r in rows], "links": links})
+    return {"notifications": [notification_body(r, base) for r in rows], "links": links}
 
 
 def _older(notification_id) -> list[tuple[str, str]]:
@@ -283,8 +291,8 @@ def _older(notification_id) -> list[tuple[str, str]]:
 async def get_notification(notification_id: uuid.UUID, user: Caller, state: State, request: Request):
     rows = await state.read(reads.notification(user.service.id, notification_id))
     if not rows:
-        raise not_found("No result found")
-    return JsonResponse(notification_body(rows[0], base_url(request)))
+        raise NotFound("No result found")
+    return notification_body(rows[0], base_url(request))
 
 
 @router.get("/{notification_id}/pdf", response_class=Response,
@@ -294,14 +302,14 @@ async def get_pdf_for_letter(notification_id: uuid.UUID, user: Caller, state: St
     """The letter's PDF, or the reference's errors: not a letter, failed its scan, or not ready yet."""
     rows = await state.read(reads.notification(user.service.id, notification_id))
     if not rows:
-        raise not_found("No result found")
+        raise NotFound("No result found")
     row = rows[0]
     refusal = sending.pdf_refusal(row.notification_type, row.notification_status)
     if refusal is not None:
         raise refusal
     pdf = await run_in_threadpool(_read_pdf, state, row)
     if pdf is None:
-        raise sending.pdf_not_ready()
+        raise PdfNotReady()
     return Response(pdf, media_type="application/pdf")
 
 

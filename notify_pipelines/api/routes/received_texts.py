@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
 from notify_pipelines.api.dependencies import Caller, State
-from notify_pipelines.api.schemas import ReceivedTextsPage
+from notify_pipelines.api.schemas import PageSize, ReceivedTextsPage
 from notify_pipelines.notifications import reads
 
 router = APIRouter(prefix="/v2", tags=["received text messages"])
 
 
-@router.get("/received-text-messages", response_model=ReceivedTextsPage)
-async def get_received_texts(user: Caller, state: State, request: Request, older_than: uuid.UUID | None = None):
-    rows = await state.read(reads.received_texts_page(user.service.id, older_than))
+@router.get("/received-text-messages", response_model=ReceivedTextsPage, response_model_exclude_unset=True)
+async def get_received_texts(user: Caller, state: State, request: Request, older_than: uuid.UUID | None = None,
+                             page_size: PageSize = reads.PAGE_SIZE):
+    rows = await state.read(reads.received_texts_page(user.service.id, older_than, page_size))
     base = str(request.base_url).rstrip("/") + "/v2/received-text-messages"
-    links = {"current": base + (f"?older_than={older_than}" if older_than else "")}
+    sized = [("page_size", str(page_size))] if page_size != reads.PAGE_SIZE else []
+    current = sized + ([("older_than", str(older_than))] if older_than else [])
+    links = {"current": base + (f"?{urlencode(current)}" if current else "")}
     if rows:
-        links["next"] = f"{base}?older_than={rows[-1].id}"
+        links["next"] = f"{base}?{urlencode(sized + [('older_than', str(rows[-1].id))])}"
     return {
         "received_text_messages": [
             {"id": r.id, "user_number": r.user_number, "notify_number": r.notify_number,

@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from typing import TypeVar
 from urllib.parse import parse_qs, unquote_plus
 
 import orjson
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from notify_pipelines.api.bodies import documented
 from notify_pipelines.api.dependencies import state_of
 from notify_pipelines.api.errors import LegacyCallbackError, LegacyErrorResponse
-from notify_pipelines.api.responses import JsonResponse
 from notify_pipelines.api.routes.callback_common import (
     SUCCESS,
     CallbackResult,
@@ -32,33 +32,34 @@ from notify_pipelines.notifications import inbound, status_maps, status_updates
 
 log = logging.getLogger("notify_pipelines.api.callbacks")
 router = callbacks_router()
+Body = TypeVar("Body", bound=BaseModel)
 LEGACY_400 = {400: {"model": LegacyErrorResponse, "description": "Legacy error format (SMS provider callbacks)"}}
 
 
 class MmgReceipt(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: str | int
-    CID: str
+    CID: uuid.UUID
     substatus: str | int | None = None
     deliverytime: str | None = None
 
 
 class ReachReceipt(BaseModel):
     model_config = ConfigDict(extra="allow")
-    reference: str
-    status: str
+    reference: uuid.UUID
+    status: str | int
     code: str | int | None = None
 
 
 class FiretextReceipt(BaseModel):
     status: str
-    reference: str
+    reference: uuid.UUID
     code: str | None = None
     time: str | None = None
 
 
-# Bodies read by hand, not typed parameters: the reference answers a bad receipt with per-provider legacy messages
-# ({"result": "error", ...}) that FastAPI's validation errors cannot give; the models above document the bodies.
+# Bodies parsed here, not typed parameters: the reference answers a bad receipt with per-provider legacy messages
+# ({"result": "error", ...}) that FastAPI's validation errors cannot give. _receipt() turns pydantic's errors into them.
 def _json_object(raw: bytes, provider: str) -> dict:
     try:
         body = orjson.loads(raw)
@@ -69,17 +70,26 @@ def _json_object(raw: bytes, provider: str) -> dict:
     return body
 
 
-def _required(body: dict, fields: tuple[str, ...], provider: str) -> None:
-    missing = [f"{provider} callback failed: {f} missing" for f in fields if body.get(f) in (None, "")]
+def _receipt(model: type[Body], fields: dict, provider: str) -> Body:
+    """The body as its model, or the reference's legacy messages: each required field that is absent, null or empty
+    ("<provider> callback failed: <field> missing"); else an unreadable notification id ("<provider> callback with
+    invalid reference"); else a field of another type than the provider sends."""
+    given = {name: value for name, value in fields.items() if value is not None and value != ""}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+    missing = [f"{provider} callback failed: {e['loc'][0]} missing" for e in errors if e["type"] == "missing"]
     if missing:
         raise LegacyCallbackError(missing)
+    if any(e["type"].startswith("uuid") for e in errors):
+        raise LegacyCallbackError([f"{provider} callback with invalid reference"])
+    raise LegacyCallbackError([f"{provider} callback failed: fields must be strings"])
 
 
-def _notification_id(reference, provider: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(reference))
-    except ValueError:
-        raise LegacyCallbackError([f"{provider} callback with invalid reference"]) from None
+async def _form_fields(request: Request) -> dict[str, str]:
+    # Firetext posts a form: the first value of each field, undecodable bytes replaced (never a 500).
+    return {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
 
 
 def _sms_update(state: ApiState, notification_id: uuid.UUID, decide, provider: str) -> None:
@@ -102,51 +112,45 @@ def _provider_status(raw_status: str, status_map: dict, provider: str) -> str:
 
 @router.post("/sms/mmg", response_model=CallbackResult, responses=LEGACY_400, openapi_extra=documented(MmgReceipt))
 async def mmg_callback(request: Request):
-    body = _json_object(await request.body(), "MMG")
-    _required(body, ("status", "CID"), "MMG")
-    notification_id = _notification_id(body["CID"], "MMG")
-    status = _provider_status(str(body["status"]), status_maps.MMG_STATUSES, "MMG")
-    await run_in_threadpool(_sms_update, state_of(request), notification_id, lambda current: status, "mmg")
-    return JsonResponse(SUCCESS)
+    receipt = _receipt(MmgReceipt, _json_object(await request.body(), "MMG"), "MMG")
+    status = _provider_status(str(receipt.status), status_maps.MMG_STATUSES, "MMG")
+    await run_in_threadpool(_sms_update, state_of(request), receipt.CID, lambda current: status, "mmg")
+    return SUCCESS
 
 
 @router.post("/sms/firetext", response_model=CallbackResult, responses=LEGACY_400,
              openapi_extra=documented(FiretextReceipt, media_type="application/x-www-form-urlencoded"))
 async def firetext_callback(request: Request):
-    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-    _required(fields, ("status", "reference"), "Firetext")
-    notification_id = _notification_id(fields["reference"], "Firetext")
-    status = _provider_status(fields["status"], status_maps.FIRETEXT_STATUSES, "Firetext")
-    code = fields.get("code") or None
+    receipt = _receipt(FiretextReceipt, await _form_fields(request), "Firetext")
+    status = _provider_status(receipt.status, status_maps.FIRETEXT_STATUSES, "Firetext")
+    code = receipt.code
 
     def decide(current: str) -> str:
         return status_maps.refine_with_detailed_code(status, code, current, status_maps.FIRETEXT_CODES)
 
-    await run_in_threadpool(_sms_update, state_of(request), notification_id, decide, "firetext")
-    return JsonResponse(SUCCESS)
+    await run_in_threadpool(_sms_update, state_of(request), receipt.reference, decide, "firetext")
+    return SUCCESS
 
 
 @router.post("/sms/reach", response_model=CallbackResult, responses=LEGACY_400, openapi_extra=documented(ReachReceipt))
 async def reach_callback(request: Request):
-    body = _json_object(await request.body(), "Reach")
-    _required(body, ("reference", "status"), "Reach")
-    notification_id = _notification_id(body["reference"], "Reach")
-    status = _provider_status(str(body["status"]).upper(), status_maps.REACH_STATUSES, "Reach")
-    code = str(body["code"]) if body.get("code") not in (None, "") else None
+    receipt = _receipt(ReachReceipt, _json_object(await request.body(), "Reach"), "Reach")
+    status = _provider_status(str(receipt.status).upper(), status_maps.REACH_STATUSES, "Reach")
+    code = str(receipt.code) if receipt.code is not None else None
 
     def decide(current: str) -> str:
         return status_maps.refine_with_detailed_code(status, code, current, status_maps.REACH_CODES)
 
-    await run_in_threadpool(_sms_update, state_of(request), notification_id, decide, "reach")
-    return JsonResponse(SUCCESS)
+    await run_in_threadpool(_sms_update, state_of(request), receipt.reference, decide, "reach")
+    return SUCCESS
 
 
 class MmgInbound(BaseModel):
     model_config = ConfigDict(extra="allow")
-    MSISDN: str
-    Number: str
-    Message: str
-    ID: str | None = None
+    MSISDN: str | int
+    Number: str | int
+    Message: str | int
+    ID: str | int | None = None
     DateRecieved: str | None = None  # sic: the provider's spelling
 
 
@@ -179,29 +183,25 @@ def _receive(state: ApiState, **message) -> None:
              openapi_extra=documented(MmgInbound))
 async def mmg_inbound_sms(request: Request):
     """Reference receive_mmg_sms: a text a user sent to one of our numbers (the message URL-encoded)."""
-    body = _json_object(await request.body(), "MMG")
-    _required(body, ("MSISDN", "Number", "Message"), "MMG inbound")
-    if not all(isinstance(body[f], (str, int)) for f in ("MSISDN", "Number", "Message")):
-        raise LegacyCallbackError(["MMG inbound callback failed: fields must be strings"])
-    message = _storable(unquote_plus(str(body["Message"])))
-    await run_in_threadpool(_receive, state_of(request), provider="mmg", notify_number=_storable(str(body["Number"])),
-                            user_number=_storable(str(body["MSISDN"])), content=message,
-                            provider_reference=_storable(str(body.get("ID") or "")) or None,
-                            provider_date=_provider_date(str(body.get("DateRecieved") or "")))
-    return JsonResponse(SUCCESS)
+    text = _receipt(MmgInbound, _json_object(await request.body(), "MMG"), "MMG inbound")
+    message = _storable(unquote_plus(str(text.Message)))
+    await run_in_threadpool(_receive, state_of(request), provider="mmg", notify_number=_storable(str(text.Number)),
+                            user_number=_storable(str(text.MSISDN)), content=message,
+                            provider_reference=_storable(str(text.ID)) if text.ID is not None else None,
+                            provider_date=_provider_date(text.DateRecieved))
+    return SUCCESS
 
 
 @router.post("/sms/receive/firetext", response_model=CallbackResult, responses=LEGACY_400,
              openapi_extra=documented(FiretextInbound, media_type="application/x-www-form-urlencoded"))
 async def firetext_inbound_sms(request: Request):
     """Reference receive_firetext_sms: form fields source (the user), destination (our number), message, time."""
-    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-    _required(fields, ("source", "destination", "message"), "Firetext inbound")
+    text = _receipt(FiretextInbound, await _form_fields(request), "Firetext inbound")
     await run_in_threadpool(_receive, state_of(request), provider="firetext",
-                            notify_number=_storable(fields["destination"]), user_number=_storable(fields["source"]),
-                            content=_storable(fields["message"]), provider_reference=None,
-                            provider_date=_provider_date(fields.get("time")))
-    return JsonResponse(SUCCESS)
+                            notify_number=_storable(text.destination), user_number=_storable(text.source),
+                            content=_storable(text.message), provider_reference=None,
+                            provider_date=_provider_date(text.time))
+    return SUCCESS
 
 
 def _storable(text: str, limit: int = 255 * 4) -> str:

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from notify_pipelines.api.dependencies import Caller, State
-from notify_pipelines.api.errors import not_found
 from notify_pipelines.api.schemas import (
     PreviewRequest,
     PreviewResponse,
@@ -19,6 +18,7 @@ from notify_pipelines.api.schemas import (
     TemplatesResponse,
 )
 from notify_pipelines.notifications import content, reads
+from notify_pipelines.notifications.errors import NotFound
 
 router = APIRouter(prefix="/v2", tags=["templates"])
 
@@ -39,7 +39,7 @@ def template_body(row) -> dict:
 async def _template(state, service_id, template_id, version=None):
     rows = await state.read(reads.template(service_id, template_id, version))
     if not rows or rows[0].hidden:
-        raise not_found("No result found")
+        raise NotFound("No result found")
     return rows[0]
 
 

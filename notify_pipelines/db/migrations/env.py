@@ -15,12 +15,20 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run_on(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, transaction_per_migration=True)
+    with context.begin_transaction():  # no transaction of its own when the connection is already in one
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:  # db/migrate.py's downgrade: its rehearsal and its real run share its transaction
+        _run_on(given)
+        return
     engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, transaction_per_migration=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_on(connection)
     engine.dispose()
 
 
