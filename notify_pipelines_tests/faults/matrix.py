@@ -157,7 +157,11 @@ CELLS: dict[str, dict[str, Run | Proved | NotApplicable]] = {
                                   f"{T}retention/test_kill.py::test_kill_after_batches_committed_while_a_batch_waits_for_a_row",
                                   f"{T}retention/test_kill.py::test_kill_during_discovery_then_rerun_by_the_documented_cli_command")),
         "worker killed": Proved((f"{T}retention/test_celery_executor.py::"
-                                 "test_kill_9_of_the_process_running_a_step_loses_nothing_and_a_rerun_finishes",)),
+                                 "test_kill_9_of_the_process_running_a_step_loses_nothing_and_a_rerun_finishes",
+                                 f"{T}retention/test_celery_worker_loss.py::"
+                                 "test_a_worker_killed_mid_step_has_its_step_run_on_the_other_leaving_the_undisturbed_rows",
+                                 f"{T}retention/test_celery_worker_loss.py::"
+                                 "test_a_run_whose_only_worker_is_killed_fails_with_one_line_naming_the_broker")),
         "database cut": RUN, "lock dropped": NO_LOCK, "S3 refusing": RUN, "S3 hanging": RUN,
         "broker gone": Proved((f"{T}retention/test_celery_executor.py::"
                                "test_a_broker_that_is_down_fails_the_run_once_naming_it",)),
