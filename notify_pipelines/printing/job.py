@@ -23,6 +23,7 @@ from notify_pipelines.printing.collate import (
     collate,
 )
 from notify_pipelines.printing.s3_client import print_s3_client
+from notify_pipelines.printing.selection import SelectionInterrupted
 
 PRINTING_TAGS = {"notify/domain": "printing"}
 MISSING_LISTED = 50  # letters named in the failure; the count is always exact
@@ -120,6 +121,8 @@ def collate_letters(
         )
     except (CollationRefused, CollationFenced) as refused:
         raise dg.Failure(description=str(refused), allow_retries=False) from None
+    except SelectionInterrupted as interrupted:  # a lost session may pass: the step's retry policy may run it again
+        raise dg.Failure(description=str(interrupted)) from None
     context.log_event(dg.AssetMaterialization(asset_key=LETTER_PRINT_VOLUMES, partition=day.isoformat(),
                                               metadata=volume_metadata(result)))
     context.log.info(

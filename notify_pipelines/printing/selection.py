@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterator
 
+import psycopg2
 import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import KEY_TYPE_NORMAL, LETTER, STATUS_CREATED
@@ -27,6 +28,12 @@ from notify_pipelines.db.schema import notifications, services
 
 FETCH_SIZE = 10_000  # rows per fetch from the cursor (the reference's yield_per)
 _CURSOR_NAME = "letters_to_print"
+
+
+class SelectionInterrupted(RuntimeError):
+    """The letters' cursor lost its database session mid-read (a cut connection, a failover): one line saying so.
+    Nothing was sent for the letters not yet read; a re-run of the day picks them up."""
+
 _counter = itertools.count()
 
 
@@ -94,16 +101,24 @@ def stream_letters_to_print(engine: sa.Engine, deadline: dt.datetime, *, fetch_s
     with engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         cursor = raw.cursor(name=name, withhold=True)
+        read = 0
         try:
             cursor.itersize = fetch_size
-            cursor.execute(compiled.string, compiled.params)
-            raw.commit()  # the result is materialised; from here on no transaction is open
+            try:
+                cursor.execute(compiled.string, compiled.params)
+                raw.commit()  # the result is materialised; from here on no transaction is open
+            except psycopg2.OperationalError as error:
+                raise _interrupted(error, read) from None
             while True:
-                rows = cursor.fetchmany(fetch_size)
-                raw.commit()  # each FETCH runs in a transaction of its own, ended before the rows are used
+                try:
+                    rows = cursor.fetchmany(fetch_size)
+                    raw.commit()  # each FETCH runs in a transaction of its own, ended before the rows are used
+                except psycopg2.OperationalError as error:
+                    raise _interrupted(error, read) from None
                 if not rows:
                     break
                 for row in rows:
+                    read += 1
                     yield LetterToPrint(*row)
         finally:
             try:
@@ -111,6 +126,12 @@ def stream_letters_to_print(engine: sa.Engine, deadline: dt.datetime, *, fetch_s
                 raw.commit()
             except Exception:  # the connection is gone: the server dropped the cursor with the session
                 pass
+
+
+def _interrupted(error: psycopg2.OperationalError, read: int) -> SelectionInterrupted:
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return SelectionInterrupted(f"reading the letters to print stopped after {read}: the database session was lost "
+                                f"({reason}); the letters not yet read were not sent: re-run the day")
 
 
 def explain(conn: sa.Connection, query: sa.Select) -> str:

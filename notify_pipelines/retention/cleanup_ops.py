@@ -34,10 +34,17 @@ def remove_job_csv_files(context: dg.OpExecutionContext, config: JobFilesConfig,
     day = _night(context)
     result = job_files.remove_old_job_files(notify_db.engine, retention_s3_client(s3), csv_upload_bucket.name, day,
                                             batch_size=config.batch_size, log=context.log)
-    metadata = {**{k: dg.MetadataValue.int(v) for k, v in result.as_dict().items()},
+    metadata = {**{k: (dg.MetadataValue.text(v) if isinstance(v, str) else dg.MetadataValue.int(v))
+                   for k, v in result.as_dict().items()},
                 "bucket": dg.MetadataValue.text(csv_upload_bucket.name)}
     context.log.info(f"job files for the night of {day}: {result.archived} jobs archived, {result.files_deleted} "
                      f"CSV files deleted, {result.files_missing} already absent, {result.s3_errors} S3 errors")
+    if result.s3_unreachable:
+        raise dg.Failure(
+            description=f"{result.s3_unreachable}: job files stopped after {result.batches} batches "
+            f"({result.archived} jobs archived); the rest stay unarchived; re-run the partition once S3 answers",
+            metadata=metadata,
+        )
     if result.s3_errors:
         raise dg.Failure(
             description=f"{result.s3_errors} job CSV files could not be removed from s3 bucket "

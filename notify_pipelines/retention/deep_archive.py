@@ -18,10 +18,12 @@ Why this is safe:
   untagged file for an hour the table no longer has: complete, yet outside the guard below (the one S3 call after the
   commit is that window).
 - An S3 failure in 2 raises before 3: the hour, and every hour after it, stays in the table, and the run fails.
-- Two runs at once: their DELETEs of one hour are serialised by the advisory lock (row locks alone would serialise
-  only the rows both saw). The second to get the lock deletes nothing (the first's rows are gone) and so does not
-  commit a partial delete; its upload wrote the same rows to the same key. Rows that changed between a run's export
-  and its delete make the counts differ, so that delete rolls back.
+- Two runs at once: a run holds the lease `deep_archive_notification_history` (db/leases.py) from its first hour to
+  its last, so a second run waits for it, then finds those hours gone. The lease depends on no connection; a run that
+  loses it (frozen past its expiry while another took it) finds out before its next irreversible step: its upload
+  cannot send its last byte after the lease's deadline (core/s3_deadlines.py), and its delete is a fenced transaction
+  (the renewal first), so it never overwrites an hour another run archived, nor deletes what it did not upload. Within
+  one hour's delete the advisory lock still serialises any caller of delete_hour without a lease.
 - Guard: if an hour's object exists already tagged contents_deleted=true while the table has rows for the hour again
   (history rows inserted that old: a retention longer than the archive age), the run fails rather than overwrite it.
 """
@@ -41,7 +43,9 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify_pipelines.core.s3_deadlines import deadline_body, write_reserve
 from notify_pipelines.db import schema
+from notify_pipelines.db.leases import DEFAULT_POLL_SECONDS, Lease, LeaseLost
 
 DEFAULT_MAX_HOURS_PER_RUN = 240  # the reference's 24 * 10: ten days of history a night
 # Rows read per batch, and each Parquet row group. Peak memory follows the batch, not the hour: measured +113 MB at
@@ -49,6 +53,9 @@ DEFAULT_MAX_HOURS_PER_RUN = 240  # the reference's 24 * 10: ten days of history 
 DEFAULT_BATCH_ROWS = 10_000
 HOUR = dt.timedelta(hours=1)
 TAG_CONTENTS_DELETED = "contents_deleted"
+LEASE_NAME = "deep_archive_notification_history"
+# Long enough for an hour's export between renewals; a run killed outright holds the next one up this long at most.
+DEFAULT_LEASE_SECONDS = 300
 
 logger = logging.getLogger(__name__)
 
@@ -209,13 +216,20 @@ def _completed_already(s3, bucket: str, key: str) -> bool:
     return any(t["Key"] == TAG_CONTENTS_DELETED and t["Value"] == "true" for t in tags)
 
 
-def upload_and_verify(s3, bucket: str, key: str, path: Path, rows: int) -> int:
-    """Upload the file and read its row count back from S3; raise DeepArchiveError unless it is `rows`. Its size."""
+def upload_and_verify(s3, bucket: str, key: str, path: Path, rows: int, lease: Lease | None = None) -> int:
+    """Upload the file and read its row count back from S3; raise DeepArchiveError unless it is `rows`. Its size.
+    With `lease`, the upload cannot send its last byte once the lease could have passed to another run."""
     if _completed_already(s3, bucket, key):
         raise DeepArchiveError(
             f"s3://{bucket}/{key} already holds this hour, archived and deleted by an earlier run, yet "
             f"notification_history has {rows} rows for it again: not overwriting it; nothing deleted")
-    s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": {"row-count": str(rows)}})
+    with open(path, "rb") as file:
+        body = file
+        if lease is not None:
+            deadline = lease.deadline(write_reserve(s3))  # renewed: the write ends while the lease is ours
+            body = deadline_body(file, deadline, lambda: lease.lost(f"it could not have finished writing {key}"))
+        # One PUT streamed from the file (upload_file's multipart parts could not be bounded by the deadline).
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"row-count": str(rows)})
     found, size = uploaded_row_count(s3, bucket, key)
     if found != rows or size != path.stat().st_size:
         raise DeepArchiveError(f"s3://{bucket}/{key} reads back {found} rows and {size} bytes, but {rows} rows and "
@@ -228,9 +242,10 @@ def hour_number(hour: dt.datetime) -> int:
     return int(hour.replace(tzinfo=dt.timezone.utc).timestamp()) // 3600
 
 
-def delete_hour(engine: sa.Engine, hour: dt.datetime, rows: int) -> int:
-    """Delete the hour's rows if they are exactly the `rows` exported, in one transaction; the count deleted."""
-    with engine.begin() as conn:
+def delete_hour(engine: sa.Engine, hour: dt.datetime, rows: int, lease: Lease | None = None) -> int:
+    """Delete the hour's rows if they are exactly the `rows` exported, in one transaction (fenced by `lease`: it
+    commits only while the lease is this run's); the count deleted."""
+    with (lease.fenced() if lease is not None else engine.begin()) as conn:
         conn.execute(LOCK_HOUR, {"hour_number": hour_number(hour)})
         deleted = conn.execute(DELETE_HOUR, _hour_params(hour)).rowcount
         if deleted not in (rows, 0):  # 0: another run archived the hour first (same rows, same key)
@@ -249,13 +264,31 @@ def mark_contents_deleted(s3, bucket: str, key: str, now: dt.datetime) -> None:
 def deep_archive_notification_history(
     engine: sa.Engine, s3, bucket: str, *, now: dt.datetime, after_days: int,
     max_hours: int = DEFAULT_MAX_HOURS_PER_RUN, batch_rows: int = DEFAULT_BATCH_ROWS,
-    log: logging.Logger = logger,
+    log: logging.Logger = logger, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    lease_poll_seconds: float = DEFAULT_POLL_SECONDS, holder: str | None = None,
 ) -> DeepArchiveResult:
     """Archive up to `max_hours` of the oldest whole hours created before `now - after_days` (naive UTC), one at a time.
     Raises DeepArchiveError (an S3 failure included) at the first hour that cannot be archived: that hour and the
-    later ones stay in the table; the hours before it are archived and deleted."""
+    later ones stay in the table; the hours before it are archived and deleted. The run holds the lease LEASE_NAME
+    throughout (waiting for it if another run holds it); one that loses it raises DeepArchiveError with the lease's
+    one line."""
     if batch_rows < 1:
         raise ValueError(f"batch rows must be at least 1, got {batch_rows}")
+    if lease_seconds < 2 * write_reserve(s3):
+        raise ValueError(f"lease seconds must be at least {2 * write_reserve(s3):g} (twice the S3 client's read "
+                         f"timeout and margin), got {lease_seconds:g}")
+    lease = Lease.acquire(engine, LEASE_NAME, lease_seconds, holder=holder, log=log, poll_seconds=lease_poll_seconds)
+    try:
+        return _archive_holding(lease, engine, s3, bucket, now=now, after_days=after_days, max_hours=max_hours,
+                                batch_rows=batch_rows, log=log)
+    except LeaseLost as lost:
+        raise DeepArchiveError(str(lost)) from None
+    finally:
+        lease.release(log)
+
+
+def _archive_holding(lease: Lease, engine: sa.Engine, s3, bucket: str, *, now: dt.datetime, after_days: int,
+                     max_hours: int, batch_rows: int, log: logging.Logger) -> DeepArchiveResult:
     cutoff = archive_cutoff(now, after_days)
     with engine.connect() as conn:
         hours = oldest_hours(conn, cutoff, max_hours)
@@ -266,15 +299,16 @@ def deep_archive_notification_history(
         for hour in hours:
             started = time.perf_counter()
             key, path = hour_key(hour), Path(folder) / "hour.parquet"
+            lease.keep_alive()
             rows = export_hour(engine, hour, path, batch_rows)
             if not rows:  # emptied since the hours were listed (by another run)
                 continue
             try:
-                size = upload_and_verify(s3, bucket, key, path, rows)
+                size = upload_and_verify(s3, bucket, key, path, rows, lease)
             except (BotoCoreError, ClientError) as exc:
                 raise DeepArchiveError(f"hour {hour:%Y-%m-%dT%H}: could not write s3://{bucket}/{key} ({exc}); "
                                        "nothing deleted for this hour or any later one") from exc
-            deleted = delete_hour(engine, hour, rows)
+            deleted = delete_hour(engine, hour, rows, lease)
             try:
                 mark_contents_deleted(s3, bucket, key, now)
             except (BotoCoreError, ClientError) as exc:

@@ -20,6 +20,9 @@ class DeepArchiveConfig(dg.Config):
                            description="At most this many hours of notification_history archived by one run")
     batch_rows: int = Field(default=deep_archive.DEFAULT_BATCH_ROWS, ge=1,
                             description="Rows read per batch and written per Parquet row group")
+    lease_seconds: int = Field(default=deep_archive.DEFAULT_LEASE_SECONDS, ge=30, le=3600,
+                               description="The run's lease on the deep archive (renewed each hour): how long a run "
+                               "killed outright keeps the next one waiting")
 
 
 @dg.op(pool=DB_POOL)
@@ -31,8 +34,8 @@ def archive_old_notification_history(context: dg.OpExecutionContext, config: Dee
         result = deep_archive.deep_archive_notification_history(
             notify_db.engine, retention_s3_client(s3), deep_archive_bucket.name, now=utc_now(),
             after_days=settings.deep_archive_after_days(), max_hours=config.max_hours, batch_rows=config.batch_rows,
-            log=context.log)
-    except (deep_archive.DeepArchiveError, settings.ConfigError) as exc:
+            lease_seconds=config.lease_seconds, log=context.log)
+    except (deep_archive.DeepArchiveError, settings.ConfigError, ValueError) as exc:
         raise dg.Failure(description=str(exc)) from exc
     context.add_output_metadata({
         "rows_archived": dg.MetadataValue.int(result.rows),

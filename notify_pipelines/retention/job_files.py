@@ -9,7 +9,9 @@ Each batch: choose up to `batch_size` unarchived jobs past retention (a short re
 ix_jobs_service_id_not_archived, keyset-paged by (service_id, id)), then with no transaction open, HEAD each job's
 CSV and delete those found (DeleteObjects), then one short `UPDATE ... WHERE id = ANY(:done) AND NOT archived`.
 `done` holds the jobs whose file was deleted or confirmed absent (HEAD 404: a warning, still archived); a job with an
-S3 error stays unarchived for the next run and is counted. The CSV always goes before the flag: a kill between the
+S3 error stays unarchived for the next run and is counted. Once S3 proves unreachable (botocore's own errors, after the
+client's bounded timeouts and retries: letter_files.py's S3Breaker), no further call is made and the run stops after
+that batch: a hanging S3 costs one round of timeouts, not one per job or per batch. The CSV always goes before the flag: a kill between the
 two leaves a job unarchived whose file is gone, which the re-run finds absent and archives. Never the reverse.
 """
 
@@ -26,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify_pipelines.core.calendar import retention_cutoff
 from notify_pipelines.core.s3_objects import object_exists
+from notify_pipelines.retention.letter_files import S3Breaker
 from notify_pipelines.retention.work import DEFAULT_RETENTION_DAYS, custom_retention
 
 DEFAULT_BATCH_SIZE = 1_000  # one DeleteObjects call's worth of keys
@@ -81,6 +84,7 @@ class JobFilesResult:
     files_missing: int = 0  # CSVs already absent (a warning; the job is archived all the same)
     s3_errors: int = 0  # jobs left unarchived because S3 failed; the next run tries again
     batches: int = 0
+    s3_unreachable: str = ""  # why the run stopped early: S3 could not be reached (later batches not tried)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -115,12 +119,24 @@ class CsvOutcome:
     errors: int
 
 
-def delete_csv_files(s3_client, bucket: str, jobs: list[OldJob], log: logging.Logger = logger) -> CsvOutcome:
+class _NotTried(Exception):
+    """S3 was found unreachable before this job's turn."""
+
+
+def delete_csv_files(s3_client, bucket: str, jobs: list[OldJob], log: logging.Logger = logger,
+                     breaker: S3Breaker | None = None) -> CsvOutcome:
     """HEAD each job's CSV (404: confirmed absent), then delete those found. Jobs with any S3 error are in neither
-    list: their files may still be there."""
+    list: their files may still be there. Once S3 proves unreachable, `breaker` trips and no further call is made."""
+    breaker = breaker or S3Breaker()
 
     def head(job: OldJob) -> bool:
-        return object_exists(s3_client, bucket, job.key)
+        if breaker.reason is not None:
+            raise _NotTried
+        try:
+            return object_exists(s3_client, bucket, job.key)
+        except BotoCoreError as error:
+            breaker.trip(error)
+            raise
 
     found: list[OldJob] = []
     outcome = CsvOutcome([], [], 0)
@@ -128,6 +144,9 @@ def delete_csv_files(s3_client, bucket: str, jobs: list[OldJob], log: logging.Lo
         for job, future in zip(jobs, [pool.submit(head, job) for job in jobs]):
             try:
                 exists = future.result()
+            except _NotTried:
+                outcome.errors += 1
+                continue
             except (ClientError, BotoCoreError) as error:
                 log.error(f"Error removing the file of job ID {job.id} from s3 ({bucket}/{job.key}): {error}")
                 outcome.errors += 1
@@ -140,10 +159,15 @@ def delete_csv_files(s3_client, bucket: str, jobs: list[OldJob], log: logging.Lo
 
     for start in range(0, len(found), DELETE_CHUNK):
         chunk = found[start:start + DELETE_CHUNK]
+        if breaker.reason is not None:
+            outcome.errors += len(chunk)
+            continue
         try:
             response = s3_client.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": job.key} for job in chunk], "Quiet": True})
         except (ClientError, BotoCoreError) as error:
+            if isinstance(error, BotoCoreError):
+                breaker.trip(error)
             for job in chunk:
                 log.error(f"Error removing the file of job ID {job.id} from s3 ({bucket}/{job.key}): {error}")
             outcome.errors += len(chunk)
@@ -169,12 +193,14 @@ def archive_jobs(conn: sa.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
 def remove_old_job_files(engine: sa.Engine, s3_client, bucket: str, day: dt.date, *,
                          batch_size: int = DEFAULT_BATCH_SIZE, log: logging.Logger = logger) -> JobFilesResult:
     """Every job past retention on the night of `day`: CSV deleted (or found absent), then archived, batch by batch.
-    S3 errors do not stop the run: they are counted in `s3_errors` and those jobs stay unarchived."""
+    S3 errors are counted in `s3_errors` and those jobs stay unarchived; an S3 that cannot be reached stops the run
+    after the batch that found it so (`s3_unreachable` says why)."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     with engine.begin() as conn:
         cutoffs = job_cutoffs(conn, day)
     result = JobFilesResult()
+    breaker = S3Breaker()
     after: OldJob | None = None
     while True:
         with engine.begin() as conn:  # a read, committed before any S3 call
@@ -183,7 +209,7 @@ def remove_old_job_files(engine: sa.Engine, s3_client, bucket: str, day: dt.date
             return result
         result.batches += 1
         after = jobs[-1]
-        files = delete_csv_files(s3_client, bucket, jobs, log)
+        files = delete_csv_files(s3_client, bucket, jobs, log, breaker)
         with engine.begin() as conn:
             archived = archive_jobs(conn, [job.id for job in files.deleted + files.missing])
         result.archived += len(archived)
@@ -193,5 +219,10 @@ def remove_old_job_files(engine: sa.Engine, s3_client, bucket: str, day: dt.date
         for job in files.deleted:
             if job.id in archived:
                 log.info(f"Job ID {job.id} has been removed from s3.")
+        if breaker.reason is not None:
+            result.s3_unreachable = breaker.reason
+            log.error(f"{breaker.reason}: stopping after batch {result.batches}; the jobs not reached stay "
+                      "unarchived for the next run")
+            return result
         if len(jobs) < batch_size:
             return result

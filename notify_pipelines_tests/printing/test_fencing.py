@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import psycopg2
 import pytest
 import sqlalchemy as sa
 
@@ -30,6 +29,7 @@ from notify_pipelines.printing import collate as collate_module
 from notify_pipelines.printing import print_files as pf
 from notify_pipelines.printing.collate import CollationFenced
 from notify_pipelines.printing.s3_client import print_s3_config
+from notify_pipelines.printing.selection import SelectionInterrupted
 from notify_pipelines_tests.conftest import TEST_BUCKETS, TEST_PRINT_BUCKET
 from notify_pipelines_tests.printing.helpers import (
     N,
@@ -78,12 +78,12 @@ def assert_settled_by_a_clean_rerun(engine, s3_client, due: set[uuid.UUID]) -> N
 
 
 def assert_clean_stops(errors: dict[str, BaseException]) -> None:
-    """A run stops because it lost its lease (one line) or because a statement's session was cut under it (the
-    letters' cursor is psycopg2's own)."""
+    """A run stops because it lost its lease (one line), because the letters' cursor lost its session (one line), or
+    because a statement's session was cut under it."""
     for name, error in errors.items():
-        assert isinstance(error, (CollationFenced, sa.exc.OperationalError, psycopg2.OperationalError)), \
+        assert isinstance(error, (CollationFenced, SelectionInterrupted, sa.exc.OperationalError)), \
             f"{name}: {error!r}"
-        if isinstance(error, CollationFenced):
+        if isinstance(error, (CollationFenced, SelectionInterrupted)):
             assert len(str(error).splitlines()) == 1
 
 

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from notify_pipelines.core.calendar import london_to_utc, print_deadline
+from notify_pipelines.db.engine import get_engine
 from notify_pipelines.printing.selection import (
+    SelectionInterrupted,
     explain,
     select_letters_to_print,
     select_volumes_by_postage,
@@ -19,6 +21,7 @@ from notify_pipelines.printing.selection import (
 )
 from notify_pipelines.tooling import seed
 from notify_pipelines_tests import factories as f
+from notify_pipelines_tests.faults.faults import run_url, terminate_run_sessions
 from notify_pipelines_tests.printing.helpers import add_letter, letter_template
 
 D, T = dt.date, dt.datetime
@@ -117,6 +120,25 @@ def test_the_cursor_holds_no_transaction_between_fetches(engine):
     assert states and all(state == "idle" for state in states), states
     rest = list(stream)
     assert len([first, *rest]) == 7
+
+
+def test_a_cut_session_mid_read_stops_in_one_line_saying_how_far_it_read(engine, database_url):
+    with engine.begin() as conn:
+        template = letter_template(conn)
+        for minute in range(7):
+            add_letter(conn, template, T(2021, 6, 15, 9, minute))
+    reader = get_engine(run_url(database_url))
+    stream = stream_letters_to_print(reader, print_deadline(D(2021, 6, 15)), fetch_size=2)
+    read = [next(stream), next(stream), next(stream)]
+    assert terminate_run_sessions(database_url)() == 1
+    with pytest.raises(SelectionInterrupted) as stopped:
+        read.extend(stream)
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith("reading the letters to print stopped after 4: the database session was lost (")
+    assert message.endswith("the letters not yet read were not sent: re-run the day")
+    assert len(read) == 4  # the fetched pair was read out before the next fetch found the session gone
+    reader.dispose()
 
 
 def test_both_queries_walk_the_type_status_created_at_index(engine):

@@ -27,7 +27,9 @@ from notify_pipelines_tests.retention.deep_archive_helpers import (  # noqa: F40
 from notify_pipelines_tests.retention.test_kill import ROOT, kill, wait_until_gone, waiting_backend
 
 HOURS = [dt.datetime(2021, 5, 1, h) for h in (3, 4, 5)]
-RUN_CONFIG = {"ops": {"archive_old_notification_history": {"config": {"max_hours": 2, "batch_rows": 7}}}}
+# A short lease: the re-run waits for the killed run's lease to expire.
+RUN_CONFIG = {"ops": {"archive_old_notification_history": {"config": {"max_hours": 2, "batch_rows": 7,
+                                                                    "lease_seconds": 30}}}}
 
 
 def start(database_url, s3_endpoint, log_path) -> subprocess.Popen:

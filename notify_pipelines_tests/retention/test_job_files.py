@@ -6,9 +6,11 @@ import datetime as dt
 import re
 import socket
 
+import boto3
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 
 from notify_pipelines.core.calendar import retention_cutoff
@@ -250,8 +252,10 @@ def test_with_s3_unreachable_the_run_fails_archives_nothing_and_a_rerun_finishes
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]  # after its retries
     retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert len(retried) == TRANSIENT_FAULTS.max_retries  # S3 may answer again: retried with backoff, then failed
-    assert f"{len(night['removed'])} job CSV files could not be removed" in \
-        failure.event_specific_data.user_failure_data.description
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith("S3 unreachable: ") and \
+        description.endswith(": job files stopped after 1 batches (0 jobs archived); the rest stay unarchived; re-run "
+                             "the partition once S3 answers"), description
     assert archived_jobs(engine) == {night["jobs"]["already_archived"]}
     assert csv_jobs(s3_client) == all_jobs(engine)
 
@@ -263,4 +267,22 @@ def test_with_s3_unreachable_the_run_fails_archives_nothing_and_a_rerun_finishes
 def test_bad_batch_size_is_refused_before_anything_changes(engine, resources, night, s3_client):
     with pytest.raises(Exception, match="batch_size"):
         run_cleanup(remove_old_job_files, resources, DAY, batch_size=0)
+    assert archived_jobs(engine) == {night["jobs"]["already_archived"]}
+
+
+def test_once_s3_proves_unreachable_no_further_call_is_made_and_the_run_stops(engine, s3_client, night):
+    """A hanging or refusing S3 costs one round of the client's bounded timeouts, not one per job or per batch."""
+    with engine.begin() as conn:
+        sms = f.create_template(conn, f.create_service(conn), "sms")
+        for n in range(40):
+            create_job(conn, sms, created_at=DEFAULT_CUTOFF - (n + 1) * SECOND)
+    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+    unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{_closed_port()}", region_name="eu-west-2",
+                               config=config)
+    calls = []
+    unreachable.meta.events.register("before-send.s3", lambda **kwargs: calls.append(kwargs["request"].method))
+    result = remove(engine, unreachable, batch_size=10)
+    assert result.s3_unreachable.startswith("S3 unreachable")
+    assert (result.batches, result.archived) == (1, 0)
+    assert 1 <= len(calls) <= job_files.HEAD_THREADS  # the HEADs already under way when the first failed, no more
     assert archived_jobs(engine) == {night["jobs"]["already_archived"]}
