@@ -1,7 +1,8 @@
 """Dagster resources: the notifications database, S3 (dagster-aws's S3Resource), the letter, CSV, print and deep
 archive buckets.
 
-Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone.
+Each is a ConfigurableResource fed by EnvVar, so a deployment changes them through its environment alone; their
+variables' names and defaults are the fields of core/settings.py's Settings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dagster_aws.s3 import S3Resource
 from sqlalchemy import Connection, Engine
 
 from notify_pipelines.core import settings
-from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
+from notify_pipelines.core.settings import LetterBuckets, Settings
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.orchestration import partition_keys
 
@@ -46,10 +47,10 @@ class NotifyDatabase(dg.ConfigurableResource):
 class LetterBucketsResource(dg.ConfigurableResource):
     """Names of the letter buckets (reference §5.4)."""
 
-    letters_pdf: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PDF_BUCKET"]
-    letters_scan: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_SCAN_BUCKET"]
-    invalid_pdf: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_INVALID_PDF_BUCKET"]
-    test_letters: str = DEFAULT_BUCKETS["NOTIFY_TEST_LETTERS_BUCKET"]
+    letters_pdf: str = Settings.default("letters_pdf_bucket")
+    letters_scan: str = Settings.default("letters_scan_bucket")
+    invalid_pdf: str = Settings.default("letters_invalid_pdf_bucket")
+    test_letters: str = Settings.default("test_letters_bucket")
 
     def as_buckets(self) -> LetterBuckets:
         return LetterBuckets(self.letters_pdf, self.letters_scan, self.invalid_pdf, self.test_letters)
@@ -58,26 +59,26 @@ class LetterBucketsResource(dg.ConfigurableResource):
 class CsvUploadBucketResource(dg.ConfigurableResource):
     """The bucket holding services' bulk-job CSV files (NOTIFY_CSV_UPLOAD_BUCKET)."""
 
-    name: str = DEFAULT_BUCKETS["NOTIFY_CSV_UPLOAD_BUCKET"]
+    name: str = Settings.default("csv_upload_bucket")
 
 
 class LettersPrintBucketResource(dg.ConfigurableResource):
     """The bucket the print collation writes DVLA's print files to (NOTIFY_LETTERS_PRINT_BUCKET)."""
 
-    name: str = DEFAULT_BUCKETS["NOTIFY_LETTERS_PRINT_BUCKET"]
+    name: str = Settings.default("letters_print_bucket")
 
 
 class DeepArchiveBucketResource(dg.ConfigurableResource):
     """The bucket notification_history's deep archive goes to (NOTIFY_DEEP_ARCHIVE_BUCKET)."""
 
-    name: str = DEFAULT_BUCKETS["NOTIFY_DEEP_ARCHIVE_BUCKET"]
+    name: str = Settings.default("deep_archive_bucket")
 
 
 class PrintAckFilesResource(dg.ConfigurableResource):
     """Where the printer writes its acknowledgement files (NOTIFY_PRINT_ACK_BUCKET, NOTIFY_PRINT_ACK_PREFIX)."""
 
-    bucket: str = DEFAULT_BUCKETS["NOTIFY_PRINT_ACK_BUCKET"]
-    prefix: str = settings.DEFAULT_PRINT_ACK_PREFIX
+    bucket: str = Settings.default("print_ack_bucket")
+    prefix: str = Settings.default("print_ack_prefix")
 
 
 _S3_CLIENTS: dict[tuple[str, int], object] = {}
@@ -106,31 +107,33 @@ def _client_with_config(s3: S3Resource, config: Config):
     return client
 
 
-def _env_or_default(name: str) -> str | dg.EnvVar:
-    # EnvVar fails at launch when its variable is unset, so only optional settings that are set become EnvVars.
-    return dg.EnvVar(name) if settings.is_set(name) else DEFAULT_BUCKETS[name]
+def _env_or_default(field: str) -> str | dg.EnvVar:
+    """A Settings field as its variable's EnvVar where set (EnvVar fails at launch when its variable is unset), else
+    the field's default."""
+    name = Settings.env_name(field)
+    return dg.EnvVar(name) if settings.is_set(name) else Settings.default(field)
 
 
 def s3_resource() -> S3Resource:
     """S3 through dagster-aws, pointed at NOTIFY_S3_ENDPOINT_URL when set (a local S3 server in dev and tests)."""
     kwargs: dict = {"region_name": settings.aws_region()}
-    if settings.is_set("NOTIFY_S3_ENDPOINT_URL"):
-        kwargs["endpoint_url"] = dg.EnvVar("NOTIFY_S3_ENDPOINT_URL")
+    if settings.s3_endpoint_url():
+        kwargs["endpoint_url"] = dg.EnvVar(Settings.env_name("s3_endpoint_url"))
     return S3Resource(**kwargs)
 
 
 def letter_buckets_resource() -> LetterBucketsResource:
     return LetterBucketsResource(
-        letters_pdf=_env_or_default("NOTIFY_LETTERS_PDF_BUCKET"),
-        letters_scan=_env_or_default("NOTIFY_LETTERS_SCAN_BUCKET"),
-        invalid_pdf=_env_or_default("NOTIFY_LETTERS_INVALID_PDF_BUCKET"),
-        test_letters=_env_or_default("NOTIFY_TEST_LETTERS_BUCKET"),
+        letters_pdf=_env_or_default("letters_pdf_bucket"),
+        letters_scan=_env_or_default("letters_scan_bucket"),
+        invalid_pdf=_env_or_default("letters_invalid_pdf_bucket"),
+        test_letters=_env_or_default("test_letters_bucket"),
     )
 
 
 def notify_database() -> NotifyDatabase:
     """The one declaration of the database resource: every domain's `notify_db`, and any resource that needs it."""
-    return NotifyDatabase(url=dg.EnvVar("NOTIFY_DATABASE_URL"))
+    return NotifyDatabase(url=dg.EnvVar(Settings.env_name("database_url")))
 
 
 def base_resources() -> dict[str, dg.ConfigurableResource]:
@@ -139,10 +142,10 @@ def base_resources() -> dict[str, dg.ConfigurableResource]:
         "notify_db": notify_database(),
         "s3": s3_resource(),
         "letter_buckets": letter_buckets_resource(),
-        "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("NOTIFY_CSV_UPLOAD_BUCKET")),
-        "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("NOTIFY_LETTERS_PRINT_BUCKET")),
-        "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("NOTIFY_DEEP_ARCHIVE_BUCKET")),
+        "csv_upload_bucket": CsvUploadBucketResource(name=_env_or_default("csv_upload_bucket")),
+        "letters_print_bucket": LettersPrintBucketResource(name=_env_or_default("letters_print_bucket")),
+        "deep_archive_bucket": DeepArchiveBucketResource(name=_env_or_default("deep_archive_bucket")),
         # The prefix is normalised (a trailing "/") by settings, so it is read as a value, not an EnvVar.
-        "print_ack_files": PrintAckFilesResource(bucket=_env_or_default("NOTIFY_PRINT_ACK_BUCKET"),
+        "print_ack_files": PrintAckFilesResource(bucket=_env_or_default("print_ack_bucket"),
                                                  prefix=settings.print_ack_prefix()),
     }
