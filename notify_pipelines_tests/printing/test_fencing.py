@@ -150,7 +150,8 @@ def test_a_run_frozen_past_its_lease_wakes_and_stops_red_without_sending(engine,
     log_path = tmp_path / "frozen.log"
     with open(log_path, "ab") as log:
         frozen = subprocess.Popen(
-            [sys.executable, "-m", "notify_pipelines_tests.printing.run_collation", DAY.isoformat(), json.dumps(config)],
+            [sys.executable, "-m", "notify_pipelines_tests.run_job", "notify_pipelines.printing.job:collate_letters_for_print",
+             DAY.isoformat(), json.dumps(config)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
