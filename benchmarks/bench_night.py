@@ -40,7 +40,7 @@ from benchmarks.bench_retention import dagster_instance
 from benchmarks.bench_timeouts import UNBATCHED_SQL
 from benchmarks.common import report, scratch_database, timed
 from benchmarks.retention_letters import moto_process
-from notify_pipelines.core.calendar import london_midnight
+from notify_pipelines.core.calendar import london_midnight, retention_cutoff
 from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.db.schema import HISTORY_COLUMNS
@@ -56,6 +56,8 @@ from notify_pipelines.tooling import seed, seed_files
 NIGHT = dt.date(2026, 11, 18)  # a Wednesday in the past: every partition the night asks for exists
 LOOKBACK_DAYS = 10
 RETENTION_DAYS = 7
+SHORTEST_LETTER_RETENTION = min([RETENTION_DAYS, *(days["letter"] for days in seed.RETENTION_PATTERN.values()
+                                                   if "letter" in days)])
 ARCHIVED_DAYS = LOOKBACK_DAYS - RETENTION_DAYS - 1  # seeded days older than the one tonight's retention moves
 DEFAULT_SIZES = (250_000, 1_000_000, 4_000_000)
 QUICK_SIZE = 2_000
@@ -91,7 +93,10 @@ def seed_platform(url: str, endpoint: str, per_day: int) -> dict:
     client = s3_client(endpoint)
     for name in DEFAULT_BUCKETS.values():
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-    pdfs = seed_files.upload_seeded_letter_pdfs(engine, client, LetterBuckets.from_env())
+    # Only the PDFs tonight's retention deletes (the days past the shortest letter retention): putting every seeded
+    # letter's PDF into moto took longer than the seeding and the night together.
+    pdfs = seed_files.upload_seeded_letter_pdfs(engine, client, LetterBuckets.from_env(),
+                                                created_before=retention_cutoff(NIGHT, SHORTEST_LETTER_RETENTION))
     csvs = seed_files.upload_seeded_job_csvs(engine, client, DEFAULT_BUCKETS["NOTIFY_CSV_UPLOAD_BUCKET"])
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("notifications", "notification_history", "jobs"):
