@@ -14,6 +14,7 @@ files would sit under the scan bucket's FAILURE/, which nothing reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,6 +52,7 @@ _LETTERS_WITH_FILES = sa.text(f"""
       AND (notification_status = '{STATUS_PENDING_VIRUS_CHECK}'
            OR (key_type = '{KEY_TYPE_TEST}' AND notification_status NOT IN ({sql_literals(TEST_STATUSES_WITHOUT_PDF)}))
            OR (key_type <> '{KEY_TYPE_TEST}' AND notification_status IN ({sql_literals(COMPLETED_STATUSES)})))
+      AND created_at < :created_before
 """)
 
 
@@ -68,12 +70,14 @@ def _file_for(buckets: LetterBuckets, row) -> tuple[str, str]:
 
 
 def upload_seeded_letter_pdfs(engine: sa.Engine, s3_client, buckets: LetterBuckets, *,
-                              reference_prefix: str = SEEDED_REFERENCE_PREFIX, threads: int = PUT_THREADS) -> dict:
-    """Put DEMO_PDF for every letter (reference starting `reference_prefix`) that would be looked for; returns the
-    count per bucket and the seconds taken. Overwrites: safe to repeat."""
+                              reference_prefix: str = SEEDED_REFERENCE_PREFIX, threads: int = PUT_THREADS,
+                              created_before: dt.datetime = dt.datetime.max) -> dict:
+    """Put DEMO_PDF for every letter (reference starting `reference_prefix`, created before `created_before`, naive
+    UTC) that would be looked for; returns the count per bucket and the seconds taken. Overwrites: safe to repeat."""
     started = time.perf_counter()
     with engine.connect() as conn:
-        rows = conn.execute(_LETTERS_WITH_FILES, {"reference_prefix": f"{reference_prefix}%"}).all()
+        rows = conn.execute(_LETTERS_WITH_FILES, {"reference_prefix": f"{reference_prefix}%",
+                                                  "created_before": created_before}).all()
     files = [_file_for(buckets, row) for row in rows]
     with ThreadPoolExecutor(max_workers=threads) as pool:  # each put is a round trip: several in flight
         list(pool.map(lambda file: s3_client.put_object(Bucket=file[0], Key=file[1], Body=DEMO_PDF,
