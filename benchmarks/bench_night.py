@@ -41,13 +41,18 @@ from benchmarks.bench_timeouts import UNBATCHED_SQL
 from benchmarks.common import report, scratch_database, timed
 from benchmarks.retention_letters import moto_process
 from notify_pipelines.core.calendar import london_midnight, retention_cutoff
-from notify_pipelines.core.settings import DEFAULT_BUCKETS, LetterBuckets
+from notify_pipelines.core.settings import (
+    LetterBuckets,
+    csv_upload_bucket,
+    deep_archive_bucket,
+    letters_print_bucket,
+)
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.db.schema import HISTORY_COLUMNS, ft_notification_status
 from notify_pipelines.monitoring.timeouts import timeout_cutoff
 from notify_pipelines.orchestration import night
 from notify_pipelines.orchestration.timetable import TIMETABLE, Days, Slot, Starts
-from notify_pipelines.reporting import billing_facts, letter_despatch, locks, processing_time, status_facts
+from notify_pipelines.reporting import billing_facts, fact_build, letter_despatch, locks, processing_time, status_facts
 from notify_pipelines.reporting.schedules import STATUS_LOOKBACK_DAYS
 from notify_pipelines.retention.work import find_work
 from notify_pipelines.tooling import seed, seed_files
@@ -88,15 +93,16 @@ def seed_platform(url: str, endpoint: str, per_day: int) -> dict:
                              "WHERE created_at < :c AND key_type <> 'test'"), {"c": archived_before})
         conn.execute(sa.text("DELETE FROM notifications WHERE created_at < :c"), {"c": archived_before})
     for day in _lookback(LOOKBACK_DAYS)[EMAIL_SMS_STATUS_DAYS:]:  # earlier nights built these days' email and SMS
-        status_facts.rebuild_status_day(engine, day)
+        fact_build.rebuild(engine, status_facts.BUILD, day)
     client = s3_client(endpoint)
-    for name in DEFAULT_BUCKETS.values():
+    letter_buckets = LetterBuckets.from_env()
+    for name in {*letter_buckets.all(), csv_upload_bucket(), letters_print_bucket(), deep_archive_bucket()}:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
     # Only the PDFs tonight's retention deletes (the days past the shortest letter retention): putting every seeded
     # letter's PDF into moto took longer than the seeding and the night together.
     pdfs = seed_files.upload_seeded_letter_pdfs(engine, client, LetterBuckets.from_env(),
                                                 created_before=retention_cutoff(NIGHT, SHORTEST_LETTER_RETENTION))
-    csvs = seed_files.upload_seeded_job_csvs(engine, client, DEFAULT_BUCKETS["NOTIFY_CSV_UPLOAD_BUCKET"])
+    csvs = seed_files.upload_seeded_job_csvs(engine, client, csv_upload_bucket())
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("notifications", "notification_history", "jobs"):
             conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
