@@ -90,7 +90,9 @@ def test_two_runs_at_once_archive_each_hour_once_and_tagged(engine, s3_client, e
             if tagged(s3_client, key):
                 overwritten_after_tagging.append(key)
 
-    first = Watched(s3_client, after_tagging=lambda key: key == FIRST_KEY and first_tagged.set())
+    first_holds_the_lease = threading.Event()  # its first upload has begun: the second run starts only then
+    first = Watched(s3_client, on_put=lambda key: first_holds_the_lease.set(),
+                    after_tagging=lambda key: key == FIRST_KEY and first_tagged.set())
     second = Watched(s3_client, on_put=second_puts)
     results, errors = {}, {}
 
@@ -101,8 +103,9 @@ def test_two_runs_at_once_archive_each_hour_once_and_tagged(engine, s3_client, e
             errors[name] = error
 
     threads = [threading.Thread(target=run, args=(name, s3)) for name, s3 in (("first", first), ("second", second))]
-    for thread in threads:
-        thread.start()
+    threads[0].start()
+    assert first_holds_the_lease.wait(60), errors
+    threads[1].start()
     for thread in threads:
         thread.join()
     assert errors == {}
