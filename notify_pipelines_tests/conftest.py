@@ -10,16 +10,20 @@ import contextlib
 import os
 import uuid
 
-import boto3
-import pytest
-import requests
-import sqlalchemy as sa
-from dagster_aws.s3 import S3Resource
-from moto.server import ThreadedMotoServer
+# Before the package is imported (its steps' RetryPolicy reads it): a step that fails on purpose retries in about
+# 5 s in all, not the 2 minutes of production's backoff. Subprocesses (jobs, the daemon, dev) inherit it.
+os.environ.setdefault("NOTIFY_STEP_RETRY_DELAY_SECONDS", "0.2")
 
-from notify_pipelines.core.settings import LetterBuckets
-from notify_pipelines.db import migrate, schema
-from notify_pipelines.db.engine import get_engine
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from dagster_aws.s3 import S3Resource  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from notify_pipelines.core.settings import LetterBuckets  # noqa: E402
+from notify_pipelines.db import migrate, schema  # noqa: E402
+from notify_pipelines.db.engine import get_engine  # noqa: E402
 from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     LetterBucketsResource,

@@ -130,7 +130,7 @@ def test_a_first_start_opens_green_with_the_demo_window_built_and_checked_per_da
     dagster_url = sa.make_url(ADMIN_URL).set(database=dagster_db).render_as_string(hide_password=False)
     migrate.upgrade(notify_url)
     yesterday = local_today(utc_now()) - dt.timedelta(days=1)
-    seed.generate(get_engine(notify_url), days=2, per_day=200, services=2, seed=1)  # ends yesterday
+    seed.generate(get_engine(notify_url), days=2, per_day=200, services=2, seed=1, settled_at=utc_now())  # as dev
     window = [(yesterday - dt.timedelta(days=1)).isoformat(), yesterday.isoformat()]
     ui, api, s3 = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     celery_backend_url: str | None = None
     celery_worker_lost_seconds: float = 60.0
     celery_visibility_timeout: float = 3600.0
+    step_retry_delay_seconds: float = 5.0  # the nightly steps' retry backoff base (orchestration/retries.py)
     admin_token: SecretStr | None = None
     api_url: str = "http://127.0.0.1:6011"
     aws_region: str = Field("eu-west-2", validation_alias="AWS_DEFAULT_REGION")
@@ -136,7 +137,8 @@ class Settings(BaseSettings):
                              f"got {value!r}")
         return value
 
-    @field_validator("celery_worker_lost_seconds", "celery_visibility_timeout", mode="before")
+    @field_validator("celery_worker_lost_seconds", "celery_visibility_timeout", "step_retry_delay_seconds",
+                     mode="before")
     @classmethod
     def _positive_seconds(cls, value, info):
         try:
@@ -307,6 +309,12 @@ def celery_visibility_timeout() -> float:
     """NOTIFY_CELERY_VISIBILITY_TIMEOUT (default 3600): on Redis and SQS, how long after delivery an unacknowledged
     step's message goes back to the queue. Must exceed the longest step (docs/workers-and-faults.md)."""
     return settings().celery_visibility_timeout
+
+
+def step_retry_delay_seconds() -> float:
+    """NOTIFY_STEP_RETRY_DELAY_SECONDS (default 5): the base of a nightly step's retry backoff; the waits are
+    1, 3, 7 and 15 times it. The tests shorten it: their failing steps would otherwise wait two minutes each."""
+    return settings().step_retry_delay_seconds
 
 
 def admin_token() -> str | None:

@@ -17,8 +17,11 @@ import botocore.exceptions
 import dagster as dg
 import sqlalchemy.exc
 
+from notify_pipelines.core import settings
+
 MAX_RETRIES = 4
-BASE_DELAY_SECONDS = 5  # waits 5, 15, 35, 75 s (Dagster: (2**n - 1) x base, each +/- 5 s): about 2 minutes, a failover
+# 5 s by default: waits 5, 15, 35, 75 s (Dagster: (2**n - 1) x base, each +/- base): about 2 minutes, a failover.
+BASE_DELAY_SECONDS = settings.step_retry_delay_seconds()
 
 TRANSIENT_FAULTS = dg.RetryPolicy(
     max_retries=MAX_RETRIES, delay=BASE_DELAY_SECONDS, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS,

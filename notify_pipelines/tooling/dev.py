@@ -354,7 +354,8 @@ def _demo_data(url: str) -> bool:
         say("database holds data already: no demo data added")
         return False
     say("empty database: seeding demo data ({days} days x {per_day:,} notifications)".format(**DEMO_DATA))
-    summary = seed.generate(engine, **DEMO_DATA, progress=True)
+    # A healthy platform's data: the first sensor ticks find nothing to alert on, whatever the hour.
+    summary = seed.generate(engine, **DEMO_DATA, settled_at=utc_now(), progress=True)
     say(f"seeded {summary['notifications']:,} notifications ({summary['first_day']} to {summary['last_day']})")
     return True
 

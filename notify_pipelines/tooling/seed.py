@@ -270,6 +270,15 @@ def _catalogue_rows(seed: int, services: int, created: dt.datetime) -> tuple[Cat
     return Catalogue(service_ids, template_ids, template_versions, precompiled_ids, key_ids), rows
 
 
+# A healthy platform has inbound numbers to give out: twice what the weekly low-inbound-numbers check asks for.
+SPARE_INBOUND_NUMBERS = 100
+
+
+def _spare_inbound_numbers(seed: int, created: dt.datetime) -> list[dict]:
+    return [dict(id=stable_uuid(seed, "inbound_number", i), number=f"07{seed % 1000:03d}{i:06d}", provider="mmg",
+                 service_id=None, active=True, created_at=created) for i in range(SPARE_INBOUND_NUMBERS)]
+
+
 def _template_rows(rows, tid, sid, ntype, name, versions, created, hidden=False) -> None:
     base = dict(
         id=tid, service_id=sid, name=name, template_type=ntype, hidden=hidden, archived=False,
@@ -401,6 +410,25 @@ def _status_sql() -> str:
       ELSE {_pick(LETTER_STATUSES, u, 65536)} END"""
 
 
+def _settled_status_sql(status: str) -> str:
+    """`status`, or, when :settled_at is set, what a healthy platform would show by then instead of a status the
+    daily checks alert on: emails and texts left 'created' over an hour are delivered; letters from before the last
+    print deadline are printed (none 'created'), none in technical-failure or pending-virus-check, and those handed to
+    DVLA over a day before it are delivered. Letters 'created' since the deadline wait for the next print run."""
+    problems = _in((STATUS_CREATED, STATUS_TECHNICAL_FAILURE, STATUS_PENDING_VIRUS_CHECK))
+    return f"""CASE
+      WHEN CAST(:settled_at AS timestamp) IS NULL THEN {status}
+      WHEN ntype = '{LETTER}' THEN CASE
+        WHEN {status} = '{STATUS_CREATED}' AND created_at >= CAST(:printed_before AS timestamp) THEN {status}
+        WHEN {status} IN {problems} THEN '{STATUS_DELIVERED}'
+        WHEN {status} = '{STATUS_SENDING}' AND created_at < CAST(:printed_before AS timestamp) - interval '1 day'
+          THEN '{STATUS_DELIVERED}'
+        ELSE {status} END
+      WHEN {status} = '{STATUS_CREATED}' AND created_at < CAST(:settled_at AS timestamp) - interval '1 hour'
+        THEN '{STATUS_DELIVERED}'
+      ELSE {status} END"""
+
+
 def _in(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
@@ -441,28 +469,32 @@ FROM (
               WHEN ntype = '{EMAIL}' AND status NOT IN {_in(NOT_SENT)} THEN 'ses'
               WHEN ntype = '{LETTER}' AND status IN {_in(LETTERS_WITH_DVLA)} THEN 'dvla' END AS sent_by
   FROM (
-    SELECT *, {_status_sql()} AS status,
-           CASE WHEN ntype = '{SMS}' THEN intl_sms
-                WHEN ntype = '{LETTER}' THEN postage IN ('europe', 'rest-of-world')
-                ELSE false END AS international
+    SELECT *, {_settled_status_sql("picked_status")} AS status
     FROM (
-      SELECT *,
-             ntype = '{SMS}' AND {intl} AS intl_sms,
-             CASE WHEN ntype <> '{SMS}' THEN NULL WHEN {intl} THEN {prefix_sql} ELSE '44' END AS phone_prefix,
-             CASE WHEN ntype = '{SMS}' AND {intl}
-                  THEN {_pick(INTERNATIONAL_PREFIXES, "u_postage", 65536, lambda p: str(RATE_MULTIPLIERS[p]))}
-                  ELSE 1 END AS rate_multiplier,
-             CASE WHEN ntype = '{LETTER}' THEN {_pick(POSTAGE, "u_postage", 65536)} END AS postage,
-             {_pick(SHEETS, "u_units", 65536, str)} AS sheets,
-             {_pick(SMS_FRAGMENTS, "u_units", 65536, str)} AS fragments
+      SELECT *, {_status_sql()} AS picked_status,
+             CASE WHEN ntype = '{SMS}' THEN intl_sms
+                  WHEN ntype = '{LETTER}' THEN postage IN ('europe', 'rest-of-world')
+                  ELSE false END AS international
       FROM (
-        -- The bytes the choices below read, extracted once per row.
-        SELECT s.*, {_u16(13)} AS u_status, {_u16(16)} AS u_units, {_u16(18)} AS u_postage, {_u8(20)} AS u_intl
-        FROM ({source}) AS s
+        SELECT *,
+               ntype = '{SMS}' AND {intl} AS intl_sms,
+               CASE WHEN ntype <> '{SMS}' THEN NULL WHEN {intl} THEN {prefix_sql} ELSE '44' END AS phone_prefix,
+               CASE WHEN ntype = '{SMS}' AND {intl}
+                    THEN {_pick(INTERNATIONAL_PREFIXES, "u_postage", 65536, lambda p: str(RATE_MULTIPLIERS[p]))}
+                    ELSE 1 END AS rate_multiplier,
+               CASE WHEN ntype = '{LETTER}' THEN {_pick(POSTAGE, "u_postage", 65536)} END AS postage,
+               {_pick(SHEETS, "u_units", 65536, str)} AS sheets,
+               {_pick(SMS_FRAGMENTS, "u_units", 65536, str)} AS fragments
+        FROM (
+          -- The bytes the choices below read, extracted once per row.
+          SELECT s.*, {_u16(13)} AS u_status, {_u16(16)} AS u_units, {_u16(18)} AS u_postage, {_u8(20)} AS u_intl
+          FROM ({source}) AS s
+          OFFSET 0
+        ) AS bytes
         OFFSET 0
-      ) AS bytes
+      ) AS attributes
       OFFSET 0
-    ) AS attributes
+    ) AS picked
     OFFSET 0
   ) AS with_status
   OFFSET 0
@@ -499,14 +531,22 @@ def _job_plan(rows: int, services: int) -> tuple[int, int]:
     return target // avg, avg
 
 
-def _insert_day(conn: sa.Connection, catalogue: Catalogue, seed: int, day: dt.date, rows: int) -> dict:
+def _last_print_deadline(moment: dt.datetime) -> dt.datetime:
+    day = calendar.london_date(moment)
+    deadline = calendar.print_deadline(day)
+    return deadline if deadline <= moment else calendar.print_deadline(day - dt.timedelta(days=1))
+
+
+def _insert_day(conn: sa.Connection, catalogue: Catalogue, seed: int, day: dt.date, rows: int,
+                settled_at: dt.datetime | None) -> dict:
     start, end = calendar.day_window(day)
     services = len(catalogue.service_ids)
     jobs, avg = _job_plan(rows, services)
     common = dict(
         prefix=f"{seed}:{day.isoformat()}:", services=services, service_ids=catalogue.service_ids,
         template_ids=catalogue.template_ids, template_versions=catalogue.template_versions,
-        day_start=start, day_end=end)
+        day_start=start, day_end=end, settled_at=settled_at,
+        printed_before=_last_print_deadline(settled_at) if settled_at else None)
     job_rows, job_ids = 0, []
     if jobs:
         created_jobs = conn.execute(JOBS_INSERT, dict(common, jobs=jobs, avg_size=avg)).all()
@@ -558,9 +598,14 @@ def generate(
     services: int,
     seed: int,
     start: dt.date | None = None,
+    settled_at: dt.datetime | None = None,
     progress: bool = False,
 ) -> dict:
-    """Seed `days` London days of `per_day` notifications (plus clock-change samples) and return a summary of counts."""
+    """Seed `days` London days of `per_day` notifications (plus clock-change samples) and return a summary of counts.
+
+    With `settled_at` (naive UTC), the data is that of a healthy platform at that moment: nothing the daily letter
+    checks or the replay of 'created' notifications would alert on (see _settled_status_sql), and spare inbound
+    numbers; `dev` seeds so."""
     from tqdm import tqdm
 
     if days < 1 or per_day < 1 or services < 1:
@@ -581,6 +626,8 @@ def generate(
     began = time.perf_counter()
     created = calendar.london_midnight(plan[0][0] - dt.timedelta(days=400))
     catalogue, rows = _catalogue_rows(seed, services, created)
+    if settled_at is not None:
+        rows[schema.inbound_numbers] = _spare_inbound_numbers(seed, created)
     totals = {"jobs": 0, "job_rows": 0, "api_rows": 0}
     with engine.begin() as conn:
         for table, table_rows in rows.items():
@@ -597,7 +644,7 @@ def generate(
                 for index in schema.notifications.indexes:
                     index.drop(conn)
                 for day, day_rows in plan:
-                    _add_counts(totals, _insert_day(conn, catalogue, seed, day, day_rows), bar, day, day_rows)
+                    _add_counts(totals, _insert_day(conn, catalogue, seed, day, day_rows, settled_at), bar, day, day_rows)
                 bar.set_postfix_str("rebuilding indexes")
                 conn.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
                 for index in schema.notifications.indexes:
@@ -606,7 +653,7 @@ def generate(
             for day, day_rows in plan:
                 with engine.begin() as conn:
                     _bulk_load_settings(conn, trusted)
-                    _add_counts(totals, _insert_day(conn, catalogue, seed, day, day_rows), bar, day, day_rows)
+                    _add_counts(totals, _insert_day(conn, catalogue, seed, day, day_rows, settled_at), bar, day, day_rows)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("ANALYZE services, templates, templates_history, api_keys, jobs, notifications"))
     return {
