@@ -28,6 +28,7 @@ from notify_pipelines.monitoring.timeouts import (
     timeout_notifications,
 )
 from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import StepConfig
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 # The job records each night's counts as a materialization of this (externally produced) asset: the Dagster UI plots
@@ -41,7 +42,7 @@ timed_out_notifications = dg.AssetSpec(
 )
 
 
-class TimeoutConfig(dg.Config):
+class TimeoutConfig(StepConfig):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="Rows per UPDATE statement")
 
 

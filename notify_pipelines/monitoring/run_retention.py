@@ -10,7 +10,7 @@ from pydantic import Field
 
 from notify_pipelines.core import settings
 from notify_pipelines.core.vocabulary import utc_now_aware
-from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, StepConfig
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 
 DEFAULT_LIMIT = 1000
@@ -31,7 +31,7 @@ def delete_old_runs(instance: dg.DagsterInstance, max_age_days: int, limit: int,
     return deleted
 
 
-class RunRetentionConfig(dg.Config):
+class RunRetentionConfig(StepConfig):
     max_age_days: int = Field(default_factory=settings.run_retention_days, ge=1,
                               description="runs created more than this many days ago are deleted")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, description="at most this many runs a night")

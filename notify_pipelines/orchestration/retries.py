@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import botocore.exceptions
 import dagster as dg
+import pydantic
 import sqlalchemy.exc
 
 from notify_pipelines.core import settings
@@ -43,3 +44,19 @@ def is_transient(error: BaseException) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+class StepConfig(dg.Config):
+    """Run config of a retried step: a value outside its declared bounds (Field(ge=...)) is refused for good.
+
+    Dagster builds an op's config when the step starts, so pydantic's error would count as the step failing, and
+    TRANSIENT_FAULTS would retry it four times (two minutes) though a bad value never passes. One line, no retry."""
+
+    @pydantic.model_validator(mode="wrap")
+    @classmethod
+    def _refused_for_good(cls, values, handler):
+        try:
+            return handler(values)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors())
+            raise dg.Failure(description=f"bad run config for {cls.__name__}: {problems}", allow_retries=False) from None

@@ -10,7 +10,7 @@ from pydantic import Field
 from notify_pipelines.db.leases import default_holder
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.resources import LetterBucketsResource, LettersPrintBucketResource, NotifyDatabase
-from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, StepConfig
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.printing import print_files
 from notify_pipelines.printing.collate import (
@@ -41,7 +41,7 @@ letter_print_volumes = dg.AssetSpec(
 )
 
 
-class CollateConfig(dg.Config):
+class CollateConfig(StepConfig):
     max_letters_per_file: int = Field(default=print_files.MAX_LETTERS_PER_FILE, ge=1, le=print_files.MAX_LETTERS_PER_FILE)
     max_file_bytes: int = Field(default=print_files.MAX_FILE_BYTES, ge=1024, le=print_files.MAX_FILE_BYTES)
     fetch_threads: int = Field(default=FETCH_THREADS, ge=1, le=64, description="PDFs read from S3 at once")

@@ -12,7 +12,7 @@ from notify_pipelines.orchestration.resources import (
     CsvUploadBucketResource,
     NotifyDatabase,
 )
-from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, StepConfig
 from notify_pipelines.retention import events, inbound_sms, job_files
 from notify_pipelines.retention.s3_client import retention_s3_client
 
@@ -21,7 +21,7 @@ def _night(context: dg.OpExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
 
 
-class JobFilesConfig(dg.Config):
+class JobFilesConfig(StepConfig):
     batch_size: int = Field(default=job_files.DEFAULT_BATCH_SIZE, ge=1,
                             description="Jobs per batch: one S3 DeleteObjects call and one UPDATE")
 
@@ -55,7 +55,7 @@ def remove_job_csv_files(context: dg.OpExecutionContext, config: JobFilesConfig,
     return result.as_dict()
 
 
-class InboundSmsConfig(dg.Config):
+class InboundSmsConfig(StepConfig):
     batch_size: int = Field(default=inbound_sms.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 
@@ -73,7 +73,7 @@ def delete_old_inbound_sms(context: dg.OpExecutionContext, config: InboundSmsCon
     return result.as_dict()
 
 
-class EventsConfig(dg.Config):
+class EventsConfig(StepConfig):
     batch_size: int = Field(default=events.DEFAULT_BATCH_SIZE, ge=1, description="Rows per DELETE and transaction")
 
 

@@ -9,13 +9,14 @@ from notify_pipelines.core import settings
 from notify_pipelines.core.vocabulary import utc_now
 from notify_pipelines.orchestration.executor_choice import DB_POOL
 from notify_pipelines.orchestration.resources import DeepArchiveBucketResource, NotifyDatabase
+from notify_pipelines.orchestration.retries import StepConfig
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.retention import deep_archive
 from notify_pipelines.retention.job import RETENTION_TAGS
 from notify_pipelines.retention.s3_client import retention_s3_client
 
 
-class DeepArchiveConfig(dg.Config):
+class DeepArchiveConfig(StepConfig):
     max_hours: int = Field(default=deep_archive.DEFAULT_MAX_HOURS_PER_RUN, ge=1,
                            description="At most this many hours of notification_history archived by one run")
     batch_rows: int = Field(default=deep_archive.DEFAULT_BATCH_ROWS, ge=1,

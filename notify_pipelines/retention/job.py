@@ -9,11 +9,12 @@ import datetime as dt
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import Field
 
 from notify_pipelines.orchestration.executor_choice import DB_POOL, retention_executor, steps_for
 from notify_pipelines.orchestration.partitions import daily_partitions
 from notify_pipelines.orchestration.resources import LetterBucketsResource, NotifyDatabase
-from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS
+from notify_pipelines.orchestration.retries import TRANSIENT_FAULTS, StepConfig
 from notify_pipelines.retention.cleanup_ops import delete_old_events
 from notify_pipelines.retention.s3_client import retention_s3_client
 from notify_pipelines.retention.service import ServiceCleaner, outcome_lines
@@ -28,12 +29,13 @@ from notify_pipelines.retention.work import (
 RETENTION_TAGS = {"notify/domain": "retention"}  # dagster.yaml's run queue runs one such run at a time
 
 
-class RetentionConfig(dg.Config):
-    batch_size: int = BATCH_SIZE
-    letter_batch_size: int = LETTER_BATCH_SIZE
+class RetentionConfig(StepConfig):
+    batch_size: int = Field(default=BATCH_SIZE, ge=1, description="Email/SMS rows archived per transaction")
+    letter_batch_size: int = Field(default=LETTER_BATCH_SIZE, ge=1,
+                                   description="Letters per transaction (their PDFs are deleted first)")
     # A step per service up to this many services, then groups; 0: always a step per service. Unset: follows the
     # executor (executor.steps_for): 50 in process, a few per process or Celery worker slot otherwise.
-    max_steps: int | None = None
+    max_steps: int | None = Field(default=None, ge=0)
 
 
 def step_groups(work: list[ServiceWork], max_steps: int) -> list[tuple[str, list[ServiceWork]]]:

@@ -112,10 +112,16 @@ def test_small_batches_through_config(engine, resources):
     assert len(where_is(engine)[1]) == 25
 
 
-def test_bad_batch_size_fails_before_changing_anything(engine, resources, night):
+def test_bad_batch_size_fails_once_before_changing_anything(engine, resources, night):
+    """Refused for good: a bad value never passes, so the step's retry policy does not try it again."""
     before = where_is(engine)
-    with pytest.raises(Exception, match="batch sizes must be at least 1"):
-        run_retention(resources, DAY, batch_size=0)
+    result = run_retention(resources, DAY, batch_size=0, raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert [e.step_key for e in failures] == ["find_retention_work"]
+    assert "bad run config for RetentionConfig: batch_size: Input should be greater than or equal to 1" in (
+        failures[0].event_specific_data.error.message)
+    assert [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"] == []
     assert where_is(engine) == before
 
 

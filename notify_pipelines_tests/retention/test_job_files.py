@@ -264,9 +264,13 @@ def test_with_s3_unreachable_the_run_fails_archives_nothing_and_a_rerun_finishes
     assert csv_jobs(s3_client) == night["kept"]
 
 
-def test_bad_batch_size_is_refused_before_anything_changes(engine, resources, night, s3_client):
-    with pytest.raises(Exception, match="batch_size"):
-        run_cleanup(remove_old_job_files, resources, DAY, batch_size=0)
+def test_bad_batch_size_is_refused_once_before_anything_changes(engine, resources, night, s3_client):
+    result = run_cleanup(remove_old_job_files, resources, DAY, batch_size=0, raise_on_error=False)
+    assert not result.success
+    assert [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"] == []
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "bad run config for JobFilesConfig: batch_size: Input should be greater than or equal to 1" in (
+        failure.event_specific_data.error.message)
     assert archived_jobs(engine) == {night["jobs"]["already_archived"]}
 
 
