@@ -27,7 +27,10 @@ from notify_pipelines.orchestration.timetable import TIMETABLE, Partitions, Slot
 SLOT_TAG = "notify/slot"
 NIGHT_TAG = "notify/night"
 CATCH_UP_TAG = "notify/caught_up_from"  # the slot time that was missed, ISO
-LAUNCHER_TAGS = {SLOT_TAG, "dagster/schedule_name", "dagster/sensor_name"}  # a run without these was launched by hand
+# A run tagged so is a backfill, never the night's run of its slot (`dev`'s build of its demo window sets it).
+BACKFILL_TAG = "notify/backfill"
+# A run without these was launched by hand, and counts as its slot's run for the night it was launched in.
+LAUNCHER_TAGS = {SLOT_TAG, "dagster/schedule_name", "dagster/sensor_name", "dagster/backfill", BACKFILL_TAG}
 WILL_RETRY_TAG = "dagster/will_retry"  # set by Dagster on a failed run that run retries will re-run
 START_SLACK = dt.timedelta(minutes=15)  # queue and process start; a start later than this after it was due is a catch-up
 NIGHT_SLACK = dt.timedelta(hours=1)  # a run by hand this long before the tick still counts (clock changes)

@@ -59,7 +59,14 @@ reporting_jobs = [
 ]
 
 
+def from_first_partition(first: dt.date, partitions: dg.TimeWindowPartitionsDefinition = daily_partitions) -> dt.date:
+    """`first`, or the first partition's day where a look-back reaches before NOTIFY_PARTITIONS_START (a deployment,
+    or `dev`, whose history starts recently): a run over keys that do not exist would be refused."""
+    return max(first, partitions.start.date())
+
+
 def range_tags(first: dt.date, last: dt.date) -> dict[str, str]:
+    first = from_first_partition(first)
     return {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
@@ -91,7 +98,7 @@ def billing_lookback_request(today: dt.date) -> dg.RunRequest:
 
 def usage_request(today: dt.date) -> dg.RunRequest:
     """The current month, and the month before while billing's look-back still reaches into it: one run."""
-    first = month_start(today - dt.timedelta(days=BILLING_LOOKBACK_DAYS))
+    first = from_first_partition(month_start(today - dt.timedelta(days=BILLING_LOOKBACK_DAYS)), monthly_partitions)
     last = month_start(today)
     return dg.RunRequest(
         run_key=f"ft_monthly_usage:{month_key(first)}...{month_key(last)}:{today}",

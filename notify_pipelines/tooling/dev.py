@@ -412,8 +412,11 @@ def run_demo_fact_jobs(first: str, last: str) -> None:
     import dagster as dg
 
     from notify_pipelines.definitions import defs
+    from notify_pipelines.orchestration.night import BACKFILL_TAG
 
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    # A backfill of past days, not tonight's billing: night_plan must not start tonight's usage after it.
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last,
+            BACKFILL_TAG: "demo window"}
     with dg.DagsterInstance.get() as instance:
         for name in DEMO_FACT_JOBS:
             started = time.monotonic()

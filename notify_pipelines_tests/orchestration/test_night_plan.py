@@ -10,7 +10,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from notify_pipelines.core.vocabulary import LONDON
-from notify_pipelines.orchestration.night import CATCH_UP_TAG, slot_tags
+from notify_pipelines.orchestration.night import BACKFILL_TAG, CATCH_UP_TAG, NIGHT_SLACK, slot_tags
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines.orchestration.timetable import slot
 
@@ -94,3 +94,35 @@ def test_a_failed_timeouts_run_holds_the_facts_and_raises_one_alert(
     clock.at(london(1, 5))
     assert [r.run_key for r in status_requests(tick_night_plan())] == [f"nightly_ft_notification_status:{NIGHT}"]
     assert len(forward()) == 1
+
+
+def test_a_backfill_in_the_night_is_not_the_nights_run_but_a_run_by_hand_is(
+        instance, repository, clock, tick_night_plan):
+    """`dev`'s build of its demo window (a backfill) must not count as the night's timeouts; a re-run by hand does.
+    The runs are created now, so the night is the one a run by hand now counts for (NIGHT_SLACK before each tick)."""
+    now = dt.datetime.now(dt.UTC)
+    night = (now + NIGHT_SLACK).astimezone(LONDON).date()
+    job = repository.get_job("timeout_sending_notifications")
+    assert job.execute_in_process(instance=instance, tags={BACKFILL_TAG: "demo window"}).success
+    clock.at(max(now, london(0, 31, night)))
+    held = tick_night_plan()
+    assert status_requests(held) == []
+    assert f"timeout_sending_notifications_schedule not started for the night of {night}" in held.skip_message
+
+    assert job.execute_in_process(instance=instance).success  # by hand
+    assert [r.run_key for r in status_requests(tick_night_plan())] == [f"nightly_ft_notification_status:{night}"]
+
+
+def test_look_backs_start_no_earlier_than_the_first_partition():
+    """A deployment (or `dev`) whose NOTIFY_PARTITIONS_START is recent: the night's ranges begin at its first
+    partition, not at keys that do not exist (the run would be refused)."""
+    from notify_pipelines.orchestration.partitions import daily_partitions
+    from notify_pipelines.reporting.schedules import billing_lookback_request, usage_request
+    from notify_pipelines.reporting.usage_asset import monthly_partitions
+
+    first_day = daily_partitions.start.date()
+    billing = billing_lookback_request(first_day + dt.timedelta(days=2))
+    assert (billing.tags["dagster/asset_partition_range_start"], billing.tags["dagster/asset_partition_range_end"]) == (
+        first_day.isoformat(), (first_day + dt.timedelta(days=1)).isoformat())
+    usage = usage_request(first_day + dt.timedelta(days=2))
+    assert usage.tags["dagster/asset_partition_range_start"] == monthly_partitions.start.strftime("%Y-%m")
