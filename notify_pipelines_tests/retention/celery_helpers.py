@@ -4,6 +4,8 @@ from the instance."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import subprocess
@@ -128,6 +130,35 @@ def step_spans(instance: dg.DagsterInstance, run_id: str | None) -> list[StepSpa
 def latest_run_id(instance: dg.DagsterInstance) -> str | None:
     runs = instance.get_runs(limit=1)
     return runs[0].run_id if runs else None
+
+
+@contextlib.contextmanager
+def celery_night(engine: sa.Engine, s3_client, services: int, *, old: dt.datetime, recent: dt.datetime):
+    """`services` services of sms and email past retention at `old`, test keys and rows from `recent`; service 1 with
+    12 letters past retention and their PDFs; a snapshot of notifications (restore_notifications), dropped after."""
+    from notify_pipelines.core.letters import letter_pdf_filename
+    from notify_pipelines.db import schema
+    from notify_pipelines_tests import factories as f
+    from notify_pipelines_tests.retention.helpers import bulk_notifications
+
+    with engine.begin() as conn:
+        for i in range(services):
+            service = f.create_service(conn, service_id=uuid.UUID(int=i + 1))
+            templates = [f.create_template(conn, service, "sms"), f.create_template(conn, service, "email")]
+            bulk_notifications(conn, templates, 60, first=old)
+            bulk_notifications(conn, templates, 5, first=old, key_type="test")
+            bulk_notifications(conn, templates, 5, first=recent)
+        letter = f.create_template(conn, uuid.UUID(int=1), "letter")
+        bulk_notifications(conn, [letter], 12, first=old)
+        letters = conn.execute(sa.select(schema.notifications).where(
+            schema.notifications.c.notification_type == "letter")).all()
+    for row in letters:
+        key = letter_pdf_filename(row.reference, row.created_at, row.postage)
+        s3_client.put_object(Bucket=TEST_BUCKETS.letters_pdf, Key=key, Body=b"%PDF")
+    copy_notifications(engine)
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS test_snapshot"))
 
 
 def copy_notifications(engine: sa.Engine) -> None:

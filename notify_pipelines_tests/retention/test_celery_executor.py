@@ -18,16 +18,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
-from notify_pipelines_tests import factories as f
-from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.retention.celery_helpers import (
     REDIS_URL,
     DagsterHome,
     Worker,
     celery_config,
-    copy_notifications,
+    celery_night,
     latest_run_id,
     restore_notifications,
     stack_env,
@@ -35,7 +32,6 @@ from notify_pipelines_tests.retention.celery_helpers import (
     step_spans,
 )
 from notify_pipelines_tests.retention.helpers import (
-    bulk_notifications,
     run_retention,
     where_is,
 )
@@ -81,25 +77,9 @@ def home(tmp_path):
 
 @pytest.fixture
 def night(engine, s3_client):
-    """SERVICES services of sms and email past retention, test keys, recent rows; one with letters and their PDFs."""
-    with engine.begin() as conn:
-        for i in range(SERVICES):
-            service = f.create_service(conn, service_id=uuid.UUID(int=i + 1))
-            templates = [f.create_template(conn, service, "sms"), f.create_template(conn, service, "email")]
-            bulk_notifications(conn, templates, 60, first=OLD)
-            bulk_notifications(conn, templates, 5, first=OLD, key_type="test")
-            bulk_notifications(conn, templates, 5, first=RECENT)
-        letter = f.create_template(conn, uuid.UUID(int=1), "letter")
-        bulk_notifications(conn, [letter], 12, first=OLD)
-        letters = conn.execute(sa.select(schema.notifications).where(
-            schema.notifications.c.notification_type == "letter")).all()
-    for row in letters:
-        key = letter_pdf_filename(row.reference, row.created_at, row.postage)
-        s3_client.put_object(Bucket=TEST_BUCKETS.letters_pdf, Key=key, Body=b"%PDF")
-    copy_notifications(engine)
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS test_snapshot"))
+    """SERVICES services of sms and email past retention, test keys and recent rows; one with letters and their PDFs."""
+    with celery_night(engine, s3_client, SERVICES, old=OLD, recent=RECENT):
+        yield
 
 
 def run_env(database_url, s3_endpoint, broker=REDIS_URL):

@@ -23,24 +23,21 @@ from celery import states
 from celery.exceptions import Ignore
 from kombu.utils.url import maybe_sanitize_url
 
-from notify_pipelines.core.letters import letter_pdf_filename
 from notify_pipelines.db import schema
 from notify_pipelines.orchestration.celery_executor import celery_executor
 from notify_pipelines.orchestration.celery_faults import GuardedStep
-from notify_pipelines_tests import factories as f
-from notify_pipelines_tests.conftest import TEST_BUCKETS
 from notify_pipelines_tests.retention.celery_helpers import (
     DagsterHome,
     Worker,
     celery_config,
-    copy_notifications,
+    celery_night,
     latest_run_id,
     restore_notifications,
     stack_env,
     start_run,
     step_spans,
 )
-from notify_pipelines_tests.retention.helpers import bulk_notifications, run_retention
+from notify_pipelines_tests.retention.helpers import run_retention
 from notify_pipelines_tests.retention.test_celery_executor import lock_history, wait_for
 
 BROKER = os.environ.get("NOTIFY_TEST_CELERY_LOSS_BROKER_URL", "redis://127.0.0.1:6379/9")
@@ -123,24 +120,8 @@ def dagster_home(tmp_path):
 @pytest.fixture
 def night(engine, s3_client):
     """6 services of sms and email past retention, test keys and recent rows; one with letters and their PDFs."""
-    with engine.begin() as conn:
-        for i in range(6):
-            service = f.create_service(conn, service_id=uuid.UUID(int=i + 1))
-            templates = [f.create_template(conn, service, "sms"), f.create_template(conn, service, "email")]
-            bulk_notifications(conn, templates, 60, first=OLD)
-            bulk_notifications(conn, templates, 5, first=OLD, key_type="test")
-            bulk_notifications(conn, templates, 5, first=RECENT)
-        letter = f.create_template(conn, uuid.UUID(int=1), "letter")
-        bulk_notifications(conn, [letter], 12, first=OLD)
-        letters = conn.execute(sa.select(schema.notifications).where(
-            schema.notifications.c.notification_type == "letter")).all()
-    for row in letters:
-        key = letter_pdf_filename(row.reference, row.created_at, row.postage)
-        s3_client.put_object(Bucket=TEST_BUCKETS.letters_pdf, Key=key, Body=b"%PDF")
-    copy_notifications(engine)
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS test_snapshot"))
+    with celery_night(engine, s3_client, 6, old=OLD, recent=RECENT):
+        yield
 
 
 def contents(engine) -> tuple[list, list]:
