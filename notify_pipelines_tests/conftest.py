@@ -148,4 +148,26 @@ def resources(database_url, s3_endpoint, s3_client) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def dagster_storage_url():
+    """A PostgreSQL database for a Dagster instance, as dagster.yaml configures every deployment: one per module."""
+    url = create_database("dagster_test")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def postgres_instance(dagster_storage_url):
+    """A Dagster instance on that database, emptied for each test: runs, schedules and ticks, and the key-value store
+    the sensors keep their state in."""
+    import dagster as dg
+
+    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}}) as instance:
+        instance.wipe()
+        instance.wipe_all_schedules()
+        with instance.run_storage.connect() as conn:
+            conn.execute(sa.text("DELETE FROM kvs"))
+        yield instance
+
+
 from notify_pipelines_tests.http_recorder import http_recorder  # noqa: E402,F401  (fixture for callbacks and webhooks)

@@ -9,14 +9,12 @@ import time
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 
 from notify_pipelines.monitoring.alerts import (
     AlertChannel,
     alert_channel_from_env,
     alert_forwarder,
 )
-from notify_pipelines_tests.conftest import create_database, drop_database
 
 FLAKY_ENV = "NOTIFY_TEST_FLAKY_SENSOR"
 
@@ -34,22 +32,9 @@ def flaky_check(context):
 flaky_defs = dg.Definitions(sensors=[flaky_check])
 
 
-@pytest.fixture(scope="module")
-def dagster_storage_url():
-    """A PostgreSQL database for the Dagster instance, as dagster.yaml configures in every deployment."""
-    url = create_database("dagster_test")
-    yield url
-    drop_database(url)
-
-
 @pytest.fixture
-def instance(dagster_storage_url):
-    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}}) as instance:
-        instance.wipe()
-        instance.wipe_all_schedules()
-        with instance.run_storage.connect() as conn:  # the key-value store the forwarder keeps its state in
-            conn.execute(sa.text("DELETE FROM kvs"))
-        yield instance
+def instance(postgres_instance):
+    return postgres_instance
 
 
 @pytest.fixture

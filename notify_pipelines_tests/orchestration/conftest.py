@@ -7,27 +7,14 @@ import datetime as dt
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 
 from notify_pipelines.monitoring.alerts import AlertChannel, alert_forwarder
 from notify_pipelines.orchestration import night
-from notify_pipelines_tests.conftest import create_database, drop_database
-
-
-@pytest.fixture(scope="module")
-def dagster_storage_url():
-    url = create_database("dagster_night_test")
-    yield url
-    drop_database(url)
 
 
 @pytest.fixture
-def instance(dagster_storage_url):
-    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}}) as instance:
-        instance.wipe()
-        with instance.run_storage.connect() as conn:  # the key-value store the sensors keep their state in
-            conn.execute(sa.text("DELETE FROM kvs"))
-        yield instance
+def instance(postgres_instance):
+    return postgres_instance
 
 
 @pytest.fixture
