@@ -19,7 +19,6 @@ from notify_pipelines.monitoring.sensor_state import MonitoringClock
 from notify_pipelines.orchestration.resources import NotifyDatabase
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.monitoring.test_alerts import (  # noqa: F401  (fixtures: Dagster's storage on PostgreSQL)
-    dagster_storage_url,
     forward,
     instance,
     webhook_channel,
