@@ -13,7 +13,8 @@ the timetable, in TIMETABLE order:
     time and peak RSS are that process's;
   - rows touched: inserts + updates + deletes in the notifications database during the run (pg_stat_database).
 Bare baselines exist for the SQL slots (timeouts, the four daily facts, retention's archive); retention's bare
-figure has no S3 calls (its job deletes PDFs too), and the other slots have none ("-").
+figure adds its S3 calls, bare (bare_retention_s3: the same prefix listings and DeleteObjects calls, read-only), and
+the other slots have none ("-").
 
 Sizes: NOTIFY_BENCH_NIGHT_SIZES (default 250000,1000000,4000000); `--quick`: 2,000 a day.
 Alone: `python -m benchmarks.bench_night [--quick] [--sizes 250000,1000000]`.
@@ -29,6 +30,7 @@ import os
 import resource
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,12 +43,14 @@ from benchmarks.bench_timeouts import UNBATCHED_SQL
 from benchmarks.common import report, scratch_database, timed
 from benchmarks.retention_letters import moto_process
 from notify_pipelines.core.calendar import london_midnight, retention_cutoff
+from notify_pipelines.core.letters import bucket_and_prefix_for_letter
 from notify_pipelines.core.settings import (
     LetterBuckets,
     csv_upload_bucket,
     deep_archive_bucket,
     letters_print_bucket,
 )
+from notify_pipelines.core.vocabulary import LETTER
 from notify_pipelines.db.engine import get_engine
 from notify_pipelines.db.schema import HISTORY_COLUMNS, ft_notification_status
 from notify_pipelines.monitoring.timeouts import timeout_cutoff
@@ -54,6 +58,8 @@ from notify_pipelines.orchestration import night
 from notify_pipelines.orchestration.timetable import TIMETABLE, Days, Slot, Starts
 from notify_pipelines.reporting import billing_facts, fact_build, letter_despatch, locks, processing_time, status_facts
 from notify_pipelines.reporting.schedules import STATUS_LOOKBACK_DAYS
+from notify_pipelines.retention.archive import LetterRow
+from notify_pipelines.retention.letter_files import DELETE_CHUNK, LOOKUP_THREADS, has_pdf_to_delete
 from notify_pipelines.retention.work import find_work
 from notify_pipelines.tooling import seed, seed_files
 
@@ -140,6 +146,45 @@ def _bare_retention(conn: sa.Connection, tick: dt.datetime) -> int:
     conn.execute(sa.text(f"INSERT INTO notification_history ({COLUMNS}) SELECT {', '.join('n.' + c for c in HISTORY_COLUMNS)} "
                          f"{due} WHERE n.key_type <> 'test'"), params)
     return conn.execute(sa.text(f"DELETE FROM notifications WHERE id IN (SELECT n.id {due})"), params).rowcount
+
+
+def bare_retention_s3(url: str, endpoint: str) -> tuple[float, int]:
+    """The S3 calls of tonight's retention, bare: one prefix listing per letter whose PDF the job deletes (as many at
+    once as the job's LOOKUP_THREADS), then DeleteObjects in chunks of DELETE_CHUNK. Read-only, so that the job still
+    finds every PDF: the deletes name keys under a prefix that holds no object (S3 answers those as deleted). Returns
+    (seconds, letters)."""
+    with get_engine(url).connect() as conn:
+        letters = []
+        for w in find_work(conn, NIGHT):
+            for c in w.cutoffs:
+                if c.notification_type == LETTER:
+                    rows = conn.execute(sa.text(
+                        "SELECT id, notification_status, key_type, reference, created_at FROM notifications "
+                        "WHERE service_id = :s AND notification_type = :t AND created_at < :c"),
+                        {"s": w.service_id, "t": LETTER, "c": c.cutoff})
+                    letters += [LetterRow(*row) for row in rows]
+    wanted = [letter for letter in letters if letter.reference and has_pdf_to_delete(letter)]
+    client, buckets = s3_client(endpoint), LetterBuckets.from_env()
+
+    def find(letter: LetterRow) -> str:
+        bucket, prefix = bucket_and_prefix_for_letter(buckets, status=letter.notification_status,
+                                                      key_type=letter.key_type, reference=letter.reference,
+                                                      created_at=letter.created_at)
+        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        return bucket
+
+    def calls() -> None:
+        with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
+            found = list(pool.map(find, wanted))
+        for bucket in set(found):
+            keys = [f"bare-baseline/{i}" for i, b in enumerate(found) if b == bucket]
+            for start in range(0, len(keys), DELETE_CHUNK):
+                client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in
+                                                                         keys[start:start + DELETE_CHUNK]],
+                                                             "Quiet": True})
+
+    seconds, _ = timed(calls)
+    return seconds, len(wanted)
 
 
 def _per_day(insert: Callable[[sa.Connection, dt.date], object], days: int) -> Callable:
@@ -249,6 +294,7 @@ class SlotFigures:
     peak_mb: float
     bare: tuple[float, int] | None
     success: bool
+    bare_s3: tuple[float, int] | None = None  # retention: its S3 calls, bare (seconds, letters)
 
 
 def _describe(request: dg.RunRequest) -> str:
@@ -258,16 +304,19 @@ def _describe(request: dg.RunRequest) -> str:
     return f"{start}...{end}" if start else "-"
 
 
-def run_night(url: str, instance: dg.DagsterInstance) -> list[SlotFigures]:
+def run_night(url: str, instance: dg.DagsterInstance, endpoint: str) -> list[SlotFigures]:
     figures = []
     for s in night_slots():
         tick = s.tick(NIGHT)
         request = request_for(s, tick, instance)
         bare = run_bare(url, s, tick.astimezone(dt.UTC))
+        bare_s3 = bare_retention_s3(url, endpoint) if s.name == "nightly_retention" else None
+        if bare and bare_s3:  # the job's work is both: its SQL and its S3 calls
+            bare = (bare[0] + bare_s3[0], bare[1])
         before = rows_written(url)
         seconds, success, peak = run_in_own_process(request.job_name or s.target, request, instance)
         figures.append(SlotFigures(s.name, request.job_name or s.target, _describe(request), seconds,
-                                   rows_written(url) - before, peak, bare, success))
+                                   rows_written(url) - before, peak, bare, success, bare_s3))
         assert success, f"{s.name} failed"
     return figures
 
@@ -294,9 +343,14 @@ def one_size(per_day: int) -> list[SlotFigures]:
         os.environ.update({"NOTIFY_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
         seeded_s, summary = timed(lambda: seed_platform(url, endpoint, per_day))
-        figures = run_night(url, instance)
+        figures = run_night(url, instance, endpoint)
         with get_engine(url).connect() as conn:
             size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
+    for f in figures:
+        if f.bare_s3:
+            print(f"  {f.slot}'s bare figure: its SQL {f.bare[0] - f.bare_s3[0]:.2f} s + its S3 calls "
+                  f"{f.bare_s3[0]:.2f} s ({f.bare_s3[1]:,} prefix listings, {LOOKUP_THREADS} at once, and the "
+                  f"DeleteObjects calls)")
     report(f"the whole night of {NIGHT}, {per_day:,} notifications a day ({summary['notifications']:,} seeded over "
            f"{LOOKBACK_DAYS} days, {summary['services']} services, {summary['pdfs']:,} PDFs, {summary['csvs']:,} CSVs; "
            f"seeded in {seeded_s:.0f} s; database {size / 2**30:.2f} GB); shared, loaded 2-core machine",
