@@ -58,7 +58,7 @@ from notify_pipelines.orchestration import night
 from notify_pipelines.orchestration.timetable import TIMETABLE, Days, Slot, Starts
 from notify_pipelines.reporting import billing_facts, fact_build, letter_despatch, locks, processing_time, status_facts
 from notify_pipelines.reporting.schedules import STATUS_LOOKBACK_DAYS
-from notify_pipelines.retention.archive import LetterRow
+from notify_pipelines.retention.archive import LetterRow, choose_letters
 from notify_pipelines.retention.letter_files import DELETE_CHUNK, LOOKUP_THREADS, has_pdf_to_delete
 from notify_pipelines.retention.work import find_work
 from notify_pipelines.tooling import seed, seed_files
@@ -153,16 +153,10 @@ def bare_retention_s3(url: str, endpoint: str) -> tuple[float, int]:
     once as the job's LOOKUP_THREADS), then DeleteObjects in chunks of DELETE_CHUNK. Read-only, so that the job still
     finds every PDF: the deletes name keys under a prefix that holds no object (S3 answers those as deleted). Returns
     (seconds, letters)."""
-    with get_engine(url).connect() as conn:
-        letters = []
-        for w in find_work(conn, NIGHT):
-            for c in w.cutoffs:
-                if c.notification_type == LETTER:
-                    rows = conn.execute(sa.text(
-                        "SELECT id, notification_status, key_type, reference, created_at FROM notifications "
-                        "WHERE service_id = :s AND notification_type = :t AND created_at < :c"),
-                        {"s": w.service_id, "t": LETTER, "c": c.cutoff})
-                    letters += [LetterRow(*row) for row in rows]
+    with get_engine(url).connect() as conn:  # the letters the job's batches choose, all at once
+        letters = [letter for w in find_work(conn, NIGHT) for c in w.cutoffs if c.notification_type == LETTER
+                   for test_keys in (False, True)
+                   for letter in choose_letters(conn, w.service_id, c.cutoff, 2**31 - 1, test_keys=test_keys)]
     wanted = [letter for letter in letters if letter.reference and has_pdf_to_delete(letter)]
     client, buckets = s3_client(endpoint), LetterBuckets.from_env()
 
