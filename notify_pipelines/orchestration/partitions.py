@@ -24,3 +24,9 @@ def window_days(window: dg.TimeWindow) -> list[dt.date]:
 
 def partition_key(day: dt.date) -> str:
     return day.isoformat()
+
+
+def from_first_partition(first: dt.date, partitions: dg.TimeWindowPartitionsDefinition = daily_partitions) -> dt.date:
+    """`first`, or the first partition's day where a look-back reaches before NOTIFY_PARTITIONS_START (a deployment,
+    or `dev`, whose history starts recently): a run over keys that do not exist would be refused."""
+    return max(first, partitions.start.date())

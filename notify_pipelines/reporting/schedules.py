@@ -13,7 +13,7 @@ import dagster as dg
 
 from notify_pipelines.core.vocabulary import EMAIL, LETTER, LONDON, SMS
 from notify_pipelines.orchestration.night import follower, timetable_schedule
-from notify_pipelines.orchestration.partitions import daily_partitions
+from notify_pipelines.orchestration.partitions import daily_partitions, from_first_partition
 from notify_pipelines.orchestration.run_limits import job_max_runtime_tags
 from notify_pipelines.orchestration.timetable import slot
 from notify_pipelines.reporting.assets import (
@@ -57,12 +57,6 @@ reporting_jobs = [
     ft_notification_status_job, ft_billing_job, ft_processing_time_job, ft_billing_letter_despatch_job,
     ft_monthly_usage_job,
 ]
-
-
-def from_first_partition(first: dt.date, partitions: dg.TimeWindowPartitionsDefinition = daily_partitions) -> dt.date:
-    """`first`, or the first partition's day where a look-back reaches before NOTIFY_PARTITIONS_START (a deployment,
-    or `dev`, whose history starts recently): a run over keys that do not exist would be refused."""
-    return max(first, partitions.start.date())
 
 
 def range_tags(first: dt.date, last: dt.date) -> dict[str, str]:
