@@ -13,7 +13,7 @@ the timetable, in TIMETABLE order:
     time and peak RSS are that process's;
   - rows touched: inserts + updates + deletes in the notifications database during the run (pg_stat_database).
 Bare baselines exist for the SQL slots (timeouts, the four daily facts, retention's archive); retention's bare
-figure adds its S3 calls, bare (bare_retention_s3: the same prefix listings and DeleteObjects calls, read-only), and
+figure adds its S3 calls, bare (bare_retention_s3: the same HEADs and DeleteObjects calls, read-only), and
 the other slots have none ("-").
 
 Sizes: NOTIFY_BENCH_NIGHT_SIZES (default 250000,1000000,4000000); `--quick`: 2,000 a day.
@@ -43,7 +43,7 @@ from benchmarks.bench_timeouts import UNBATCHED_SQL
 from benchmarks.common import report, scratch_database, timed
 from benchmarks.retention_letters import moto_process
 from notify_pipelines.core.calendar import london_midnight, retention_cutoff
-from notify_pipelines.core.letters import bucket_and_prefix_for_letter
+from notify_pipelines.core.letters import bucket_and_key_for_letter, bucket_and_prefix_for_letter
 from notify_pipelines.core.settings import (
     LetterBuckets,
     csv_upload_bucket,
@@ -148,11 +148,25 @@ def _bare_retention(conn: sa.Connection, tick: dt.datetime) -> int:
     return conn.execute(sa.text(f"DELETE FROM notifications WHERE id IN (SELECT n.id {due})"), params).rowcount
 
 
-def bare_retention_s3(url: str, endpoint: str) -> tuple[float, int]:
-    """The S3 calls of tonight's retention, bare: one prefix listing per letter whose PDF the job deletes (as many at
-    once as the job's LOOKUP_THREADS), then DeleteObjects in chunks of DELETE_CHUNK. Read-only, so that the job still
-    finds every PDF: the deletes name keys under a prefix that holds no object (S3 answers those as deleted). Returns
-    (seconds, letters)."""
+LISTING_SAMPLE = 2_000  # letters looked up both ways for the before/after of finding PDFs by name
+
+
+@dataclass
+class BareS3:
+    """Retention's S3 calls done bare, and the cost of one lookup by name (HEAD) and by prefix (the old listing)."""
+
+    seconds: float
+    letters: int
+    sample: int
+    head_ms: float  # per letter, LOOKUP_THREADS at once
+    list_ms: float
+
+
+def bare_retention_s3(url: str, endpoint: str) -> BareS3:
+    """The S3 calls of tonight's retention, bare: a HEAD of each PDF the job deletes by its full name (as many at once
+    as the job's LOOKUP_THREADS), then DeleteObjects in chunks of DELETE_CHUNK. Read-only, so that the job still finds
+    every PDF: the deletes name keys under a prefix that holds no object (S3 answers those as deleted). Then, on a
+    sample, the same lookups by prefix listing, as the job made them before (and the reference does)."""
     with get_engine(url).connect() as conn:  # the letters the job's batches choose, all at once
         letters = [letter for w in find_work(conn, NIGHT) for c in w.cutoffs if c.notification_type == LETTER
                    for test_keys in (False, True)
@@ -160,16 +174,26 @@ def bare_retention_s3(url: str, endpoint: str) -> tuple[float, int]:
     wanted = [letter for letter in letters if letter.reference and has_pdf_to_delete(letter)]
     client, buckets = s3_client(endpoint), LetterBuckets.from_env()
 
-    def find(letter: LetterRow) -> str:
-        bucket, prefix = bucket_and_prefix_for_letter(buckets, status=letter.notification_status,
-                                                      key_type=letter.key_type, reference=letter.reference,
-                                                      created_at=letter.created_at)
-        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    def where(letter: LetterRow) -> dict:
+        return {"status": letter.notification_status, "key_type": letter.key_type, "reference": letter.reference,
+                "created_at": letter.created_at}
+
+    def head(letter: LetterRow) -> str:
+        bucket, key = bucket_and_key_for_letter(buckets, **where(letter), postage=letter.postage)
+        client.head_object(Bucket=bucket, Key=key)
         return bucket
 
-    def calls() -> None:
+    def listing(letter: LetterRow) -> str:
+        bucket, prefix = bucket_and_prefix_for_letter(buckets, **where(letter))
+        assert client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents"), prefix
+        return bucket
+
+    def lookups(find: Callable[[LetterRow], str], chosen: list[LetterRow]) -> list[str]:
         with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
-            found = list(pool.map(find, wanted))
+            return list(pool.map(find, chosen))
+
+    def calls() -> None:
+        found = lookups(head, wanted)
         for bucket in set(found):
             keys = [f"bare-baseline/{i}" for i, b in enumerate(found) if b == bucket]
             for start in range(0, len(keys), DELETE_CHUNK):
@@ -178,7 +202,11 @@ def bare_retention_s3(url: str, endpoint: str) -> tuple[float, int]:
                                                              "Quiet": True})
 
     seconds, _ = timed(calls)
-    return seconds, len(wanted)
+    sample = wanted[:LISTING_SAMPLE]
+    head_s, _ = timed(lambda: lookups(head, sample))
+    list_s, _ = timed(lambda: lookups(listing, sample))
+    per_letter = 1000 / max(len(sample), 1)
+    return BareS3(seconds, len(wanted), len(sample), head_s * per_letter, list_s * per_letter)
 
 
 def _per_day(insert: Callable[[sa.Connection, dt.date], object], days: int) -> Callable:
@@ -288,7 +316,7 @@ class SlotFigures:
     peak_mb: float
     bare: tuple[float, int] | None
     success: bool
-    bare_s3: tuple[float, int] | None = None  # retention: its S3 calls, bare (seconds, letters)
+    bare_s3: BareS3 | None = None  # retention: its S3 calls, bare
 
 
 def _describe(request: dg.RunRequest) -> str:
@@ -306,7 +334,7 @@ def run_night(url: str, instance: dg.DagsterInstance, endpoint: str) -> list[Slo
         bare = run_bare(url, s, tick.astimezone(dt.UTC))
         bare_s3 = bare_retention_s3(url, endpoint) if s.name == "nightly_retention" else None
         if bare and bare_s3:  # the job's work is both: its SQL and its S3 calls
-            bare = (bare[0] + bare_s3[0], bare[1])
+            bare = (bare[0] + bare_s3.seconds, bare[1])
         before = rows_written(url)
         seconds, success, peak = run_in_own_process(request.job_name or s.target, request, instance)
         figures.append(SlotFigures(s.name, request.job_name or s.target, _describe(request), seconds,
@@ -342,9 +370,11 @@ def one_size(per_day: int) -> list[SlotFigures]:
             size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
     for f in figures:
         if f.bare_s3:
-            print(f"  {f.slot}'s bare figure: its SQL {f.bare[0] - f.bare_s3[0]:.2f} s + its S3 calls "
-                  f"{f.bare_s3[0]:.2f} s ({f.bare_s3[1]:,} prefix listings, {LOOKUP_THREADS} at once, and the "
-                  f"DeleteObjects calls)")
+            b = f.bare_s3
+            print(f"  {f.slot}'s bare figure: its SQL {f.bare[0] - b.seconds:.2f} s + its S3 calls {b.seconds:.2f} s "
+                  f"({b.letters:,} HEADs, {LOOKUP_THREADS} at once, and the DeleteObjects calls); a lookup on a sample "
+                  f"of {b.sample:,} letters: {b.head_ms:.2f} ms by name (HEAD) against {b.list_ms:.2f} ms by prefix "
+                  f"listing, the way before ({b.list_ms / max(b.head_ms, 1e-9):.1f}x)")
     report(f"the whole night of {NIGHT}, {per_day:,} notifications a day ({summary['notifications']:,} seeded over "
            f"{LOOKBACK_DAYS} days, {summary['services']} services, {summary['pdfs']:,} PDFs, {summary['csvs']:,} CSVs; "
            f"seeded in {seeded_s:.0f} s; database {size / 2**30:.2f} GB); shared, loaded 2-core machine",

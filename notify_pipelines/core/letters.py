@@ -31,13 +31,32 @@ def letter_pdf_prefix(reference: str, created_at: dt.datetime, *, with_folder: b
     return f"{folder}NOTIFY.{reference}".upper()
 
 
+DEFAULT_POSTAGE = "second"  # the API's default for precompiled letters: a letter without postage is named so
+
+
+def _bucket_for_letter(buckets: LetterBuckets, *, status: str, key_type: str) -> tuple[str, bool]:
+    """(bucket, whether its names have the date folder): invalid-pdf for validation-failed, test-letters for test
+    keys, otherwise letters-pdf under its date folder."""
+    if status == STATUS_VALIDATION_FAILED:
+        return buckets.invalid_pdf, False
+    if key_type == KEY_TYPE_TEST:
+        return buckets.test_letters, False
+    return buckets.letters_pdf, True
+
+
 def bucket_and_prefix_for_letter(
     buckets: LetterBuckets, *, status: str, key_type: str, reference: str, created_at: dt.datetime
 ) -> tuple[str, str]:
-    """Where a finished letter's PDF lives: invalid-pdf for validation-failed, test-letters for test keys,
-    otherwise letters-pdf under its date folder."""
-    if status == STATUS_VALIDATION_FAILED:
-        return buckets.invalid_pdf, letter_pdf_prefix(reference, created_at, with_folder=False)
-    if key_type == KEY_TYPE_TEST:
-        return buckets.test_letters, letter_pdf_prefix(reference, created_at, with_folder=False)
-    return buckets.letters_pdf, letter_pdf_prefix(reference, created_at, with_folder=True)
+    """Where a finished letter's PDF lives, and the prefix the reference lists by to find it."""
+    bucket, with_folder = _bucket_for_letter(buckets, status=status, key_type=key_type)
+    return bucket, letter_pdf_prefix(reference, created_at, with_folder=with_folder)
+
+
+def bucket_and_key_for_letter(
+    buckets: LetterBuckets, *, status: str, key_type: str, reference: str, created_at: dt.datetime,
+    postage: str | None
+) -> tuple[str, str]:
+    """Where a finished letter's PDF lives and the full name it was given: the one object that prefix finds,
+    unless its postage has changed since."""
+    bucket, with_folder = _bucket_for_letter(buckets, status=status, key_type=key_type)
+    return bucket, letter_pdf_filename(reference, created_at, postage or DEFAULT_POSTAGE, ignore_folder=not with_folder)

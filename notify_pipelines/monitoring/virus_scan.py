@@ -15,7 +15,7 @@ from typing import Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from notify_pipelines.core.letters import letter_pdf_filename
+from notify_pipelines.core.letters import DEFAULT_POSTAGE, letter_pdf_filename
 from notify_pipelines.core.s3_objects import object_exists
 from notify_pipelines.db.schema import virus_scan_requests
 from notify_pipelines.monitoring.queries import Letter
@@ -61,7 +61,8 @@ file_exists = object_exists  # the sensors' and tests' name for it
 def scan_filename(letter: Letter) -> str:
     """The name of a precompiled upload in the scan bucket: no date folder (§5.5). A letter without postage is
     named as second class, the API's default for precompiled letters."""
-    return letter_pdf_filename(letter.reference, letter.created_at, letter.postage or "second", ignore_folder=True)
+    return letter_pdf_filename(letter.reference, letter.created_at, letter.postage or DEFAULT_POSTAGE,
+                               ignore_folder=True)
 
 
 @dataclass(frozen=True)

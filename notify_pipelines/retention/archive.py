@@ -51,6 +51,7 @@ class LetterRow:
     key_type: str
     reference: str | None
     created_at: dt.datetime
+    postage: str | None = None  # part of the file's name (none: named as second class)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def choose_letters(conn: sa.Connection, service_id: uuid.UUID, cutoff: dt.dateti
     """The letters the next batch will remove, with what their PDFs' names need. A plain read, no lock: the caller
     commits (or closes) before calling S3, and the removal re-checks each letter."""
     batch = _oldest_rows(test_keys=test_keys, letters=True,
-                         select="id, notification_status, key_type, reference, created_at")
+                         select="id, notification_status, key_type, reference, created_at, postage")
     rows = conn.execute(sa.text(batch), _params(service_id, LETTER, cutoff, limit))
     return [LetterRow(*row) for row in rows]
 

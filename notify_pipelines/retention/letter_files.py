@@ -6,6 +6,11 @@ scan bucket under FAILURE/ for the bucket's lifecycle rules). Or it *failed*: an
 unreachable before its turn. Only gone letters may be archived: a row archived while its PDF is still in S3 leaves
 a name and address there that no later run would ever look for.
 
+A PDF is found by its full name first (one HEAD: the name is the row's reference, created_at and postage), and by the
+reference's '{folder}NOTIFY.{REFERENCE}' prefix only when that misses (a letter whose postage changed after its file
+was named). The answers are the reference's prefix listing's; a HEAD is a cheaper request class on S3, and on moto,
+whose listing scans the whole bucket, a listing per letter made retention's cost grow with letters x objects.
+
 An S3 error that says S3 cannot be reached at all (no connection, a timeout, no credentials: botocore's own
 exceptions, raised after the client's retries) trips the caller's `S3Breaker`: the calls not yet made are not made,
 so an unreachable S3 costs one round of timeouts per step, not one per letter. An S3 answer (AccessDenied,
@@ -20,14 +25,14 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify_pipelines.core.letters import bucket_and_prefix_for_letter
+from notify_pipelines.core.letters import bucket_and_key_for_letter, bucket_and_prefix_for_letter
 from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.core.vocabulary import COMPLETED_STATUSES, KEY_TYPE_TEST, NOT_YET_SANITISED_STATUSES
 from notify_pipelines.retention.archive import LetterRow
 
 # Test letters of any status lose their PDF, except where the file never reached a letters bucket.
 TEST_STATUSES_WITHOUT_PDF = frozenset(NOT_YET_SANITISED_STATUSES)
-LOOKUP_THREADS = 16  # one S3 list per letter; in parallel so a 5,000-letter batch is not 5,000 round trips in a row
+LOOKUP_THREADS = 16  # one S3 call per letter; in parallel so a 5,000-letter batch is not 5,000 round trips in a row
 DELETE_CHUNK = 1000  # S3 DeleteObjects limit
 NOT_LOOKED_UP = "<not looked up>"  # a lookup skipped because the breaker had tripped (compared by identity)
 ERROR_LINES = 10  # per batch, one log line per failed letter up to this many, then one line for the rest
@@ -77,23 +82,30 @@ def _describe(error: Exception) -> str:
 
 def delete_letter_pdfs(s3_client, buckets: LetterBuckets, letters: list[LetterRow], breaker: S3Breaker,
                        log: logging.Logger = logger) -> PdfResult:
-    """Find each letter's PDF by its '{folder}NOTIFY.{REFERENCE}' prefix in the right bucket and delete it; say which
-    letters' PDFs are gone. Makes no S3 call once `breaker` has tripped."""
+    """Find each letter's PDF in the right bucket and delete it; say which letters' PDFs are gone. Makes no S3 call
+    once `breaker` has tripped."""
     result = PdfResult(gone=[letter for letter in letters if not has_pdf_to_delete(letter)])
     wanted = [letter for letter in letters if has_pdf_to_delete(letter)]
     failures: list[tuple[LetterRow, str]] = []
 
     def find(letter: LetterRow) -> tuple[str, str | None]:
         """(bucket, key or None when there is no such object); NOT_LOOKED_UP once the breaker has tripped."""
-        bucket, prefix = bucket_and_prefix_for_letter(
-            buckets, status=letter.notification_status, key_type=letter.key_type,
-            reference=letter.reference or "", created_at=letter.created_at,
+        bucket, key = bucket_and_key_for_letter(
+            buckets, status=letter.notification_status, key_type=letter.key_type, reference=letter.reference or "",
+            created_at=letter.created_at, postage=letter.postage,
         )
         if not letter.reference:
             return bucket, None
         if breaker.reason:
             return bucket, NOT_LOOKED_UP
         try:
+            if _exists(s3_client, bucket, key):
+                return bucket, key
+            # Not under the name it was given (its postage changed since): look by prefix, as the reference does.
+            _, prefix = bucket_and_prefix_for_letter(
+                buckets, status=letter.notification_status, key_type=letter.key_type, reference=letter.reference,
+                created_at=letter.created_at,
+            )
             listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
         except BotoCoreError as error:
             breaker.trip(error)
@@ -126,6 +138,17 @@ def delete_letter_pdfs(s3_client, buckets: LetterBuckets, letters: list[LetterRo
         result.fail(letter, reason)
     _log_failures(failures, log)
     return result
+
+
+def _exists(s3_client, bucket: str, key: str) -> bool:
+    """HEAD the object: False on 404, any other S3 answer raised."""
+    try:
+        s3_client.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
 
 
 def _delete_keys(s3_client, bucket: str, entries: list[tuple[LetterRow, str]], breaker: S3Breaker,

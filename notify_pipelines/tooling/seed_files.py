@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from notify_pipelines.core.letters import bucket_and_prefix_for_letter, letter_pdf_filename
+from notify_pipelines.core.letters import DEFAULT_POSTAGE, bucket_and_key_for_letter, letter_pdf_filename
 from notify_pipelines.core.settings import LetterBuckets
 from notify_pipelines.core.vocabulary import (
     COMPLETED_STATUSES,
@@ -58,15 +58,13 @@ _LETTERS_WITH_FILES = sa.text(f"""
 
 def _file_for(buckets: LetterBuckets, row) -> tuple[str, str]:
     """(bucket, key) of one letter's file."""
-    postage = row.postage or "second"  # the API's default for precompiled letters
     if row.notification_status == STATUS_PENDING_VIRUS_CHECK:
-        return buckets.letters_scan, letter_pdf_filename(row.reference, row.created_at, postage, ignore_folder=True)
-    letter = LetterRow(row.id, row.notification_status, row.key_type, row.reference, row.created_at)
+        return buckets.letters_scan, letter_pdf_filename(row.reference, row.created_at, row.postage or DEFAULT_POSTAGE,
+                                                         ignore_folder=True)
+    letter = LetterRow(row.id, row.notification_status, row.key_type, row.reference, row.created_at, row.postage)
     assert has_pdf_to_delete(letter), letter
-    bucket, _ = bucket_and_prefix_for_letter(buckets, status=letter.notification_status, key_type=letter.key_type,
-                                             reference=letter.reference, created_at=letter.created_at)
-    return bucket, letter_pdf_filename(row.reference, row.created_at, postage,
-                                       ignore_folder=bucket != buckets.letters_pdf)
+    return bucket_and_key_for_letter(buckets, status=letter.notification_status, key_type=letter.key_type,
+                                     reference=letter.reference, created_at=letter.created_at, postage=letter.postage)
 
 
 def upload_seeded_letter_pdfs(engine: sa.Engine, s3_client, buckets: LetterBuckets, *,

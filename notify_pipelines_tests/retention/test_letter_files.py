@@ -13,6 +13,7 @@ from notify_pipelines.retention.service import ServiceCleaner
 from notify_pipelines.retention.work import ServiceWork, TypeCutoff
 from notify_pipelines_tests import factories as f
 from notify_pipelines_tests.retention.helpers import where_is
+from notify_pipelines_tests.retention.test_letter_s3_failures import S3Proxy
 
 CUTOFF = dt.datetime(2021, 6, 1, 23, 0)
 CREATED = dt.datetime(2021, 5, 20, 17, 0)  # 18:00 London: after 17:30, so in the next day's folder
@@ -110,6 +111,33 @@ def test_a_missing_pdf_is_a_warning_and_the_batch_goes_on(engine, s3_client, let
     assert keys(s3_client, letter_buckets.letters_pdf) == set()
     assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (1, 1)
     assert f"No S3 object to delete for letter notification {missing}" in caplog.text
+
+
+def test_a_pdf_is_found_by_its_full_name_with_one_head_and_no_listing(engine, s3_client, letter_buckets, letters):
+    service_id, template_id = letters
+    made = [letter_with_pdf(engine, s3_client, template_id, "delivered", letter_buckets.letters_pdf) for _ in range(3)]
+    proxy = S3Proxy(s3_client)
+    [outcome] = clean(engine, proxy, letter_buckets, service_id)
+    assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (3, 0)
+    assert (proxy.calls.get("head_object"), proxy.calls.get("list_objects_v2", 0)) == (3, 0)
+    assert where_is(engine) == (set(), {notification_id for notification_id, _ in made})
+
+
+def test_a_pdf_named_with_another_postage_is_found_by_its_prefix(engine, s3_client, letter_buckets, letters):
+    """The row says second class; the file was named first class (postage changed since): the HEAD misses, the
+    reference's prefix listing finds it, and it is deleted."""
+    service_id, template_id = letters
+    notification_id, key = letter_with_pdf(engine, s3_client, template_id, "delivered", letter_buckets.letters_pdf)
+    renamed = key.replace(".D.2.", ".D.1.")
+    s3_client.copy_object(Bucket=letter_buckets.letters_pdf, Key=renamed,
+                          CopySource={"Bucket": letter_buckets.letters_pdf, "Key": key})
+    s3_client.delete_object(Bucket=letter_buckets.letters_pdf, Key=key)
+    proxy = S3Proxy(s3_client)
+    [outcome] = clean(engine, proxy, letter_buckets, service_id)
+    assert (outcome.pdfs_deleted, outcome.pdfs_missing) == (1, 0)
+    assert (proxy.calls.get("head_object"), proxy.calls.get("list_objects_v2")) == (1, 1)
+    assert keys(s3_client, letter_buckets.letters_pdf) == set()
+    assert where_is(engine) == (set(), {notification_id})
 
 
 def test_letter_batches_smaller_than_the_data(engine, s3_client, letter_buckets, letters):
