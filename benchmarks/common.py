@@ -22,14 +22,19 @@ ADMIN_URL = os.environ.get("NOTIFY_BENCH_ADMIN_URL", "postgresql+psycopg2://post
 
 
 @contextmanager
-def scratch_database(prefix: str = "notify_bench", *, keep: bool = False) -> Iterator[str]:
-    """A new, migrated database for one benchmark; dropped afterwards unless `keep`. Sets NOTIFY_DATABASE_URL."""
+def scratch_database(prefix: str = "notify_bench", *, keep: bool = False, copy_of: str | None = None) -> Iterator[str]:
+    """A new, migrated database for one benchmark (or a copy of the database at `copy_of`, which must have no
+    connection open); dropped afterwards unless `keep`. Sets NOTIFY_DATABASE_URL."""
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    template = f' TEMPLATE "{sa.make_url(copy_of).database}"' if copy_of else ""
+    if copy_of:
+        get_engine(copy_of).dispose()
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
     url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
+    if not copy_of:
+        migrate.upgrade(url)
     previous = os.environ.get("NOTIFY_DATABASE_URL")
     os.environ["NOTIFY_DATABASE_URL"] = url
     try:
