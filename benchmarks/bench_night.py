@@ -8,9 +8,10 @@ the timetable, in TIMETABLE order:
     tick (`evaluate_tick`), a follower's from `night.plan` (the night_plan sensor's logic) against the same instance,
     which must find its predecessors succeeded;
   - the bare statement(s) of the same work run first, in a transaction that is rolled back (timed before rollback);
-  - the job then runs with that request (partition key, tags, run config) by `execute_in_process` against a Dagster
-    instance on PostgreSQL, in a forked process of its own (as the run launcher gives each run a process): its wall
-    time and peak RSS are that process's;
+  - the job then runs with that request (partition key, tags, run config) by `execute_job`, with the job's own
+    executor (retention's steps in processes of their own), against a Dagster instance on PostgreSQL, in a new
+    Python process (as the default run launcher gives each run one): its wall time, and the peak RSS of that
+    process or of any of its step processes, whichever is larger;
   - rows touched: inserts + updates + deletes in the notifications database during the run (pg_stat_database).
 Bare baselines exist for the SQL slots (timeouts, the four daily facts, retention's archive); retention's bare
 figure adds its S3 calls, bare (bare_retention_s3: the same HEADs and DeleteObjects calls, read-only), and
@@ -32,6 +33,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import boto3
@@ -60,6 +62,7 @@ from notify_pipelines.reporting import billing_facts, fact_build, letter_despatc
 from notify_pipelines.reporting.schedules import STATUS_LOOKBACK_DAYS
 from notify_pipelines.retention.archive import LetterRow, choose_letters
 from notify_pipelines.retention.letter_files import DELETE_CHUNK, LOOKUP_THREADS, has_pdf_to_delete
+from notify_pipelines.retention.s3_client import RETENTION_S3_CONFIG
 from notify_pipelines.retention.work import find_work
 from notify_pipelines.tooling import seed, seed_files
 
@@ -128,8 +131,10 @@ def put_files(url: str, endpoint: str) -> dict:
 
 
 def s3_client(endpoint: str):
+    """With the job's own client settings (RETENTION_S3_CONFIG: a connection per lookup thread), so the bare calls
+    are not slowed by a smaller pool than the job has."""
     return boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2", aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+                        aws_secret_access_key="testing", config=RETENTION_S3_CONFIG)
 
 
 # ---- the bare statements of each slot's work --------------------------------------------------------------------------
@@ -160,7 +165,7 @@ def _bare_retention(conn: sa.Connection, tick: dt.datetime) -> int:
     return conn.execute(sa.text(f"DELETE FROM notifications WHERE id IN (SELECT n.id {due})"), params).rowcount
 
 
-LISTING_SAMPLE = 2_000  # letters looked up both ways for the before/after of finding PDFs by name
+LISTING_SAMPLE = 500  # letters looked up both ways for the before/after of finding PDFs by name
 
 
 @dataclass
@@ -285,23 +290,40 @@ def request_for(s: Slot, tick: dt.datetime, instance: dg.DagsterInstance) -> dg.
     return data.run_requests[0]
 
 
-def _run_slot(job_name: str, request: dg.RunRequest, instance_ref, out) -> None:
-    """In the forked run process: the job with the request, as the daemon's launcher would run it."""
+def job_named(job_name: str) -> dg.JobDefinition:
+    """The code location's job by name: what a step process rebuilds the run's job from."""
     from notify_pipelines.definitions import defs
 
+    return defs.resolve_job_def(job_name)
+
+
+def _reconstructable(job_name: str):
+    return dg.build_reconstructable_job("benchmarks.bench_night", "job_named", reconstructable_args=(job_name,),
+                                        reconstructor_working_directory=str(Path(__file__).resolve().parents[1]))
+
+
+def _run_slot(job_name: str, request: dg.RunRequest, instance_ref, out) -> None:
+    """In the run's own process: the job with the request and its own executor (retention's: its steps in processes
+    of their own, as a launched run has them), as the daemon's run launcher would run it."""
     logging.getLogger("dagster").setLevel(logging.WARNING)
     warnings.simplefilter("ignore")
-    get_engine(os.environ["NOTIFY_DATABASE_URL"]).dispose(close=False)  # the parent's pooled connections stay its own
     instance = dg.DagsterInstance.from_ref(instance_ref)
-    job = defs.resolve_job_def(job_name)
-    seconds, result = timed(lambda: job.execute_in_process(
-        partition_key=request.partition_key, tags=request.tags, run_config={**(request.run_config or {}), **QUIET_RUN},
-        instance=instance, raise_on_error=False))
-    out.send((seconds, result.success, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    tags = {**request.tags, **({"dagster/partition": request.partition_key} if request.partition_key else {})}
+
+    def run() -> bool:
+        with dg.execute_job(_reconstructable(job_name), instance, tags=tags, raise_on_error=False,
+                            run_config={**(request.run_config or {}), **QUIET_RUN}) as result:
+            return result.success
+
+    seconds, success = timed(run)
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    out.send((seconds, success, peak / 1024))
 
 
 def run_in_own_process(job_name: str, request: dg.RunRequest, instance: dg.DagsterInstance) -> tuple[float, bool, float]:
-    context = multiprocessing.get_context("fork")
+    """A new Python process per run, as the default run launcher starts one (a fork would count the benchmark's own
+    memory in the run's peak RSS)."""
+    context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_run_slot, args=(job_name, request, instance.get_ref(), send))
     process.start()
