@@ -351,6 +351,7 @@ class SlotFigures:
     bare: tuple[float, int] | None
     success: bool
     bare_s3: BareS3 | None = None  # retention: its S3 calls, bare
+    ran: tuple[float, float] = (0.0, 0.0)  # when the run's process started and ended (epoch seconds)
 
 
 def _describe(request: dg.RunRequest) -> str:
@@ -372,9 +373,11 @@ def run_night(url: str, instance: dg.DagsterInstance, endpoint: str, *, baseline
         if bare and bare_s3:  # the job's work is both: its SQL and its S3 calls
             bare = (bare[0] + bare_s3.seconds, bare[1])
         before = rows_written(url) if baselines else 0
+        started = time.time()
         seconds, success, peak = run_in_own_process(request.job_name or s.target, request, instance)
         figures.append(SlotFigures(s.name, request.job_name or s.target, _describe(request), seconds,
-                                   rows_written(url) - before if baselines else 0, peak, bare, success, bare_s3))
+                                   rows_written(url) - before if baselines else 0, peak, bare, success, bare_s3,
+                                   (started, time.time())))
         assert success, f"{s.name} failed"
     return figures
 

@@ -68,6 +68,7 @@ def prepare(base: str) -> Platform:
 class StreamResult:
     sent: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # of every answered request, from when it was due
+    due_at: list[float] = field(default_factory=list)  # when each of those was due (epoch seconds)
     by_status: dict[str, int] = field(default_factory=dict)  # "201", "200", "4xx: ...", "5xx", "error: ..."
     acknowledged: list[str] = field(default_factory=list)  # ids of the notifications answered 201
     seconds: float = 0.0
@@ -82,10 +83,13 @@ class StreamResult:
         """5xx, timeouts and refused connections: every request the API did not answer as it should."""
         return self.server_errors + sum(n for status, n in self.by_status.items() if status.startswith("error"))
 
-    def percentile(self, p: float) -> float:
-        if len(self.latencies_ms) < 2:
-            return self.latencies_ms[0] if self.latencies_ms else float("nan")
-        return statistics.quantiles(self.latencies_ms, n=1000, method="inclusive")[int(p * 10) - 1]
+    def percentile(self, p: float, between: tuple[float, float] | None = None) -> float:
+        """The p-th percentile of the latencies, of all requests or of those due `between` two epoch times."""
+        values = self.latencies_ms if between is None else [
+            ms for ms, due in zip(self.latencies_ms, self.due_at) if between[0] <= due < between[1]]
+        if len(values) < 2:
+            return values[0] if values else float("nan")
+        return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1]
 
     def summary(self) -> str:
         return (f"{self.sent:,} requests in {self.seconds:.0f} s ({self.sent / max(self.seconds, 1e-9):.0f}/s): "
@@ -139,6 +143,7 @@ async def _stream(base: str, platform: Platform, rate: float, seconds: float, st
                 status = f"error: {type(error).__name__}"
             else:
                 result.latencies_ms.append((time.perf_counter() - due) * 1000)
+                result.due_at.append(due - clock_offset)
                 status = str(code) if code < 500 else "5xx"
                 if code == 201:
                     notification_id = orjson.loads(text)["id"]
@@ -150,6 +155,7 @@ async def _stream(base: str, platform: Platform, rate: float, seconds: float, st
             result.by_status[status] = result.by_status.get(status, 0) + 1
 
         start = time.perf_counter()
+        clock_offset = start - time.time()  # perf_counter - epoch, to give each request's due time as a wall time
         tasks = []
         while time.perf_counter() - start < seconds and not stop.is_set():
             due = start + result.sent / rate
