@@ -184,14 +184,24 @@ class Lease:
     @contextmanager
     def fenced(self) -> Iterator[sa.Connection]:
         """A transaction that commits only while this run holds the lease (the renewal's row lock keeps any other
-        run from taking it until the commit)."""
+        run from taking it until the commit). A holder frozen inside it (a long pause, a suspended VM) would keep
+        that row locked and every later run waiting on it: the server ends a transaction left idle for the lease's
+        length (idle_in_transaction_session_timeout), and the woken holder finds it gone before it commits."""
         try:
             conn = self.engine.connect()
         except sa.exc.DBAPIError as error:
             raise self.lost(f"it could not renew it: {_first_line(error)}") from error
-        with conn, conn.begin():
-            self._renew_on(conn)
-            yield conn
+        with conn:
+            try:
+                with conn.begin():
+                    conn.execute(sa.text(f"SET LOCAL idle_in_transaction_session_timeout = "
+                                         f"{max(1, int(self.seconds * 1000))}"))
+                    self._renew_on(conn)
+                    yield conn
+            except sa.exc.DBAPIError as error:
+                if error.connection_invalidated:  # the server ended the session: nothing of the transaction stayed
+                    raise self.lost(f"the database ended its transaction: {_first_line(error)}") from error
+                raise
 
     def release(self, log=log_) -> None:
         """Let the next run start at once. A failure only delays it until the lease expires."""

@@ -5,6 +5,7 @@ so `expires_at = now()` and `now() + 1 microsecond` are the instants at and just
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -147,3 +148,21 @@ def test_a_row_deleted_by_hand_still_gives_a_larger_token(engine):
     assert fresh.token > dead.token
     with pytest.raises(LeaseLost, match="another run took it"):
         dead.renew()
+
+
+def test_a_holder_frozen_inside_its_fenced_transaction_does_not_keep_the_next_run_waiting(engine):
+    """Frozen between its renewal and its commit (the renewal's row lock held), the holder would keep every later run
+    waiting on that row for as long as it stays frozen. The server ends the transaction once it has been idle for the
+    lease's length; the next run takes the lease; the woken holder commits nothing and is told it lost the lease."""
+    frozen = Lease.acquire(engine, NAME, 1, holder="a")
+    with pytest.raises(LeaseLost, match=r"the database ended its transaction"):
+        with frozen.fenced() as conn:
+            time.sleep(2.5)  # frozen: idle in its transaction past the 1 s lease
+            with engine.connect() as other:  # not blocked by the frozen transaction's row lock any more
+                other.execute(sa.text("SET lock_timeout = '2s'"))
+                assert leases.try_acquire(other, NAME, "b", 60) is not None
+                other.commit()
+            conn.execute(sa.text("CREATE TABLE must_not_exist (id int)"))
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("SELECT to_regclass('must_not_exist')")).scalar()
+    assert row(engine).holder == "b"
