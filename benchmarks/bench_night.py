@@ -130,6 +130,12 @@ def put_files(url: str, endpoint: str) -> dict:
     return {"pdfs": pdfs["files"], "csvs": csvs["files"]}
 
 
+def use_s3(endpoint: str) -> None:
+    """Point this process and the runs it starts at the local S3."""
+    os.environ.update({"NOTIFY_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
+
+
 def s3_client(endpoint: str):
     """With the job's own client settings (RETENTION_S3_CONFIG: a connection per lookup thread), so the bare calls
     are not slowed by a smaller pool than the job has."""
@@ -401,8 +407,7 @@ def table(figures: list[SlotFigures], per_day: int) -> list[tuple[str, str]]:
 
 def one_size(per_day: int) -> list[SlotFigures]:
     with moto_process() as endpoint, scratch_database("notify_bench_night") as url, dagster_instance() as instance:
-        os.environ.update({"NOTIFY_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
+        use_s3(endpoint)
         seeded_s, summary = timed(lambda: seed_platform(url, endpoint, per_day))
         figures = run_night(url, instance, endpoint)
         with get_engine(url).connect() as conn:

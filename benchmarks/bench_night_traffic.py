@@ -23,7 +23,7 @@ from contextlib import ExitStack
 import sqlalchemy as sa
 
 from benchmarks.bench_api import Server
-from benchmarks.bench_night import night_slots, put_files, run_night, seed_database
+from benchmarks.bench_night import night_slots, put_files, run_night, seed_database, use_s3
 from benchmarks.bench_retention import dagster_instance
 from benchmarks.common import report, scratch_database, timed
 from benchmarks.live_traffic import Stream, StreamResult, prepare
@@ -44,11 +44,6 @@ def settings(quick: bool) -> dict:
     return chosen
 
 
-def _env_for_s3(endpoint: str) -> None:
-    os.environ.update({"NOTIFY_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
-
-
 def stored(url: str, ids: list[str]) -> int:
     """How many of the notifications `ids` are in the database (live or archived)."""
     with get_engine(url).connect() as conn:
@@ -65,7 +60,7 @@ def one_night(seeded: str, *, traffic: dict | None) -> tuple[list, StreamResult 
         endpoint = stack.enter_context(moto_process())
         url = stack.enter_context(scratch_database("notify_bench_traffic", copy_of=seeded))
         instance = stack.enter_context(dagster_instance())
-        _env_for_s3(endpoint)
+        use_s3(endpoint)
         put_files(url, endpoint)
         if traffic is None:
             return run_night(url, instance, endpoint, baselines=False), None, None, 0
