@@ -73,6 +73,7 @@ class StreamResult:
     acknowledged: list[str] = field(default_factory=list)  # ids of the notifications answered 201
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # the generator's own, to show it kept its rate without taking the machine
+    server_cpu_seconds: float = 0.0  # the API server's meanwhile, when the caller measures it (Server.cpu_seconds)
 
     @property
     def server_errors(self) -> int:
@@ -94,7 +95,9 @@ class StreamResult:
     def summary(self) -> str:
         return (f"{self.sent:,} requests in {self.seconds:.0f} s ({self.sent / max(self.seconds, 1e-9):.0f}/s): "
                 f"p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms, "
-                f"max {max(self.latencies_ms, default=float('nan')):.0f} ms; generator CPU "
+                f"max {max(self.latencies_ms, default=float('nan')):.0f} ms; API CPU "
+                f"{self.server_cpu_seconds / max(self.sent, 1) * 1000:.2f} ms a request "
+                f"({self.server_cpu_seconds / max(self.seconds, 1e-9):.0%} of a core), generator CPU "
                 f"{self.cpu_seconds / max(self.seconds, 1e-9):.0%} of a core; "
                 + ", ".join(f"{status}: {n:,}" for status, n in sorted(self.by_status.items())))
 
@@ -123,7 +126,8 @@ def _request(kind: str, platform: Platform, sms_sent: list[str], i: int) -> tupl
                                         "personalisation": {**ADDRESS, "name": "Jo"}}
 
 
-async def _stream(base: str, platform: Platform, rate: float, seconds: float, stop) -> StreamResult:
+async def _stream(base: str, platform: Platform, rate: float, seconds: float, stop, started,
+                  mix: tuple[str, ...]) -> StreamResult:
     result = StreamResult()
     sms_sent: list[str] = []
     cache: dict = {}
@@ -132,7 +136,7 @@ async def _stream(base: str, platform: Platform, rate: float, seconds: float, st
     async with aiohttp.ClientSession(base_url=base, connector=connector, timeout=timeout) as session:
 
         async def one(i: int, due: float) -> None:
-            path, body = _request(MIX[i % len(MIX)], platform, sms_sent, i)
+            path, body = _request(mix[i % len(mix)], platform, sms_sent, i)
             headers = {"Content-Type": "application/json"}
             if not path.startswith("/notifications/"):
                 headers["Authorization"] = f"Bearer {_token(platform, cache)}"
@@ -154,6 +158,7 @@ async def _stream(base: str, platform: Platform, rate: float, seconds: float, st
                     status = f"{code}: {text[:120]}"
             result.by_status[status] = result.by_status.get(status, 0) + 1
 
+        started.set()
         start = time.perf_counter()
         clock_offset = start - time.time()  # perf_counter - epoch, to give each request's due time as a wall time
         tasks = []
@@ -170,23 +175,28 @@ async def _stream(base: str, platform: Platform, rate: float, seconds: float, st
     return result
 
 
-def _run(base: str, platform: Platform, rate: float, seconds: float, stop, out) -> None:
-    out.send(asyncio.run(_stream(base, platform, rate, seconds, stop)))
+def _run(base: str, platform: Platform, rate: float, seconds: float, stop, started, mix: tuple[str, ...],
+         out) -> None:
+    out.send(asyncio.run(_stream(base, platform, rate, seconds, stop, started, mix)))
 
 
 class Stream:
     """`with Stream(base, platform, rate, seconds) as stream: ...` then `stream.result`: the stream runs in its own
-    process from the `with` until the block ends (or `seconds` pass, whichever is first)."""
+    process from the `with` until the block ends (or `seconds` pass, whichever is first). `mix`: the kinds of request
+    in turn (MIX by default; one kind alone prices it)."""
 
-    def __init__(self, base: str, platform: Platform, rate: float, seconds: float):
+    def __init__(self, base: str, platform: Platform, rate: float, seconds: float, mix: tuple[str, ...] = MIX):
         context = multiprocessing.get_context("spawn")
-        self.stop = context.Event()
+        self.stop, self.started = context.Event(), context.Event()
         self.receive, send = context.Pipe(duplex=False)
-        self.process = context.Process(target=_run, args=(base, platform, rate, seconds, self.stop, send), daemon=True)
+        self.process = context.Process(
+            target=_run, args=(base, platform, rate, seconds, self.stop, self.started, mix, send), daemon=True)
         self.result: StreamResult | None = None
 
     def __enter__(self) -> "Stream":
         self.process.start()
+        if not self.started.wait(timeout=60):  # the block's work begins once requests are flowing, not before
+            raise RuntimeError("the traffic stream did not start")
         return self
 
     def wait(self) -> StreamResult:
