@@ -13,9 +13,9 @@ the timetable, in TIMETABLE order:
     of its own (as the default run launcher gives each run one; forked from a server holding only the imports): its
     wall time, and the peak RSS of that process or of any of its step processes, whichever is larger;
   - rows touched: inserts + updates + deletes in the notifications database during the run (pg_stat_database).
-Bare baselines exist for the SQL slots (timeouts, the four daily facts, retention's archive); retention's bare
-figure adds its S3 calls, bare (bare_retention_s3: the same HEADs and DeleteObjects calls, read-only), and
-the other slots have none ("-").
+Bare baselines exist for the SQL slots (timeouts, the four daily facts, retention's archive, the job-file clean-up's
+choice and archived flags); retention's and the job-file clean-up's bare figures add their S3 calls, bare (BARE_S3:
+the same HEADs and DeleteObjects calls, read-only), and the other slots have none ("-").
 
 Sizes: NOTIFY_BENCH_NIGHT_SIZES (default 250000,1000000,4000000); `--quick`: 2,000 a day.
 Alone: `python -m benchmarks.bench_night [--quick] [--sizes 250000,1000000]`.
@@ -60,6 +60,7 @@ from notify_pipelines.orchestration import night
 from notify_pipelines.orchestration.timetable import TIMETABLE, Days, Slot, Starts
 from notify_pipelines.reporting import billing_facts, fact_build, letter_despatch, locks, processing_time, status_facts
 from notify_pipelines.reporting.schedules import STATUS_LOOKBACK_DAYS
+from notify_pipelines.retention import job_files
 from notify_pipelines.retention.archive import LetterRow, choose_letters
 from notify_pipelines.retention.letter_files import DELETE_CHUNK, LOOKUP_THREADS, has_pdf_to_delete
 from notify_pipelines.retention.s3_client import RETENTION_S3_CONFIG
@@ -176,20 +177,40 @@ LISTING_SAMPLE = 500  # letters looked up both ways for the before/after of find
 
 @dataclass
 class BareS3:
-    """Retention's S3 calls done bare, and the cost of one lookup by name (HEAD) and by prefix (the old listing)."""
+    """A slot's S3 calls done bare; for retention also the cost of one lookup by name (HEAD) and by prefix (the old
+    listing) on a sample of letters."""
 
     seconds: float
-    letters: int
-    sample: int
-    head_ms: float  # per letter, LOOKUP_THREADS at once
-    list_ms: float
+    heads: int
+    sample: int = 0
+    head_ms: float = 0.0  # per letter, LOOKUP_THREADS at once
+    list_ms: float = 0.0
+
+
+def _lookups(find: Callable, chosen: list) -> list:
+    with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
+        return list(pool.map(find, chosen))
+
+
+def _heads_then_deletes(client, objects: list[tuple[str, str]]) -> float:
+    """The seconds to HEAD every (bucket, key), LOOKUP_THREADS at once, then send DeleteObjects in chunks of
+    DELETE_CHUNK, as the jobs do. Read-only, so that the job still finds every object: the deletes name as many keys
+    under a prefix that holds none (S3 answers those as deleted)."""
+    def calls() -> None:
+        _lookups(lambda where: client.head_object(Bucket=where[0], Key=where[1]), objects)
+        for bucket in {b for b, _ in objects}:
+            keys = [f"bare-baseline/{i}" for i, (b, _) in enumerate(objects) if b == bucket]
+            for start in range(0, len(keys), DELETE_CHUNK):
+                client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in
+                                                                         keys[start:start + DELETE_CHUNK]],
+                                                             "Quiet": True})
+    return timed(calls)[0]
 
 
 def bare_retention_s3(url: str, endpoint: str) -> BareS3:
-    """The S3 calls of tonight's retention, bare: a HEAD of each PDF the job deletes by its full name (as many at once
-    as the job's LOOKUP_THREADS), then DeleteObjects in chunks of DELETE_CHUNK. Read-only, so that the job still finds
-    every PDF: the deletes name keys under a prefix that holds no object (S3 answers those as deleted). Then, on a
-    sample, the same lookups by prefix listing, as the job made them before (and the reference does)."""
+    """The S3 calls of tonight's retention, bare: a HEAD of each PDF the job deletes, by its full name, and the
+    DeleteObjects calls. Then, on a sample, the same lookups by prefix listing, as the job made them before (and the
+    reference does)."""
     with get_engine(url).connect() as conn:  # the letters the job's batches choose, all at once
         letters = [letter for w in find_work(conn, NIGHT) for c in w.cutoffs if c.notification_type == LETTER
                    for test_keys in (False, True)
@@ -201,35 +222,38 @@ def bare_retention_s3(url: str, endpoint: str) -> BareS3:
         return {"status": letter.notification_status, "key_type": letter.key_type, "reference": letter.reference,
                 "created_at": letter.created_at}
 
-    def head(letter: LetterRow) -> str:
-        bucket, key = bucket_and_key_for_letter(buckets, **where(letter), postage=letter.postage)
-        client.head_object(Bucket=bucket, Key=key)
-        return bucket
-
-    def listing(letter: LetterRow) -> str:
+    def listing(letter: LetterRow) -> None:
         bucket, prefix = bucket_and_prefix_for_letter(buckets, **where(letter))
         assert client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents"), prefix
-        return bucket
 
-    def lookups(find: Callable[[LetterRow], str], chosen: list[LetterRow]) -> list[str]:
-        with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
-            return list(pool.map(find, chosen))
-
-    def calls() -> None:
-        found = lookups(head, wanted)
-        for bucket in set(found):
-            keys = [f"bare-baseline/{i}" for i, b in enumerate(found) if b == bucket]
-            for start in range(0, len(keys), DELETE_CHUNK):
-                client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in
-                                                                         keys[start:start + DELETE_CHUNK]],
-                                                             "Quiet": True})
-
-    seconds, _ = timed(calls)
+    objects = [bucket_and_key_for_letter(buckets, **where(letter), postage=letter.postage) for letter in wanted]
+    seconds = _heads_then_deletes(client, objects)
     sample = wanted[:LISTING_SAMPLE]
-    head_s, _ = timed(lambda: lookups(head, sample))
-    list_s, _ = timed(lambda: lookups(listing, sample))
+    head_s, _ = timed(lambda: _lookups(lambda where: client.head_object(Bucket=where[0], Key=where[1]),
+                                       objects[:LISTING_SAMPLE]))
+    list_s, _ = timed(lambda: _lookups(listing, sample))
     per_letter = 1000 / max(len(sample), 1)
     return BareS3(seconds, len(wanted), len(sample), head_s * per_letter, list_s * per_letter)
+
+
+def bare_job_files_s3(url: str, endpoint: str) -> BareS3:
+    """The S3 calls of tonight's job-file clean-up, bare: a HEAD of each old job's CSV and the DeleteObjects calls."""
+    with get_engine(url).connect() as conn:
+        jobs = job_files.old_jobs_batch(conn, job_files.job_cutoffs(conn, NIGHT), 2**31 - 1)
+    return BareS3(_heads_then_deletes(s3_client(endpoint), [(csv_upload_bucket(), job.key) for job in jobs]),
+                  len(jobs))
+
+
+def _bare_job_files(conn: sa.Connection, tick: dt.datetime) -> int:
+    """The job-file clean-up's SQL in one go: every old job chosen, then marked archived (SQL only: no S3)."""
+    jobs = job_files.old_jobs_batch(conn, job_files.job_cutoffs(conn, NIGHT), 2**31 - 1)
+    return len(job_files.archive_jobs(conn, [job.id for job in jobs]))
+
+
+BARE_S3: dict[str, Callable[[str, str], BareS3]] = {
+    "nightly_retention": bare_retention_s3,
+    "remove_old_job_files_schedule": bare_job_files_s3,
+}
 
 
 def _per_day(insert: Callable[[sa.Connection, dt.date], object], days: int) -> Callable:
@@ -260,6 +284,7 @@ BARE: dict[str, Callable[[sa.Connection, dt.datetime], int]] = {
     "nightly_ft_processing_time": _per_day(processing_time.insert_processing_time, 1),
     "nightly_ft_billing_letter_despatch": _per_day(letter_despatch.insert_despatch, LOOKBACK_DAYS),
     "nightly_retention": _bare_retention,
+    "remove_old_job_files_schedule": _bare_job_files,
 }
 
 
@@ -360,7 +385,7 @@ class SlotFigures:
     peak_mb: float
     bare: tuple[float, int] | None
     success: bool
-    bare_s3: BareS3 | None = None  # retention: its S3 calls, bare
+    bare_s3: BareS3 | None = None  # retention's and the job-file clean-up's S3 calls, bare
     ran: tuple[float, float] = (0.0, 0.0)  # when the run's process started and ended (epoch seconds)
 
 
@@ -379,7 +404,7 @@ def run_night(url: str, instance: dg.DagsterInstance, endpoint: str, *, baseline
         tick = s.tick(NIGHT)
         request = request_for(s, tick, instance)
         bare = run_bare(url, s, tick.astimezone(dt.UTC)) if baselines else None
-        bare_s3 = bare_retention_s3(url, endpoint) if baselines and s.name == "nightly_retention" else None
+        bare_s3 = BARE_S3[s.name](url, endpoint) if baselines and s.name in BARE_S3 else None
         if bare and bare_s3:  # the job's work is both: its SQL and its S3 calls
             bare = (bare[0] + bare_s3.seconds, bare[1])
         before = rows_written(url) if baselines else 0
@@ -419,10 +444,11 @@ def one_size(per_day: int) -> list[SlotFigures]:
     for f in figures:
         if f.bare_s3:
             b = f.bare_s3
+            sample = (f"; a lookup on a sample of {b.sample:,} letters: {b.head_ms:.2f} ms by name (HEAD) against "
+                      f"{b.list_ms:.2f} ms by prefix listing, the way before ({b.list_ms / max(b.head_ms, 1e-9):.1f}x)"
+                      if b.sample else "")
             print(f"  {f.slot}'s bare figure: its SQL {f.bare[0] - b.seconds:.2f} s + its S3 calls {b.seconds:.2f} s "
-                  f"({b.letters:,} HEADs, {LOOKUP_THREADS} at once, and the DeleteObjects calls); a lookup on a sample "
-                  f"of {b.sample:,} letters: {b.head_ms:.2f} ms by name (HEAD) against {b.list_ms:.2f} ms by prefix "
-                  f"listing, the way before ({b.list_ms / max(b.head_ms, 1e-9):.1f}x)")
+                  f"({b.heads:,} HEADs, {LOOKUP_THREADS} at once, and the DeleteObjects calls){sample}")
     report(f"the whole night of {NIGHT}, {per_day:,} notifications a day ({summary['notifications']:,} seeded over "
            f"{LOOKBACK_DAYS} days, {summary['services']} services, {summary['pdfs']:,} PDFs, {summary['csvs']:,} CSVs; "
            f"seeded in {seeded_s:.0f} s; database {size / 2**30:.2f} GB); shared, loaded 2-core machine",
