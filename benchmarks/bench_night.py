@@ -413,6 +413,8 @@ def run_night(url: str, instance: dg.DagsterInstance, endpoint: str, *, baseline
         figures.append(SlotFigures(s.name, request.job_name or s.target, _describe(request), seconds,
                                    rows_written(url) - before if baselines else 0, peak, bare, success, bare_s3,
                                    (started, time.time())))
+        print(f"  ... {s.name}: {seconds:.2f} s, peak {peak:.0f} MB" + (f", bare {bare[0]:.2f} s" if bare else ""),
+              flush=True)  # as it goes: a failure later in a long run keeps what was measured
         assert success, f"{s.name} failed"
     return figures
 

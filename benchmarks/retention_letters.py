@@ -81,7 +81,11 @@ def moto_process() -> Iterator[str]:
         yield endpoint
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # holding GBs of objects it can take longer: the figures must not be lost
+            server.kill()
+            server.wait()
 
 
 def s3_client(endpoint: str):
