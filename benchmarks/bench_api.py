@@ -26,7 +26,7 @@ import time
 import requests
 import sqlalchemy as sa
 
-from benchmarks.common import report, scratch_database
+from benchmarks.common import cpu_seconds_of, report, scratch_database
 from notify_pipelines.db import schema
 from notify_pipelines.db.engine import get_engine
 
@@ -80,15 +80,8 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's processes (all workers) so far, from /proc."""
-        total = 0
         pids = subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            try:
-                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds_of(pids)
 
 
 def _setup(base: str) -> tuple[str, str, str]:

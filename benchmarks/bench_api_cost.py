@@ -16,7 +16,7 @@ import os
 import sqlalchemy as sa
 
 from benchmarks.bench_api import Server
-from benchmarks.common import report, scratch_database
+from benchmarks.common import cpu_seconds_of, report, scratch_database
 from benchmarks.live_traffic import MIX, Stream, prepare
 from notify_pipelines.db.engine import get_engine
 
@@ -29,14 +29,7 @@ def backends_cpu_seconds(url: str) -> float:
     with get_engine(url).connect() as conn:
         pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                                     "AND pid <> pg_backend_pid()")).scalars().all()
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds_of(pids)
 
 
 def main(quick: bool) -> None:

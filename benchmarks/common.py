@@ -71,6 +71,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds_of(pids) -> float:
+    """User + system CPU so far of the processes `pids`, from /proc (one that has ended counts nothing)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def report(title: str, rows: list[tuple[str, str]]) -> None:
     """Print one benchmark's figures as an aligned block."""
     width = max(len(label) for label, _ in rows)
