@@ -192,12 +192,17 @@ def _lookups(find: Callable, chosen: list) -> list:
         return list(pool.map(find, chosen))
 
 
+def _head_each(client, objects: list[tuple[str, str]]) -> None:
+    """A HEAD of every (bucket, key), LOOKUP_THREADS at once, as the jobs look their files up."""
+    _lookups(lambda where: client.head_object(Bucket=where[0], Key=where[1]), objects)
+
+
 def _heads_then_deletes(client, objects: list[tuple[str, str]]) -> float:
     """The seconds to HEAD every (bucket, key), LOOKUP_THREADS at once, then send DeleteObjects in chunks of
     DELETE_CHUNK, as the jobs do. Read-only, so that the job still finds every object: the deletes name as many keys
     under a prefix that holds none (S3 answers those as deleted)."""
     def calls() -> None:
-        _lookups(lambda where: client.head_object(Bucket=where[0], Key=where[1]), objects)
+        _head_each(client, objects)
         for bucket in {b for b, _ in objects}:
             keys = [f"bare-baseline/{i}" for i, (b, _) in enumerate(objects) if b == bucket]
             for start in range(0, len(keys), DELETE_CHUNK):
@@ -229,8 +234,7 @@ def bare_retention_s3(url: str, endpoint: str) -> BareS3:
     objects = [bucket_and_key_for_letter(buckets, **where(letter), postage=letter.postage) for letter in wanted]
     seconds = _heads_then_deletes(client, objects)
     sample = wanted[:LISTING_SAMPLE]
-    head_s, _ = timed(lambda: _lookups(lambda where: client.head_object(Bucket=where[0], Key=where[1]),
-                                       objects[:LISTING_SAMPLE]))
+    head_s, _ = timed(lambda: _head_each(client, objects[:LISTING_SAMPLE]))
     list_s, _ = timed(lambda: _lookups(listing, sample))
     per_letter = 1000 / max(len(sample), 1)
     return BareS3(seconds, len(wanted), len(sample), head_s * per_letter, list_s * per_letter)

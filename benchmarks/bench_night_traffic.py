@@ -66,13 +66,14 @@ def one_night(seeded: str, *, traffic: dict | None) -> tuple[list, StreamResult 
             return run_night(url, instance, endpoint, baselines=False), None, None, 0
         server = stack.enter_context(Server(url, workers=1))
         platform = prepare(server.base)
-        cpu = server.cpu_seconds()
+        before = server.cpu_seconds()
         with Stream(server.base, platform, traffic["rate"], traffic["quiet_seconds"]) as quiet:
             quiet.wait()  # the stream alone, to its end
-        quiet.result.server_cpu_seconds, cpu = server.cpu_seconds() - cpu, server.cpu_seconds()
+        between = server.cpu_seconds()
         with Stream(server.base, platform, traffic["rate"], NIGHT_LIMIT_SECONDS) as during:
             figures = run_night(url, instance, endpoint, baselines=False)
-        during.result.server_cpu_seconds = server.cpu_seconds() - cpu
+        quiet.result.server_cpu_seconds = between - before
+        during.result.server_cpu_seconds = server.cpu_seconds() - between
         acknowledged = quiet.result.acknowledged + during.result.acknowledged
         return figures, quiet.result, during.result, stored(url, acknowledged)
 
