@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import socket
+import uuid
 
 import boto3
 import dagster as dg
@@ -107,11 +108,14 @@ def test_a_rerun_changes_nothing_more(engine, s3_client, night):
 
 @pytest.mark.parametrize("batch_size", [1, 2, 5])
 def test_small_batches_give_the_same_result(engine, s3_client, night, batch_size):
-    result = remove(engine, s3_client, batch_size=batch_size)
+    log = RecordingLog()
+    result = remove(engine, s3_client, batch_size=batch_size, log=log)
     assert archived_jobs(engine) == night["removed"] | {night["jobs"]["already_archived"]}
     assert csv_jobs(s3_client) == night["kept"]
     assert result.archived == len(night["removed"])
     assert result.batches == -(-len(night["removed"]) // batch_size)  # non-empty batches
+    assert len(log.at("info")) == result.batches  # one line a batch, not one a job
+    assert archived_in_lines(log.at("info")) == night["removed"]
 
 
 class RecordingLog:
@@ -131,6 +135,14 @@ class RecordingLog:
         return [message for lvl, message in self.lines if lvl == level]
 
 
+def archived_in_lines(lines: list[str]) -> set[uuid.UUID]:
+    """The job IDs the run's "removed and archived" lines name, each named once."""
+    named = [uuid.UUID(i) for line in lines if line.startswith(job_files.REMOVED_LINE)
+             for i in line.split(": ", 1)[1].split(", ")]
+    assert len(named) == len(set(named)), named
+    return set(named)
+
+
 def test_a_missing_csv_is_a_warning_and_the_job_is_still_archived(engine, s3_client, night):
     gone = night["jobs"]["default_sms_old"]
     with engine.connect() as conn:
@@ -142,7 +154,7 @@ def test_a_missing_csv_is_a_warning_and_the_job_is_still_archived(engine, s3_cli
     assert result.files_missing == 1 and result.files_deleted == len(night["removed"]) - 1
     assert log.at("warning") == [f"Job ID {gone}: no file in s3 at {TEST_CSV_BUCKET}/"
                                  f"{job_files.csv_key(service_id, gone)}; archiving the job all the same."]
-    assert set(log.at("info")) == {f"Job ID {j} has been removed from s3." for j in night["removed"] - {gone}}
+    assert archived_in_lines(log.at("info")) == night["removed"] - {gone}
     assert log.at("error") == []
 
 
@@ -224,14 +236,12 @@ def test_batch_queries_read_the_partial_index_of_unarchived_jobs(engine):
 # ---- The Dagster job ----------------------------------------------------------------------------------------------
 
 
-def test_the_job_archives_logs_each_job_and_records_counts(engine, resources, night, s3_client):
+def test_the_job_archives_names_each_job_in_its_log_and_records_counts(engine, resources, night, s3_client):
     instance = dg.DagsterInstance.ephemeral()
     result = run_cleanup(remove_old_job_files, resources, DAY, instance=instance)
     assert result.success
     assert archived_jobs(engine) == night["removed"] | {night["jobs"]["already_archived"]}
-    messages = log_messages(instance, result)
-    assert {m for m in messages if m.endswith("has been removed from s3.")} == {
-        f"Job ID {j} has been removed from s3." for j in night["removed"]}
+    assert archived_in_lines(log_messages(instance, result)) == night["removed"]
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = output.event_specific_data.metadata
     assert metadata["archived"].value == len(night["removed"]) and metadata["s3_errors"].value == 0
