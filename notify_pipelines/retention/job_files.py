@@ -8,7 +8,7 @@ and version), or 7. Letter jobs and email/SMS jobs each follow their own type's 
 Each batch: choose up to `batch_size` unarchived jobs past retention (a short read on the partial index
 ix_jobs_service_id_not_archived, keyset-paged by (service_id, id)), then with no transaction open, HEAD each job's
 CSV and delete those found (DeleteObjects), then one short `UPDATE ... WHERE id = ANY(:done) AND NOT archived`, then
-one log line naming the batch's archived jobs (a line a job cost the Dagster run a row of its event log, ~3 ms, each).
+one log line naming the batch's archived jobs (not a line a job: each is a row of the Dagster run's event log).
 `done` holds the jobs whose file was deleted or confirmed absent (HEAD 404: a warning, still archived); a job with an
 S3 error stays unarchived for the next run and is counted. Once S3 proves unreachable (botocore's own errors, after the
 client's bounded timeouts and retries: letter_files.py's S3Breaker), no further call is made and the run stops after
@@ -220,7 +220,7 @@ def remove_old_job_files(engine: sa.Engine, s3_client, bucket: str, day: dt.date
         result.files_missing += len(files.missing)
         result.s3_errors += files.errors
         removed = [str(job.id) for job in files.deleted if job.id in archived]
-        if removed:  # one line a batch, not a job: a Dagster log line is a row in the run's event log (~3 ms)
+        if removed:  # one line a batch: a line a job cost about 3.5 ms each in the night (docs/benchmarks.md)
             log.info(f"{REMOVED_LINE} (batch {result.batches}, {len(removed)}): {', '.join(removed)}")
         if breaker.reason is not None:
             result.s3_unreachable = breaker.reason
