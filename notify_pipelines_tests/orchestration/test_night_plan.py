@@ -102,7 +102,7 @@ def test_a_backfill_in_the_night_is_not_the_nights_run_but_a_run_by_hand_is(
     The runs are created now, so the night is the one a run by hand now counts for (NIGHT_SLACK before each tick).
     night_plan is evaluated just after that night's status tick, whatever the time now: later in the day (after
     20:30, the status slot's 20 h lateness) it would say "past its catch-up lateness" instead."""
-    night = (dt.datetime.now(dt.UTC) + NIGHT_SLACK).astimezone(LONDON).date()
+    night = TIMEOUTS.night_of(TIMEOUTS.latest_tick(dt.datetime.now(dt.UTC) + NIGHT_SLACK))  # night_runs' window
     job = repository.get_job("timeout_sending_notifications")
     assert job.execute_in_process(instance=instance, tags={BACKFILL_TAG: "demo window"}).success
     clock.at(london(0, 31, night))
