@@ -34,9 +34,10 @@ KNOWN_PROVIDERS = ("firetext", "mmg", "ses")  # always reported (0 included) so 
 UNKNOWN_PROVIDER = "unknown"  # sent_by is NULL (should not happen for sending/pending, but must still be counted)
 
 # The inner SELECT is what finds work: it reads ix_notifications_notification_type_composite
-# (notification_type, notification_status, created_at); both IN lists are explicit because `!= 'letter'` stopped the
-# index being used (reference §4.1). SKIP LOCKED: a row a provider receipt is updating right now is left to that
-# receipt instead of waiting for it; it is picked up by the next run if it is still sending.
+# (notification_type, notification_status, created_at), as a bitmap (use_batch_plan); both IN lists are explicit
+# because `!= 'letter'` stopped the index being used (reference §4.1). SKIP LOCKED: a row a provider receipt is
+# updating right now is left to that receipt instead of waiting for it; it is picked up by the next run if it is
+# still sending.
 # The ids are collected into an array first (`= ANY(ARRAY(...))` rather than `IN (...)`) so that the UPDATE finds
 # them through the primary key: with a join the planner may read the whole table to hash a large batch.
 # The outer SELECT groups the moved rows per provider and lists the ids that need a service callback.
@@ -106,8 +107,20 @@ class TimeoutsInterrupted(RuntimeError):
         self.partial = partial
 
 
+def use_batch_plan(conn: sa.Connection) -> None:
+    """For the rest of `conn`'s transaction, no plain index scan and no table scan: the batch then reads the
+    type/status index as a bitmap. Left to itself, on a platform-sized table the planner reads the table in its
+    order (ix_notifications_created_at, or a Seq Scan: all cost within 10 % of the bitmap at 1M a day) and filters
+    type and status row by row, so every batch starts again from the oldest row and re-reads what the batches before
+    it timed out: the run costs batches x rows (at 1M a day in 20,000-row batches, 1.5 s for the first and 2.9 s for
+    the ninth; 1.4 s each with the bitmap)."""
+    conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+
+
 def timeout_batch(conn: sa.Connection, *, cutoff: dt.datetime, batch_size: int, updated_at: dt.datetime) -> BatchResult:
     """Run one batch statement on `conn` (the caller owns the transaction)."""
+    use_batch_plan(conn)
     rows = conn.execute(
         TIMEOUT_BATCH_SQL,
         {"cutoff": cutoff, "batch_size": batch_size, "updated_at": updated_at, "unknown": UNKNOWN_PROVIDER},
