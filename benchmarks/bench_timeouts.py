@@ -19,6 +19,7 @@ from notify_pipelines.monitoring.timeouts import (
     TIMEOUT_BATCH_SQL,
     timeout_cutoff,
     timeout_notifications,
+    use_batch_plan,
 )
 from notify_pipelines_tests.factories import (
     create_callback_api,
@@ -73,6 +74,7 @@ def main(quick: bool) -> None:
             eligible = conn.execute(sa.text(
                 "SELECT count(*) FROM notifications WHERE notification_status IN ('sending','pending') "
                 "AND created_at < :cutoff"), {"cutoff": CUTOFF}).scalar_one()
+            use_batch_plan(conn)  # the job's plan settings, for the rest of this transaction
             plan = conn.execute(sa.text("EXPLAIN " + TIMEOUT_BATCH_SQL.text),
                                 {"cutoff": CUTOFF, "batch_size": batch_size, "updated_at": RUN_START,
                                  "unknown": "unknown"}).scalars().all()
