@@ -112,8 +112,8 @@ def use_batch_plan(conn: sa.Connection) -> None:
     type/status index as a bitmap. Left to itself, on a platform-sized table the planner reads the table in its
     order (ix_notifications_created_at, or a Seq Scan: all cost within 10 % of the bitmap at 1M a day) and filters
     type and status row by row, so every batch starts again from the oldest row and re-reads what the batches before
-    it timed out: the run costs batches x rows (at 1M a day in 20,000-row batches, 1.5 s for the first and 2.9 s for
-    the ninth; 1.4 s each with the bitmap)."""
+    it timed out: the run costs batches x rows (at 1M a day in 20,000-row batches, 1.5 s for the first and 2.8 s for
+    the ninth; 1.3 to 2.1 s with the bitmap, which still visits the earlier batches' dead rows: docs/benchmarks.md)."""
     conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
     conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
 
